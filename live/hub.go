@@ -1,0 +1,276 @@
+package live
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Class says what a topic does with a reader that falls behind.
+type Class uint8
+
+const (
+	// State topics carry the latest value of something (metrics, a chart,
+	// presence). A slow reader skips to the newest frame; nothing queues up.
+	State Class = iota
+	// Log topics carry durable, ordered events (activity, chat, notifications).
+	// Every frame has a position; a reader whose queue overflows is evicted and
+	// resumes from its last position.
+	Log
+)
+
+// Frame is one rendered update of one topic.
+type Frame struct {
+	// Topic is the topic the frame belongs to.
+	Topic string
+	// Position is the frame's place in the durable log; it is set on log
+	// topics and zero on state topics.
+	Position int64
+	// Event is the SSE event name; empty for a fragment the page swaps in.
+	Event string
+	// Data is the rendered fragment.
+	Data []byte
+	// At is when the event was committed, for the delivery latency metric;
+	// zero means unknown.
+	At time.Time
+}
+
+// message is a published frame with its wire encodings made once for every
+// subscriber.
+type message struct {
+	Frame
+	class Class
+	sse   []byte
+}
+
+// HubConfig configures a Hub. Zero fields take the defaults below.
+type HubConfig struct {
+	// Classify returns the class of a topic. Default: every topic is State.
+	Classify func(topic string) Class
+	// Epoch identifies the database the positions come from; it is the first
+	// half of every SSE id.
+	Epoch string
+	// QueueLen is how many log frames may wait for one slow reader before it is
+	// evicted. Default 1024.
+	QueueLen int
+	// Heartbeat is how often an idle connection gets a comment. Default 15s.
+	Heartbeat time.Duration
+	// Metrics receives the hub's counters; nil records nothing.
+	Metrics *Metrics
+}
+
+func (c *HubConfig) fill() {
+	if c.Classify == nil {
+		c.Classify = func(string) Class { return State }
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 1024
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.Metrics == nil {
+		c.Metrics = discardMetrics()
+	}
+}
+
+// Hub fans rendered frames out to subscribers by topic. See the package
+// documentation for its guarantees.
+type Hub struct {
+	cfg HubConfig
+
+	mu     sync.RWMutex
+	topics map[string][]*Subscriber // guarded by mu; copied on write, so Publish may iterate a snapshot
+	latest map[string]*message      // guarded by mu; newest frame of every State topic
+	all    map[*Subscriber]struct{} // guarded by mu
+	users  map[string]int           // guarded by mu; live subscriptions per user
+	closed bool                     // guarded by mu
+
+	published atomic.Uint64
+	shutdown  chan struct{} // closed by Close: every connection is told to come back
+	done      chan struct{} // closed when the heartbeat goroutine has stopped
+}
+
+// NewHub returns a running hub. Call Close to stop it.
+func NewHub(cfg HubConfig) *Hub {
+	cfg.fill()
+	h := &Hub{
+		cfg:      cfg,
+		topics:   make(map[string][]*Subscriber),
+		latest:   make(map[string]*message),
+		all:      make(map[*Subscriber]struct{}),
+		users:    make(map[string]int),
+		shutdown: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go h.heartbeat()
+	return h
+}
+
+// Epoch returns the epoch the hub writes into SSE ids.
+func (h *Hub) Epoch() string { return h.cfg.Epoch }
+
+// Class returns the class of topic.
+func (h *Hub) Class(topic string) Class { return h.cfg.Classify(topic) }
+
+// Publish hands f to every subscriber of its topic and returns without
+// waiting for any of them. Frames of a log topic must have a position and be
+// published in position order; a log frame without one is dropped.
+func (h *Hub) Publish(f Frame) {
+	m := &message{Frame: f, class: h.cfg.Classify(f.Topic)}
+	id := ""
+	if m.class == Log {
+		if f.Position <= 0 {
+			h.cfg.Metrics.dropped.Inc()
+			return
+		}
+		id = FormatID(h.cfg.Epoch, f.Position)
+	}
+	sse, err := AppendEvent(nil, id, f.Event, f.Data)
+	if err != nil {
+		h.cfg.Metrics.dropped.Inc()
+		return
+	}
+	m.sse = sse
+
+	h.published.Add(1)
+	h.cfg.Metrics.published.WithLabelValues(m.class.String()).Inc()
+
+	var subs []*Subscriber
+	if m.class == State {
+		// Under the write lock, so a concurrent Subscribe gets this frame
+		// either as the latest value or as a push, never neither.
+		h.mu.Lock()
+		h.latest[f.Topic] = m
+		subs = h.topics[f.Topic]
+		h.mu.Unlock()
+	} else {
+		// A concurrent Subscribe that misses this frame replays it from the
+		// log: it was committed before it was published.
+		h.mu.RLock()
+		subs = h.topics[f.Topic]
+		h.mu.RUnlock()
+	}
+	for _, s := range subs {
+		s.push(m)
+	}
+}
+
+// Published returns how many frames the hub has accepted since it started.
+func (h *Hub) Published() uint64 { return h.published.Load() }
+
+// Counts returns the number of live subscriptions and of distinct users among
+// them.
+func (h *Hub) Counts() (subscriptions, users int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.all), len(h.users)
+}
+
+// Subscribe registers a subscriber to topics. It gets the newest frame of
+// every State topic at once, then everything published after this call.
+// user names who is watching ("" for nobody in particular); it feeds Counts.
+// The subscriber must be closed with Unsubscribe. It returns nil after Close.
+func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
+	s := &Subscriber{
+		hub:    h,
+		topics: topics,
+		user:   user,
+		wake:   make(chan struct{}, 1),
+		limit:  h.cfg.QueueLen,
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	for _, t := range topics {
+		old := h.topics[t]
+		subs := make([]*Subscriber, len(old), len(old)+1)
+		copy(subs, old)
+		h.topics[t] = append(subs, s)
+		if m := h.latest[t]; m != nil {
+			s.push(m)
+		}
+	}
+	h.all[s] = struct{}{}
+	if user != "" {
+		h.users[user]++
+	}
+	return s
+}
+
+// Unsubscribe removes s from the hub. It is safe to call more than once.
+func (h *Hub) Unsubscribe(s *Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.removed {
+		return
+	}
+	s.removed = true
+	for _, t := range s.topics {
+		old := h.topics[t]
+		subs := make([]*Subscriber, 0, len(old))
+		for _, o := range old {
+			if o != s {
+				subs = append(subs, o)
+			}
+		}
+		if len(subs) == 0 {
+			delete(h.topics, t)
+		} else {
+			h.topics[t] = subs
+		}
+	}
+	delete(h.all, s)
+	if s.user != "" {
+		if h.users[s.user]--; h.users[s.user] <= 0 {
+			delete(h.users, s.user)
+		}
+	}
+}
+
+// Shutdown returns a channel that is closed when the hub starts closing:
+// every connection then tells its client to come back later and ends.
+func (h *Hub) Shutdown() <-chan struct{} { return h.shutdown }
+
+// Close tells every connection to come back later, refuses new subscribers
+// and stops the heartbeat. Connections end on their own; their transports
+// wait for them.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		<-h.done
+		return
+	}
+	h.closed = true
+	close(h.shutdown)
+	h.mu.Unlock()
+	<-h.done
+}
+
+func (h *Hub) heartbeat() {
+	defer close(h.done)
+	t := time.NewTicker(h.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.shutdown:
+			return
+		case <-t.C:
+			h.mu.RLock()
+			for s := range h.all {
+				s.ping()
+			}
+			h.mu.RUnlock()
+		}
+	}
+}
+
+func (c Class) String() string {
+	if c == Log {
+		return "log"
+	}
+	return "state"
+}

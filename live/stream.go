@@ -1,0 +1,287 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Source is what a stream needs from the durable log: the frames a client
+// missed, rendered as they were published, and the current state of topics
+// for a client that cannot be replayed.
+type Source interface {
+	// Horizon returns the oldest position that can still be resumed from
+	// (the oldest event kept, minus one) and the newest position.
+	Horizon(ctx context.Context) (horizon, head int64, err error)
+	// Since returns up to limit frames of the log topics among topics with a
+	// position after after, in position order.
+	Since(ctx context.Context, topics []string, after int64, limit int) ([]Frame, error)
+	// Snapshot renders the current state of topics and returns the position it
+	// was read at.
+	Snapshot(ctx context.Context, topics []string) ([]Frame, int64, error)
+}
+
+// SSEConfig configures an SSE transport. Zero fields take the defaults below.
+type SSEConfig struct {
+	// WriteTimeout bounds every write to one client. Default 10s.
+	WriteTimeout time.Duration
+	// RetryMin and RetryMax bound the jittered reconnection delay sent to a
+	// client that is evicted or told to come back at shutdown. Default 500ms
+	// and 3s: spread out, so a restart is not met by every client at once.
+	RetryMin, RetryMax time.Duration
+	// ReplayPage is how many missed events are read from the log at a time.
+	// Default 500.
+	ReplayPage int
+	// ResyncEvent names the event sent after a client got the current state
+	// instead of a replay, so the page can say so. Empty sends only the id.
+	ResyncEvent string
+}
+
+func (c *SSEConfig) fill() {
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 500 * time.Millisecond
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = max(3*time.Second, c.RetryMin)
+	}
+	if c.ReplayPage <= 0 {
+		c.ReplayPage = 500
+	}
+}
+
+// SSE serves a hub's topics as Server-Sent Events streams.
+type SSE struct {
+	hub   *Hub
+	src   Source
+	cfg   SSEConfig
+	conns sync.WaitGroup
+}
+
+// NewSSE returns an SSE transport of hub that resumes clients from src.
+func NewSSE(hub *Hub, src Source, cfg SSEConfig) *SSE {
+	cfg.fill()
+	return &SSE{hub: hub, src: src, cfg: cfg}
+}
+
+// Request is what one SSE connection asks for. The caller has authorized
+// every topic.
+type Request struct {
+	// Topics are the topics the connection carries.
+	Topics []string
+	// Resume is the client's Last-Event-ID, or the position its page was
+	// rendered at (same format); empty to start from now.
+	Resume string
+	// User names the person watching, for the active-users count; may be empty.
+	User string
+}
+
+// ErrClosed is returned by Serve when the hub is closed.
+var ErrClosed = errors.New("live: hub closed")
+
+// Serve streams req's topics to w until the client goes away, falls too far
+// behind, or the hub closes. Every exit that the server chooses sends a
+// jittered retry hint first, so the client comes back and resumes.
+func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
+	s.conns.Add(1)
+	defer s.conns.Done()
+	m := s.hub.cfg.Metrics
+	m.connections.WithLabelValues("sse").Inc()
+	defer m.connections.WithLabelValues("sse").Dec()
+
+	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: m}
+	// The server's WriteTimeout would cut the stream at that age; every write
+	// below sets its own deadline instead.
+	if err := c.rc.SetWriteDeadline(time.Time{}); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	sub, err := s.start(r.Context(), c, req)
+	if sub != nil {
+		defer s.hub.Unsubscribe(sub)
+	}
+	if err != nil {
+		return err
+	}
+
+	var batch []*message
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-s.hub.shutdown:
+			return c.write(AppendRetry(c.buf[:0], s.retry()), nil)
+		case <-sub.wake:
+		}
+		var ping, evicted bool
+		batch, ping, evicted = sub.take(batch[:0])
+		buf := c.buf[:0]
+		for _, msg := range batch {
+			buf = append(buf, msg.sse...)
+		}
+		if evicted {
+			buf = AppendRetry(buf, s.retry())
+		} else if ping && len(batch) == 0 {
+			buf = AppendComment(buf, "")
+		}
+		if err := c.write(buf, batch); err != nil {
+			return err
+		}
+		clear(batch)
+		if evicted {
+			return nil
+		}
+	}
+}
+
+// start subscribes the connection and brings the client up to date: it
+// replays what the client missed, or renders the current state when the
+// client's position cannot be resumed, then writes the position the client
+// is at now, so that even a quiet stream gives it an id to come back with.
+func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, error) {
+	epoch, pos, ok := ParseID(req.Resume)
+	horizon, head, err := s.src.Horizon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resumable := ok && epoch == s.hub.Epoch() && pos >= horizon && pos <= head
+	if req.Resume != "" && !resumable {
+		return s.resync(ctx, c, req)
+	}
+	at := head
+	if resumable {
+		// Catch up from the log before subscribing, so a long gap does not
+		// fill the live queue; then subscribe and read once more to close the
+		// window between the two. Frames that arrive both ways are dropped
+		// from the queue by skipThrough.
+		if at, err = s.replay(ctx, c, req.Topics, pos); err != nil {
+			return nil, err
+		}
+	}
+	sub := s.hub.Subscribe(req.Topics, req.User)
+	if sub == nil {
+		return nil, ErrClosed
+	}
+	if resumable {
+		if at, err = s.replay(ctx, c, req.Topics, at); err != nil {
+			return sub, err
+		}
+	}
+	sub.skipThrough(at)
+	buf, _ := AppendEvent(c.buf[:0], FormatID(s.hub.Epoch(), at), "", nil)
+	return sub, c.write(buf, nil)
+}
+
+// replay writes every frame of topics after pos and returns the position of
+// the last one written, or pos.
+func (s *SSE) replay(ctx context.Context, c *conn, topics []string, pos int64) (int64, error) {
+	for {
+		frames, err := s.src.Since(ctx, topics, pos, s.cfg.ReplayPage)
+		if err != nil {
+			return pos, err
+		}
+		buf := c.buf[:0]
+		for _, f := range frames {
+			buf, err = AppendEvent(buf, FormatID(s.hub.Epoch(), f.Position), f.Event, f.Data)
+			if err != nil {
+				return pos, err
+			}
+			pos = f.Position
+		}
+		if len(frames) > 0 {
+			if err := c.write(buf, nil); err != nil {
+				return pos, err
+			}
+			c.m.replayed.Add(float64(len(frames)))
+		}
+		if len(frames) < s.cfg.ReplayPage {
+			return pos, nil
+		}
+	}
+}
+
+// resync subscribes, then sends the current state of the topics and a named
+// event that tells the page it was re-rendered rather than replayed.
+func (s *SSE) resync(ctx context.Context, c *conn, req Request) (*Subscriber, error) {
+	sub := s.hub.Subscribe(req.Topics, req.User)
+	if sub == nil {
+		return nil, ErrClosed
+	}
+	frames, at, err := s.src.Snapshot(ctx, req.Topics)
+	if err != nil {
+		return sub, err
+	}
+	sub.skipThrough(at)
+	buf := c.buf[:0]
+	for _, f := range frames {
+		if buf, err = AppendEvent(buf, "", f.Event, f.Data); err != nil {
+			return sub, err
+		}
+	}
+	buf, _ = AppendEvent(buf, FormatID(s.hub.Epoch(), at), s.cfg.ResyncEvent, nil)
+	c.m.resyncs.Inc()
+	return sub, c.write(buf, nil)
+}
+
+func (s *SSE) retry() time.Duration {
+	spread := int64(s.cfg.RetryMax - s.cfg.RetryMin)
+	if spread <= 0 {
+		return s.cfg.RetryMin
+	}
+	return s.cfg.RetryMin + time.Duration(rand.Int64N(spread))
+}
+
+// Wait blocks until every stream has ended or ctx is done. After Hub.Close,
+// streams end as soon as they have written their retry hint.
+func (s *SSE) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// conn writes to one client: every write has a deadline, and is flushed.
+type conn struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	m       *Metrics
+	buf     []byte
+}
+
+// write sends buf in one write and one flush, then records the delivery of
+// the frames in sent.
+func (c *conn) write(buf []byte, sent []*message) error {
+	c.buf = buf[:0] // keep the grown array for the next write, unless it is large
+	if cap(buf) > 64<<10 {
+		c.buf = nil
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return err
+	}
+	if _, err := c.w.Write(buf); err != nil {
+		return err
+	}
+	if err := c.rc.Flush(); err != nil {
+		return err
+	}
+	c.m.delivered(sent)
+	return nil
+}
