@@ -1,0 +1,73 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event is one row of the durable event log.
+type Event struct {
+	Position int64
+	Topic    string
+	Kind     string // e.g. "activity"
+	Data     []byte // JSON of the domain record
+	At       time.Time
+}
+
+// EventsAfter returns up to limit events of the given topics with position >
+// after, in position order. No topics means no events.
+func (s *Store) EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("%w: limit %d is not positive", ErrInvalid, limit)
+	}
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(topics)+2)
+	args = append(args, after)
+	for _, t := range topics {
+		args = append(args, t)
+	}
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT position, topic, kind, data, created_at FROM events
+		WHERE position > ? AND topic IN (?`+strings.Repeat(", ?", len(topics)-1)+`)
+		ORDER BY position LIMIT ?`, args...)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var events []Event
+	for rows.Next() {
+		var e Event
+		var ms int64
+		if err := rows.Scan(&e.Position, &e.Topic, &e.Kind, &e.Data, &ms); err != nil {
+			return nil, err
+		}
+		e.At = fromMilli(ms)
+		events = append(events, e)
+	}
+	return events, s.readErr(rows.Err())
+}
+
+// Horizon returns the oldest position still in the log minus one, and the
+// head, the newest position ever given (0 for a database that never had an
+// event). A client whose last position is >= horizon can be replayed without
+// a gap. A log emptied by pruning has horizon == head.
+func (s *Store) Horizon(ctx context.Context) (horizon, head int64, err error) {
+	var oldest sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `SELECT (SELECT MIN(position) FROM events), `+headSQL).Scan(&oldest, &head)
+	if err != nil {
+		return 0, 0, s.readErr(err)
+	}
+	if !oldest.Valid {
+		return head, head, nil
+	}
+	return oldest.Int64 - 1, head, nil
+}
+
+// headSQL selects the newest position ever given. sqlite_sequence keeps it
+// even when the newest events are gone, and has no row before the first one.
+const headSQL = `COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`

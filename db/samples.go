@@ -1,0 +1,69 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Sample is one value of a posted metric.
+type Sample struct {
+	Name  string
+	Value float64
+	Unit  string
+	At    time.Time
+}
+
+// AddSample stores one sample of a posted metric. A zero At means now; an
+// empty name or a value that is not a finite number is ErrInvalid.
+func (s *Store) AddSample(ctx context.Context, smp Sample) error {
+	if smp.Name == "" {
+		return fmt.Errorf("%w: sample has no name", ErrInvalid)
+	}
+	if math.IsNaN(smp.Value) || math.IsInf(smp.Value, 0) {
+		return fmt.Errorf("%w: sample %q is not a finite number", ErrInvalid, smp.Name)
+	}
+	at := toMilli(smp.At).UnixMilli()
+	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		_, err := tx.Exec(`INSERT INTO samples (name, value, unit, at) VALUES (?, ?, ?, ?)`,
+			smp.Name, smp.Value, smp.Unit, at)
+		return nil, err
+	})
+}
+
+// SamplesSince returns every sample at or after t, oldest first (used at
+// start-up to refill the chart and the latest value of each metric).
+func (s *Store) SamplesSince(ctx context.Context, t time.Time) ([]Sample, error) {
+	return s.samples(ctx, `SELECT name, value, unit, at FROM samples
+		WHERE at >= ? ORDER BY at, id`, t.UnixMilli())
+}
+
+// LatestSamples returns the newest sample of every metric name, sorted by name.
+func (s *Store) LatestSamples(ctx context.Context) ([]Sample, error) {
+	return s.samples(ctx, `SELECT name, value, unit, at FROM (
+			SELECT name, value, unit, at,
+				row_number() OVER (PARTITION BY name ORDER BY at DESC, id DESC) AS n
+			FROM samples)
+		WHERE n = 1 ORDER BY name`)
+}
+
+func (s *Store) samples(ctx context.Context, query string, args ...any) ([]Sample, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []Sample
+	for rows.Next() {
+		var smp Sample
+		var ms int64
+		if err := rows.Scan(&smp.Name, &smp.Value, &smp.Unit, &ms); err != nil {
+			return nil, err
+		}
+		smp.At = fromMilli(ms)
+		out = append(out, smp)
+	}
+	return out, s.readErr(rows.Err())
+}

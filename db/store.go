@@ -1,0 +1,237 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// ErrNotFound is returned when a requested record does not exist.
+var ErrNotFound = errors.New("db: not found")
+
+// ErrClosed is returned by every method called after Close.
+var ErrClosed = errors.New("db: store is closed")
+
+// ErrInvalid is returned, wrapped with the reason, for input the store refuses.
+var ErrInvalid = errors.New("db: invalid input")
+
+// Options configures a Store. The zero value is ready to use.
+type Options struct {
+	// OnCommit is called after each commit that added events, with every
+	// event of the group in position order. It runs on the writer goroutine
+	// before the writes return, so it must not block and must not call the
+	// Store's write methods or Close. It owns the slice. It may be nil.
+	OnCommit func([]Event)
+	// MaxBatch is the most writes committed in one transaction; default 256.
+	MaxBatch int
+	// Retention is how many of the newest events the log keeps; default
+	// 100,000. The writer prunes older ones every min(Retention, 1,000)
+	// appends, so between prunes it holds up to that many more.
+	Retention int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.Retention <= 0 {
+		o.Retention = 100_000
+	}
+	return o
+}
+
+// Store is Beacon's database. Its methods are safe for concurrent use.
+type Store struct {
+	w     *sql.DB // one connection, used only by the writer goroutine
+	r     *sql.DB // read-only pool
+	epoch string
+	opts  Options
+
+	mu     sync.RWMutex       // held for reading while sending on reqs; for writing by Close
+	closed atomic.Bool        // set under mu; reqs is closed with it
+	reqs   chan *writeRequest // requests to the writer goroutine
+	done   chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+
+	groups atomic.Int64 // group transactions the writer has run; read by tests
+
+	// Owned by the writer goroutine.
+	sincePrune int // events appended since the last prune
+	lastPrune  time.Time
+}
+
+// Open opens the SQLite database at path, creating it if missing, brings its
+// schema up to date and starts the writer goroutine. Close must be called to
+// stop it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	w, err := sql.Open("sqlite3", dsn(path,
+		"_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("db: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	epoch, err := migrate(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("db: open %s: %w", path, err)
+	}
+
+	// The reader pool opens only now: mode=ro cannot create the file.
+	r, err := sql.Open("sqlite3", dsn(path, "mode=ro&_foreign_keys=on&_busy_timeout=5000"))
+	if err == nil {
+		n := max(4, runtime.GOMAXPROCS(0))
+		r.SetMaxOpenConns(n)
+		r.SetMaxIdleConns(n)
+		err = r.PingContext(ctx)
+	}
+	if err != nil {
+		if r != nil {
+			r.Close()
+		}
+		w.Close()
+		return nil, fmt.Errorf("db: open %s for reading: %w", path, err)
+	}
+
+	s := &Store{
+		w:     w,
+		r:     r,
+		epoch: epoch,
+		opts:  opts,
+		reqs:  make(chan *writeRequest, opts.MaxBatch),
+		done:  make(chan struct{}),
+	}
+	go s.run()
+	return s, nil
+}
+
+// dsn is a go-sqlite3 URI for path with params, the path escaped so that a
+// '?', '#' or '%' in a file name cannot be read as part of the query.
+func dsn(path, params string) string {
+	u := url.URL{Path: path}
+	return "file:" + u.EscapedPath() + "?" + params
+}
+
+// Close stops accepting writes, waits for every write already started to
+// commit, stops the writer goroutine and closes the database. Calling it
+// again returns the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock() // waits for writers that are sending on reqs
+		s.closed.Store(true)
+		close(s.reqs)
+		s.mu.Unlock()
+		<-s.done
+		// Readers first, so the writer's connection is the last one and
+		// checkpoints the WAL into the main file.
+		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+	})
+	return s.closeErr
+}
+
+// Epoch returns the random id made when the database was created. A position
+// means the same event only under the same epoch.
+func (s *Store) Epoch() string { return s.epoch }
+
+// readErr reports ErrClosed for a read that failed because the store was closed.
+func (s *Store) readErr(err error) error {
+	if err != nil && s.closed.Load() {
+		return ErrClosed
+	}
+	return err
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrate applies, in one transaction, every migration newer than the
+// database's user_version, and returns the database's epoch.
+func migrate(ctx context.Context, db *sql.DB) (string, error) {
+	scripts, err := migrations()
+	if err != nil {
+		return "", err
+	}
+	var epoch string
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		var version int
+		if err := tx.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+			return err
+		}
+		if version > len(scripts) {
+			return fmt.Errorf("schema version %d is newer than this program's %d", version, len(scripts))
+		}
+		for i := version; i < len(scripts); i++ {
+			if _, err := tx.Exec(scripts[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+			if i == 0 { // the database is being created
+				if _, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('epoch', ?)`, newEpoch()); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := tx.Exec("PRAGMA user_version = " + strconv.Itoa(len(scripts))); err != nil {
+			return err
+		}
+		return tx.QueryRow(`SELECT value FROM meta WHERE key = 'epoch'`).Scan(&epoch)
+	})
+	return epoch, err
+}
+
+// migrations returns the embedded scripts in order; the file
+// migrations/NNN_name.sql is script NNN, numbered from 1 without gaps.
+func migrations() ([]string, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations") // sorted by name
+	if err != nil {
+		return nil, err
+	}
+	var scripts []string
+	for _, e := range entries {
+		n, _, _ := strings.Cut(e.Name(), "_")
+		if v, err := strconv.Atoi(n); err != nil || v != len(scripts)+1 {
+			return nil, fmt.Errorf("migration %s: want number %03d", e.Name(), len(scripts)+1)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		scripts = append(scripts, string(b))
+	}
+	return scripts, nil
+}
+
+// newEpoch returns 16 random hex characters.
+func newEpoch() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+// inTx runs fn in a transaction and commits it if fn returns nil.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
