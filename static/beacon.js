@@ -1,0 +1,169 @@
+// beacon.js: the few things htmx 4 and its hx-sse extension do not do for
+// Beacon's pages. No framework, no build step, no inline code (strict CSP).
+(function () {
+  'use strict';
+
+  // These mirror views/ids.go: change both together.
+  var BEACON = {
+    live: 'live',                   // views.IDLive: holds the page's SSE connection
+    indicator: 'live-indicator',    // views.IDIndicator
+    activity: 'activity-list',      // views.IDActivity
+    notice: 'live-notice',          // views.IDNotice
+    eventResync: 'beacon:resync',   // views.EventResync
+    activityItems: 50               // views.ActivityItems
+  };
+
+  var LABELS = {
+    connecting: 'Connecting…',
+    live: 'Live',
+    reconnecting: 'Reconnecting…',
+    offline: 'Offline'
+  };
+
+  var byId = function (id) { return document.getElementById(id); };
+  var isLive = function (e) { return e.target instanceof Element && e.target.id === BEACON.live; };
+  var sse = function () { var el = byId(BEACON.live); return el && el._htmx && el._htmx.sse; };
+
+  var wasLive = false;       // the stream has been open at least once
+  var skipNextWait = false;  // cancel the backoff wait that hx-sse is about to start
+  var refused = false;       // the server refused the stream (a 4xx): stop trying
+  var firstTry = { attempt: 0, timer: 0 };
+
+  // (1) The connection indicator.
+  function setState(state) {
+    var el = byId(BEACON.indicator);
+    if (!el) return;
+    if (state !== 'live' && !navigator.onLine) state = 'offline';
+    if (el.dataset.state === state) return; // announce changes only
+    el.dataset.state = state;
+    el.textContent = LABELS[state];
+  }
+
+  function notify(text) {
+    var el = byId(BEACON.notice);
+    if (el) el.textContent = text;
+  }
+
+  // A 4xx other than a timeout or a rate limit will not change by retrying
+  // (signed out, forbidden, unknown topic): stop and say so.
+  function isRefusal(status) {
+    return status >= 400 && status < 500 && status !== 408 && status !== 429;
+  }
+
+  function refuse(status) {
+    refused = true;
+    setState('offline');
+    notify('The live connection was refused (HTTP ' + status + '). Reload the page to try again.');
+  }
+
+  // (2) Reconnect at once (tab visible again, back online) instead of waiting
+  // out the backoff. While hx-sse is paused or between waits there is no
+  // canceller yet: flag it, and the next before:connection cancels its wait.
+  function reconnectNow() {
+    if (refused) return;
+    var conn = sse();
+    if (conn) {
+      if (conn.delayCanceller) conn.delayCanceller();
+      else if (!conn.reader) skipNextWait = true;
+    } else if (firstTry.timer) {
+      clearTimeout(firstTry.timer);
+      connectFirst();
+    }
+  }
+
+  // hx-sse retries only once a stream has been opened: when the very first
+  // request fails (network error, a 5xx page instead of a stream), try again
+  // with the same jittered backoff.
+  function connectFirst() {
+    firstTry.timer = 0;
+    var el = byId(BEACON.live);
+    if (!el || sse() || !window.htmx) return;
+    htmx.ajax('GET', el.getAttribute('hx-sse:connect'), { source: el });
+  }
+
+  document.addEventListener('htmx:finally:request', function (e) {
+    if (!isLive(e) || sse() || refused) return;
+    var status = e.detail && e.detail.ctx && e.detail.ctx.response && e.detail.ctx.response.status;
+    if (isRefusal(status)) { refuse(status); return; }
+    setState('reconnecting');
+    var delay = Math.min(500 * Math.pow(2, firstTry.attempt++), 60000);
+    firstTry.timer = setTimeout(connectFirst, delay * (0.7 + Math.random() * 0.6));
+  });
+
+  document.addEventListener('htmx:sse:after:connection', function (e) {
+    if (!isLive(e)) return;
+    wasLive = true;
+    firstTry.attempt = 0;
+    setState('live');
+  });
+
+  document.addEventListener('htmx:sse:before:connection', function (e) {
+    if (!isLive(e)) return;
+    if (wasLive) setState('reconnecting');
+    if (skipNextWait) {
+      skipNextWait = false;
+      // hx-sse sets delayCanceller right after this event returns.
+      queueMicrotask(function () {
+        var conn = sse();
+        if (conn && conn.delayCanceller) conn.delayCanceller();
+      });
+    }
+  });
+
+  document.addEventListener('htmx:sse:error', function (e) {
+    if (!isLive(e)) return;
+    var d = e.detail || {};
+    if (isRefusal(d.status) && d.connection) {
+      // hx-sse would retry forever; this makes it give up (and close) now.
+      d.connection.config.reconnect = false;
+      refuse(d.status);
+      return;
+    }
+    setState('reconnecting');
+  });
+
+  document.addEventListener('htmx:sse:close', function (e) {
+    if (isLive(e)) setState('offline');
+  });
+
+  window.addEventListener('offline', function () { setState('offline'); });
+  window.addEventListener('online', function () {
+    if (refused) return;
+    var conn = sse();
+    // The stream may have survived a short outage; then nothing fires to say so.
+    setState(conn && conn.reader ? 'live' : wasLive ? 'reconnecting' : 'connecting');
+    reconnectNow();
+  });
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) reconnectNow();
+  });
+
+  // (3) After every swap: drop a second copy of an item (ids are event-log
+  // positions; a replay that overlaps the page inserts a copy at the top, and
+  // the first copy is the one in its place), then keep the feed at its length.
+  document.addEventListener('htmx:after:swap', function () {
+    var list = byId(BEACON.activity);
+    if (!list) return;
+    var items = Array.prototype.slice.call(list.children);
+    var seen = new Set();
+    for (var i = items.length - 1; i >= 0; i--) {
+      var id = items[i].id;
+      if (id && seen.has(id)) {
+        items[i].remove();
+        items.splice(i, 1);
+      } else {
+        seen.add(id);
+      }
+    }
+    items.slice(BEACON.activityItems).forEach(function (item) { item.remove(); });
+  });
+
+  // (4) The server re-rendered the current state instead of replaying the gap.
+  document.addEventListener(BEACON.eventResync, function (e) {
+    if (isLive(e)) notify('Reconnected after a long gap: showing the current state.');
+  });
+
+  // A page without live content has nothing to indicate.
+  var indicator = byId(BEACON.indicator);
+  if (indicator) indicator.hidden = !byId(BEACON.live);
+})();

@@ -1,0 +1,272 @@
+package views
+
+import (
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ItemID is the DOM id of the activity item at position in the event log.
+// Replays and resyncs use it to find an item, so it depends on nothing else.
+func ItemID(position int64) string {
+	return "act-" + strconv.FormatInt(position, 10)
+}
+
+// DefaultChartWindow is the span a chart shows when its Window is not set.
+const DefaultChartWindow = 5 * time.Minute
+
+// Sparkline geometry: every series is drawn into the same viewBox and CSS
+// stretches it (the path uses a non-scaling stroke).
+const (
+	sparkWidth  = 120.0
+	sparkHeight = 32.0
+	sparkPad    = 2.0 // keeps the stroke of extreme values inside the box
+)
+
+// sparkViewBox is the viewBox attribute that matches SparklinePath.
+var sparkViewBox = "0 0 " + coord(sparkWidth) + " " + coord(sparkHeight)
+
+// SparklinePath returns the "d" attribute of an SVG path that draws points into
+// a width×height box. x is time: the window that ends at now spans the width,
+// and points older than the window are left out. y is the value scaled to the
+// visible points' own min..max (larger values higher); when they are all
+// equal the line runs through the middle. A single point becomes a dot (a
+// zero-length segment, drawn by a round line cap). It returns "" when there
+// is nothing to draw. NaN and infinite values are skipped.
+func SparklinePath(points []Point, now time.Time, window time.Duration, width, height float64) string {
+	if window <= 0 || width <= 0 || height <= 0 {
+		return ""
+	}
+	start := now.Add(-window)
+	visible := points[:0:0]
+	for _, p := range points {
+		if p.At.Before(start) || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+			continue
+		}
+		visible = append(visible, p)
+	}
+	if len(visible) == 0 {
+		return ""
+	}
+	lo, hi := visible[0].Value, visible[0].Value
+	for _, p := range visible[1:] {
+		lo, hi = min(lo, p.Value), max(hi, p.Value)
+	}
+	pad := min(sparkPad, height/4)
+	x := func(at time.Time) float64 {
+		f := float64(at.Sub(start)) / float64(window)
+		return math.Min(1, math.Max(0, f)) * width
+	}
+	y := func(v float64) float64 {
+		if hi == lo {
+			return height / 2
+		}
+		// Halved so that values near ±MaxFloat64 do not overflow to Inf/Inf.
+		return pad + (hi/2-v/2)/(hi/2-lo/2)*(height-2*pad)
+	}
+	var b strings.Builder
+	for i, p := range visible {
+		if i == 0 {
+			b.WriteByte('M')
+		} else {
+			b.WriteString(" L")
+		}
+		b.WriteString(coord(x(p.At)))
+		b.WriteByte(',')
+		b.WriteString(coord(y(p.Value)))
+	}
+	if len(visible) == 1 {
+		b.WriteString(" h0")
+	}
+	return b.String()
+}
+
+// coord formats an SVG coordinate with at most one decimal.
+func coord(v float64) string {
+	v = math.Round(v*10) / 10
+	if v == 0 {
+		v = 0 // no "-0"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// seriesStats returns the latest and the largest value of the points of s
+// inside the window that ends at now; ok is false when there is none.
+func seriesStats(s Series, now time.Time, window time.Duration) (latest, peak float64, ok bool) {
+	start := now.Add(-window)
+	for _, p := range s.Points {
+		if p.At.Before(start) || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+			continue
+		}
+		if !ok || p.Value > peak {
+			peak = p.Value
+		}
+		latest, ok = p.Value, true
+	}
+	return latest, peak, ok
+}
+
+// chartWindow is c.Window, or DefaultChartWindow when it is not set.
+func chartWindow(c Chart) time.Duration {
+	if c.Window <= 0 {
+		return DefaultChartWindow
+	}
+	return c.Window
+}
+
+// seriesLabel is the accessible name of a series' chart, such as
+// "requests/s over the last 5 minutes, now 12.3, max 40".
+func seriesLabel(s Series, now time.Time, window time.Duration) string {
+	latest, peak, ok := seriesStats(s, now, window)
+	label := s.Name + " over the last " + durationText(window)
+	if !ok {
+		return label + ", no data yet"
+	}
+	return label + ", now " + withUnit(formatValue(latest), s.Unit) + ", max " + withUnit(formatValue(peak), s.Unit)
+}
+
+// seriesLatest is the latest value of a series with its unit, or "–".
+func seriesLatest(s Series, now time.Time, window time.Duration) string {
+	latest, _, ok := seriesStats(s, now, window)
+	if !ok {
+		return "–"
+	}
+	return withUnit(formatValue(latest), s.Unit)
+}
+
+// durationText spells a window for people: "5 minutes", "1 hour", "30 seconds".
+func durationText(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return plural(int64(d/time.Minute), "minute")
+	default:
+		return plural(int64(d.Round(time.Second)/time.Second), "second")
+	}
+}
+
+// withUnit joins a formatted value and its unit: "12 ms", "40%", "3/s".
+func withUnit(value, unit string) string {
+	switch {
+	case unit == "":
+		return value
+	case strings.HasPrefix(unit, "%"), strings.HasPrefix(unit, "/"):
+		return value + unit
+	default:
+		return value + " " + unit
+	}
+}
+
+// formatInt formats n with thousands separators: 1234567 → "1,234,567".
+func formatInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// formatValue formats a measured value with as many decimals as a person
+// needs to read it: "1,234", "123", "12.3", "1.23", "40". It writes "–" for
+// NaN and infinities.
+func formatValue(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	a := math.Abs(v)
+	switch {
+	case a >= 100:
+		return formatInt(int64(math.Round(v)))
+	case a >= 10:
+		return trimZeros(strconv.FormatFloat(v, 'f', 1, 64))
+	default:
+		return trimZeros(strconv.FormatFloat(v, 'f', 2, 64))
+	}
+}
+
+// trimZeros drops trailing zeros after a decimal point, and the point itself.
+func trimZeros(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+// formatMillis formats a duration in milliseconds, without the unit: one
+// decimal below 10 ms ("3.2"), whole milliseconds above ("41", "1,204").
+func formatMillis(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 10 {
+		return strconv.FormatFloat(ms, 'f', 1, 64)
+	}
+	return formatInt(int64(math.Round(ms)))
+}
+
+// formatMiB formats a byte count in MiB, without the unit: "12.3", "1,024".
+func formatMiB(b uint64) string {
+	mib := float64(b) / (1 << 20)
+	if mib < 100 {
+		return strconv.FormatFloat(mib, 'f', 1, 64)
+	}
+	return formatInt(int64(math.Round(mib)))
+}
+
+// clock formats a time of day for a <time> element's text. Times are shown in
+// the location they carry; the datetime attribute (machineTime) is exact.
+func clock(t time.Time) string {
+	return t.Format("15:04:05")
+}
+
+// machineTime is the datetime attribute of a <time> element.
+func machineTime(t time.Time) string {
+	return t.Format(time.RFC3339)
+}
+
+// safeLink returns link when it is an absolute http or https URL with a
+// host, so that a posted activity can never carry a javascript: or data: URL.
+func safeLink(link string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(link))
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// scripts are the scripts of every page, in the order they must run: htmx,
+// its SSE extension, then Beacon's own.
+var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js"}
+
+// titled is the document title of a page: "Dashboard · Beacon".
+func titled(title string) string {
+	if title == "" {
+		return "Beacon"
+	}
+	return title + " · Beacon"
+}

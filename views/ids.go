@@ -1,0 +1,66 @@
+package views
+
+// DOM ids, SSE event names and topic names that the server, the fragments and
+// static/beacon.js must agree on. Nothing here is spelled anywhere else.
+const (
+	// IDLive is the element that holds the page's one SSE connection.
+	IDLive = "live"
+	// IDIndicator shows the state of the live connection: live, reconnecting or offline.
+	IDIndicator = "live-indicator"
+	// IDMetrics is the panel of figures the server measures and the metrics scripts post.
+	IDMetrics = "metrics-panel"
+	// IDChart is the panel that holds the server-rendered SVG chart.
+	IDChart = "chart-panel"
+	// IDActivity is the activity feed's list; new items are inserted at its top.
+	IDActivity = "activity-list"
+	// IDNotice is a polite live region for messages about the stream itself.
+	IDNotice = "live-notice"
+)
+
+// EventResync is the named SSE event that tells the page the server re-rendered
+// its current state instead of replaying what it missed.
+const EventResync = "beacon:resync"
+
+// EventRetry is the named SSE event that carries the retry hint before the
+// server ends a stream (eviction, shutdown): htmx 4 ignores a bare "retry:".
+const EventRetry = "beacon:retry"
+
+// Topics of the dashboard.
+const (
+	TopicMetrics  = "metrics"
+	TopicChart    = "chart"
+	TopicActivity = "activity"
+)
+
+// ActivityItems is how many activity items the feed shows.
+const ActivityItems = 50
+
+// Chat room ids and topics.
+const (
+	// IDMessages is a room's message list; new messages are appended.
+	IDMessages = "messages"
+	// IDOnline is a room's list of people online.
+	IDOnline = "online"
+	// IDTyping is a room's "… is typing" line.
+	IDTyping = "typing"
+	// IDChatForm is the message form; the server sends it back cleared.
+	IDChatForm = "chat-form"
+	// IDChatError shows why the last message was refused.
+	IDChatError = "chat-error"
+	// IDRoomSocket holds a room page's WebSocket.
+	IDRoomSocket = "room-socket"
+	// IDRooms is the dashboard's list of active rooms.
+	IDRooms = "rooms-panel"
+
+	// TopicRooms carries the dashboard's list of active rooms.
+	TopicRooms = "rooms"
+)
+
+// TopicRoom, TopicPresence and TopicTyping name a room's topics: its messages
+// (a log), who is online and who is typing (state).
+func TopicRoom(room string) string     { return "room:" + room }
+func TopicPresence(room string) string { return "presence:" + room }
+func TopicTyping(room string) string   { return "typing:" + room }
+
+// HistoryPage is how many messages a room page shows at first.
+const HistoryPage = 50
