@@ -30,6 +30,10 @@ type Frame struct {
 	Event string
 	// Data is the rendered fragment.
 	Data []byte
+	// JSON is the frame for programs (WebSocket subprotocol beacon.v1.json):
+	// one JSON object, carrying its own position where it has one. Nil when
+	// the topic has nothing to tell programs.
+	JSON []byte
 	// At is when the event was committed, for the delivery latency metric;
 	// zero means unknown.
 	At time.Time
@@ -40,7 +44,8 @@ type Frame struct {
 type message struct {
 	Frame
 	class Class
-	sse   []byte
+	sse   []byte // the SSE event
+	html  []byte // Data as the inside of a JSON string, for WebSocket pages
 }
 
 // HubConfig configures a Hub. Zero fields take the defaults below.
@@ -132,6 +137,7 @@ func (h *Hub) Publish(f Frame) {
 		return
 	}
 	m.sse = sse
+	m.html = jsonString(f.Data)
 
 	h.published.Add(1)
 	h.cfg.Metrics.published.WithLabelValues(m.class.String()).Inc()

@@ -13,12 +13,12 @@ type Metrics struct {
 	deliveries  *prometheus.CounterVec
 	// The two children of deliveries, looked up once: they are on the hot path.
 	deliveredLog, deliveredState prometheus.Counter
-	conflated   prometheus.Counter
-	evicted     prometheus.Counter
-	dropped     prometheus.Counter
-	replayed    prometheus.Counter
-	resyncs     prometheus.Counter
-	latency     prometheus.Histogram
+	conflated                    prometheus.Counter
+	evicted                      prometheus.Counter
+	dropped                      prometheus.Counter
+	replayed                     prometheus.Counter
+	resyncs                      prometheus.Counter
+	latency                      prometheus.Histogram
 }
 
 // NewMetrics makes the live core's collectors and registers them with reg.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -38,6 +39,10 @@ type SSEConfig struct {
 	// ResyncEvent names the event sent after a client got the current state
 	// instead of a replay, so the page can say so. Empty sends only the id.
 	ResyncEvent string
+	// RetryEvent names the event that carries the retry hint before the
+	// server ends a stream; empty sends a bare "retry:" block, which the
+	// SSE standard honours but htmx 4 ignores.
+	RetryEvent string
 }
 
 func (c *SSEConfig) fill() {
@@ -110,6 +115,10 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)
 	}
+	if errors.Is(err, ErrClosed) {
+		// Shutting down: come back to the next process.
+		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
+	}
 	if err != nil {
 		return err
 	}
@@ -120,7 +129,7 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 		case <-r.Context().Done():
 			return nil
 		case <-s.hub.shutdown:
-			return c.write(AppendRetry(c.buf[:0], s.retry()), nil)
+			return c.write(s.comeBack(c.buf[:0]), nil)
 		case <-sub.wake:
 		}
 		var ping, evicted bool
@@ -130,7 +139,7 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 			buf = append(buf, msg.sse...)
 		}
 		if evicted {
-			buf = AppendRetry(buf, s.retry())
+			buf = s.comeBack(buf)
 		} else if ping && len(batch) == 0 {
 			buf = AppendComment(buf, "")
 		}
@@ -144,93 +153,48 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	}
 }
 
-// start subscribes the connection and brings the client up to date: it
-// replays what the client missed, or renders the current state when the
-// client's position cannot be resumed, then writes the position the client
-// is at now, so that even a quiet stream gives it an id to come back with.
+// start subscribes the connection and brings the client up to date (see
+// attach), then writes the position the client is at now, so that even a
+// quiet stream gives it an id to come back with.
 func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, error) {
-	epoch, pos, ok := ParseID(req.Resume)
-	horizon, head, err := s.src.Horizon(ctx)
-	if err != nil {
-		return nil, err
-	}
-	resumable := ok && epoch == s.hub.Epoch() && pos >= horizon && pos <= head
-	if req.Resume != "" && !resumable {
-		return s.resync(ctx, c, req)
-	}
-	at := head
-	if resumable {
-		// Catch up from the log before subscribing, so a long gap does not
-		// fill the live queue; then subscribe and read once more to close the
-		// window between the two. Frames that arrive both ways are dropped
-		// from the queue by skipThrough.
-		if at, err = s.replay(ctx, c, req.Topics, pos); err != nil {
-			return nil, err
-		}
-	}
-	sub := s.hub.Subscribe(req.Topics, req.User)
-	if sub == nil {
-		return nil, ErrClosed
-	}
-	if resumable {
-		if at, err = s.replay(ctx, c, req.Topics, at); err != nil {
-			return sub, err
-		}
-	}
-	sub.skipThrough(at)
-	buf, _ := AppendEvent(c.buf[:0], FormatID(s.hub.Epoch(), at), "", nil)
-	return sub, c.write(buf, nil)
-}
-
-// replay writes every frame of topics after pos and returns the position of
-// the last one written, or pos.
-func (s *SSE) replay(ctx context.Context, c *conn, topics []string, pos int64) (int64, error) {
-	for {
-		frames, err := s.src.Since(ctx, topics, pos, s.cfg.ReplayPage)
-		if err != nil {
-			return pos, err
-		}
+	epoch := s.hub.Epoch()
+	sub, at, resynced, err := attach(ctx, s.hub, s.src, s.cfg.ReplayPage, req, func(frames []Frame, replay bool) error {
 		buf := c.buf[:0]
 		for _, f := range frames {
-			buf, err = AppendEvent(buf, FormatID(s.hub.Epoch(), f.Position), f.Event, f.Data)
-			if err != nil {
-				return pos, err
+			id := ""
+			if replay {
+				id = FormatID(epoch, f.Position)
 			}
-			pos = f.Position
-		}
-		if len(frames) > 0 {
-			if err := c.write(buf, nil); err != nil {
-				return pos, err
+			var err error
+			if buf, err = AppendEvent(buf, id, f.Event, f.Data); err != nil {
+				return err
 			}
-			c.m.replayed.Add(float64(len(frames)))
 		}
-		if len(frames) < s.cfg.ReplayPage {
-			return pos, nil
-		}
-	}
-}
-
-// resync subscribes, then sends the current state of the topics and a named
-// event that tells the page it was re-rendered rather than replayed.
-func (s *SSE) resync(ctx context.Context, c *conn, req Request) (*Subscriber, error) {
-	sub := s.hub.Subscribe(req.Topics, req.User)
-	if sub == nil {
-		return nil, ErrClosed
-	}
-	frames, at, err := s.src.Snapshot(ctx, req.Topics)
+		return c.write(buf, nil)
+	})
 	if err != nil {
 		return sub, err
 	}
-	sub.skipThrough(at)
-	buf := c.buf[:0]
-	for _, f := range frames {
-		if buf, err = AppendEvent(buf, "", f.Event, f.Data); err != nil {
-			return sub, err
-		}
+	event := ""
+	if resynced {
+		event = s.cfg.ResyncEvent
 	}
-	buf, _ = AppendEvent(buf, FormatID(s.hub.Epoch(), at), s.cfg.ResyncEvent, nil)
-	c.m.resyncs.Inc()
+	buf, _ := AppendEvent(c.buf[:0], FormatID(epoch, at), event, nil)
 	return sub, c.write(buf, nil)
+}
+
+// comeBack appends the jittered retry hint a client gets before the server
+// ends its stream. htmx 4's hx-sse applies "retry:" only from a block that
+// also has an event or data, so with RetryEvent set the hint rides on it.
+func (s *SSE) comeBack(dst []byte) []byte {
+	if s.cfg.RetryEvent == "" {
+		return AppendRetry(dst, s.retry())
+	}
+	dst = append(dst, "retry: "...)
+	dst = strconv.AppendInt(dst, s.retry().Milliseconds(), 10)
+	dst = append(dst, '\n')
+	dst, _ = AppendEvent(dst, "", s.cfg.RetryEvent, nil)
+	return dst
 }
 
 func (s *SSE) retry() time.Duration {

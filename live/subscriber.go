@@ -124,13 +124,14 @@ func FormatID(epoch string, pos int64) string {
 
 // ParseID splits an SSE id made by FormatID. ok is false for anything else.
 func ParseID(id string) (epoch string, pos int64, ok bool) {
-	i := strings.LastIndexByte(id, '-')
+	i := strings.IndexByte(id, '-') // epochs hold no dash
 	if i <= 0 {
 		return "", 0, false
 	}
-	pos, err := strconv.ParseInt(id[i+1:], 10, 64)
-	if err != nil || pos < 0 {
-		return "", 0, false
+	digits := id[i+1:]
+	pos, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || pos < 0 || strconv.FormatInt(pos, 10) != digits {
+		return "", 0, false // only what FormatID writes: no sign, no leading zero
 	}
 	return id[:i], pos, true
 }
