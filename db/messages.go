@@ -1,0 +1,91 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// TopicRoom returns the log topic of a chat room's messages.
+func TopicRoom(room string) string { return "room:" + room }
+
+// Message is one chat message. Its JSON is the data of its event.
+type Message struct {
+	Position int64     `json:"position"`
+	Room     string    `json:"room"`
+	User     string    `json:"user"`
+	Content  string    `json:"content"`
+	At       time.Time `json:"timestamp"`
+}
+
+// AddMessage stores a chat message and its event (topic TopicRoom(room),
+// kind "message") in one transaction and returns it with its position.
+// Content and user are stored as given: the caller has validated them.
+func (s *Store) AddMessage(ctx context.Context, room, user, content string, at time.Time) (Message, error) {
+	if room == "" || user == "" || content == "" {
+		return Message{}, fmt.Errorf("%w: a message needs a room, a user and content", ErrInvalid)
+	}
+	m := Message{Room: room, User: user, Content: content, At: toMilli(at)}
+	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		e, err := appendEvent(tx, TopicRoom(room), "message", m.At, func(pos int64) any {
+			m.Position = pos
+			return m
+		})
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(`INSERT INTO messages (position, room, author, content, created_at) VALUES (?, ?, ?, ?, ?)`,
+			m.Position, m.Room, m.User, m.Content, m.At.UnixMilli())
+		return []Event{e}, err
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// Messages returns up to limit messages of room with a position below before
+// (0 for the newest), oldest first, and the log's head position, read in one
+// read transaction so a page rendered from them can start its live stream
+// exactly after head.
+func (s *Store) Messages(ctx context.Context, room string, before int64, limit int) ([]Message, int64, error) {
+	if limit <= 0 {
+		return nil, 0, fmt.Errorf("%w: limit %d is not positive", ErrInvalid, limit)
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, s.readErr(err)
+	}
+	defer tx.Rollback()
+	var head int64
+	if err := tx.QueryRowContext(ctx, `SELECT `+headSQL).Scan(&head); err != nil {
+		return nil, 0, s.readErr(err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT position, author, content, created_at FROM messages
+		WHERE room = ? AND position < ? ORDER BY position DESC LIMIT ?`, room, before, limit)
+	if err != nil {
+		return nil, 0, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{Room: room}
+		var ms int64
+		if err := rows.Scan(&m.Position, &m.User, &m.Content, &ms); err != nil {
+			return nil, 0, err
+		}
+		m.At = fromMilli(ms)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.readErr(err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, head, nil
+}
