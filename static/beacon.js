@@ -10,7 +10,9 @@
     activity: 'activity-list',      // views.IDActivity
     notice: 'live-notice',          // views.IDNotice
     eventResync: 'beacon:resync',   // views.EventResync
-    activityItems: 50               // views.ActivityItems
+    activityItems: 50,              // views.ActivityItems
+    socket: 'room-socket',          // views.IDRoomSocket: holds a room page's WebSocket
+    chatForm: 'chat-form'           // views.IDChatForm
   };
 
   var LABELS = {
@@ -163,7 +165,45 @@
     if (isLive(e)) notify('Reconnected after a long gap: showing the current state.');
   });
 
+  // (5) A room page's WebSocket (htmx's hx-ws). It has no Last-Event-ID, so
+  // remember the id of the last message received and reconnect from it:
+  // hx-ws reconnects to connection.url, which is rewritten on close.
+  var isSocket = function (e) { return e.target instanceof Element && e.target.id === BEACON.socket; };
+  var lastSocketId = '';
+  document.addEventListener('htmx:ws:before:message:incoming', function (e) {
+    if (!isSocket(e) || typeof e.detail.message.data !== 'string') return;
+    try {
+      var msg = JSON.parse(e.detail.message.data);
+      if (msg && typeof msg.id === 'string' && msg.id) lastSocketId = msg.id;
+    } catch (err) { /* not JSON: nothing to remember */ }
+  });
+  document.addEventListener('htmx:ws:after:connection', function (e) {
+    if (isSocket(e)) setState('live');
+  });
+  document.addEventListener('htmx:ws:close', function (e) {
+    if (!isSocket(e)) return;
+    var d = e.detail || {};
+    if (d.connection && lastSocketId) {
+      var url = new URL(d.connection.url, location.href);
+      url.searchParams.set('after', lastSocketId);
+      d.connection.url = url.toString();
+    }
+    if (d.code === 1008) {
+      setState('offline');
+      notify('The room refused this connection; the reason is shown by the message form.');
+      return;
+    }
+    setState(d.reason === 'removed' ? 'offline' : 'reconnecting');
+  });
+  // The server sends the message form back empty; keep typing in it.
+  document.addEventListener('htmx:after:swap', function () {
+    var form = byId(BEACON.chatForm);
+    var field = form && form.querySelector('[autofocus]');
+    if (field && document.activeElement !== field &&
+        (document.activeElement === document.body || !document.activeElement)) field.focus();
+  });
+
   // A page without live content has nothing to indicate.
   var indicator = byId(BEACON.indicator);
-  if (indicator) indicator.hidden = !byId(BEACON.live);
+  if (indicator) indicator.hidden = !byId(BEACON.live) && !byId(BEACON.socket);
 })();

@@ -66,6 +66,7 @@ type Dashboard struct {
 	Page
 	Metrics Metrics
 	Chart   Chart
+	Rooms   []RoomSummary
 }
 
 // Message is one chat message.

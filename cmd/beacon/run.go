@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/handlers"
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/rooms"
+	"github.com/beacon-live/beacon/views"
+)
+
+// run starts Beacon and serves until ctx ends, then shuts down: it stops
+// accepting, tells every live connection to come back, waits for them, and
+// flushes the database.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := newConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	pub := &handlers.Publisher{Log: log}
+	store, err := db.Open(ctx, cfg.DB, db.Options{OnCommit: pub.Committed, Retention: cfg.Retention})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hub := live.NewHub(live.HubConfig{
+		Classify:  handlers.Classify,
+		Epoch:     store.Epoch(),
+		QueueLen:  cfg.QueueLen,
+		Heartbeat: cfg.Heartbeat,
+		Metrics:   live.NewMetrics(reg),
+	})
+	defer hub.Close()
+	board := handlers.NewBoard(hub, cfg.Tick, log)
+	pub.Hub, pub.Board = hub, board
+
+	samples, err := store.SamplesSince(ctx, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return fmt.Errorf("read metrics: %w", err)
+	}
+	board.Restore(samples)
+	src := handlers.NewSource(store.Epoch(), store, board)
+	sse := live.NewSSE(hub, src, live.SSEConfig{
+		WriteTimeout: cfg.WriteTimeout,
+		ResyncEvent:  views.EventResync,
+		RetryEvent:   views.EventRetry,
+	})
+	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
+	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
+	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace}, roomOut)
+	roomOut.Rooms = chat.Active
+	defer chat.Close()
+
+	srv := &http.Server{
+		Handler: handlers.NewServer(handlers.Deps{
+			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
+			Chat:    handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
+			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
+
+	var wg sync.WaitGroup
+	boardCtx, stopBoard := context.WithCancel(context.Background())
+	defer stopBoard()
+	wg.Go(func() { board.Run(boardCtx) })
+	defer wg.Wait()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }() // stop accepting; wait for requests
+	hub.Close()                                // every stream sends a jittered retry hint and ends
+	if err := sse.Wait(sctx); err != nil {
+		log.Warn("live connections still open at shutdown", "err", err)
+	}
+	if err := <-shut; err != nil {
+		srv.Close()
+		log.Warn("shutdown timed out; closed the remaining connections", "err", err)
+	}
+	<-serveErr
+	stopBoard()
+	wg.Wait()
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

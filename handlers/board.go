@@ -1,0 +1,245 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/stats"
+	"github.com/beacon-live/beacon/views"
+)
+
+// Chart window and limits.
+const (
+	chartWindow = 5 * time.Minute
+	// seriesPoints bounds each series: one point a second over the window,
+	// with room for bursts of posted samples.
+	seriesPoints = 1200
+	// maxCustomMetrics bounds how many distinct names scripts may post.
+	maxCustomMetrics = 50
+)
+
+// Board is the live dashboard's state: the server's own measures, the metrics
+// that scripts post, and their series for the chart. Its Run loop publishes
+// the metrics panel and the chart to the hub every tick, and at once after a
+// metric is posted.
+type Board struct {
+	hub      *live.Hub
+	tick     time.Duration
+	log      *slog.Logger
+	requests stats.Requests
+	events   atomic.Uint64 // durable events committed, for events/s
+	poke     chan struct{}
+
+	// Built-in series, sampled every tick.
+	reqRate, evRate, conns, p95 *stats.Series
+
+	mu     sync.Mutex
+	custom map[string]*stats.Series // guarded by mu; posted metrics by name
+	last   views.Metrics            // guarded by mu; the newest reading, for page renders
+}
+
+// NewBoard returns a board that publishes to hub every tick.
+func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
+	series := func(name, unit string) *stats.Series {
+		return stats.NewSeries(name, unit, chartWindow, seriesPoints)
+	}
+	return &Board{
+		hub: hub, tick: tick, log: log,
+		poke:    make(chan struct{}, 1),
+		reqRate: series("Requests/s", "req/s"),
+		evRate:  series("Events/s", "ev/s"),
+		conns:   series("Live connections", ""),
+		p95:     series("Response p95", "ms"),
+		custom:  make(map[string]*stats.Series),
+	}
+}
+
+// Restore refills the posted metrics from stored samples (at start-up).
+func (b *Board) Restore(samples []db.Sample) {
+	for _, s := range samples {
+		b.addSample(s) //nolint:errcheck // stored samples were accepted once
+	}
+}
+
+// errTooManyMetrics is returned by AddSample for a new name past the limit.
+var errTooManyMetrics = &fieldError{Field: "name", Message: "too many distinct metrics (at most 50); reuse an existing name"}
+
+// AddSample records a posted sample and schedules a publish.
+func (b *Board) AddSample(s db.Sample) error {
+	if err := b.addSample(s); err != nil {
+		return err
+	}
+	select {
+	case b.poke <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// CanAdd reports whether a sample named name would be accepted.
+func (b *Board) CanAdd(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.custom[name]
+	return ok || len(b.custom) < maxCustomMetrics
+}
+
+func (b *Board) addSample(s db.Sample) error {
+	b.mu.Lock()
+	sr := b.custom[s.Name]
+	if sr == nil {
+		if len(b.custom) >= maxCustomMetrics {
+			b.mu.Unlock()
+			return errTooManyMetrics
+		}
+		sr = stats.NewSeries(s.Name, s.Unit, chartWindow, seriesPoints)
+		b.custom[s.Name] = sr
+	}
+	sr.Unit = s.Unit
+	b.mu.Unlock()
+	sr.Add(stats.Point{At: s.At, Value: s.Value})
+	return nil
+}
+
+// Committed counts durable events for the events/s figure.
+func (b *Board) Committed(n int) { b.events.Add(uint64(n)) }
+
+// Run publishes the metrics panel and the chart every tick until ctx ends.
+func (b *Board) Run(ctx context.Context) {
+	t := time.NewTicker(b.tick)
+	defer t.Stop()
+	prevEvents, prevAt := b.events.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			ev := b.events.Load()
+			rate := float64(ev-prevEvents) / now.Sub(prevAt).Seconds()
+			prevEvents, prevAt = ev, now
+			b.sample(now, rate)
+		case <-b.poke:
+		}
+		b.publish(time.Now())
+	}
+}
+
+// sample takes the server's own measures into the built-in series.
+func (b *Board) sample(now time.Time, eventRate float64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	reqs, p50, p95 := b.requests.Over(now, 60)
+	recent, _, _ := b.requests.Over(now, 5)
+	conns, users := b.hub.Counts()
+	m := views.Metrics{
+		At:              now,
+		LiveConnections: conns,
+		ActiveUsers:     users,
+		RequestsPerMin:  reqs,
+		P50:             p50,
+		P95:             p95,
+		EventsPerSec:    eventRate,
+		Goroutines:      runtime.NumGoroutine(),
+		HeapBytes:       ms.HeapInuse,
+	}
+	b.reqRate.Add(stats.Point{At: now, Value: float64(recent) / 5})
+	b.evRate.Add(stats.Point{At: now, Value: eventRate})
+	b.conns.Add(stats.Point{At: now, Value: float64(conns)})
+	b.p95.Add(stats.Point{At: now, Value: float64(p95) / float64(time.Millisecond)})
+	b.mu.Lock()
+	custom := b.last.Custom
+	b.last = m
+	b.last.Custom = custom
+	b.mu.Unlock()
+}
+
+// Metrics returns the newest reading with the latest posted values.
+func (b *Board) Metrics() views.Metrics {
+	b.mu.Lock()
+	m := b.last
+	names := make([]string, 0, len(b.custom))
+	for n := range b.custom {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	m.Custom = make([]views.CustomMetric, 0, len(names))
+	for _, n := range names {
+		sr := b.custom[n]
+		if p, ok := sr.Latest(); ok {
+			m.Custom = append(m.Custom, views.CustomMetric{Name: n, Unit: sr.Unit, Value: p.Value, At: p.At})
+		}
+	}
+	b.mu.Unlock()
+	return m
+}
+
+// Chart returns every series over the window before now: the built-in ones
+// first, then the posted ones by name.
+func (b *Board) Chart(now time.Time) views.Chart {
+	c := views.Chart{Now: now, Window: chartWindow}
+	add := func(sr *stats.Series, unit string) {
+		pts := sr.Since(now)
+		vs := views.Series{Name: sr.Name, Unit: unit, Points: make([]views.Point, len(pts))}
+		for i, p := range pts {
+			vs.Points[i] = views.Point{At: p.At, Value: p.Value}
+		}
+		c.Series = append(c.Series, vs)
+	}
+	for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
+		add(sr, sr.Unit)
+	}
+	b.mu.Lock()
+	names := make([]string, 0, len(b.custom))
+	for n := range b.custom {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	custom := make([]*stats.Series, len(names))
+	units := make([]string, len(names)) // Unit is written under b.mu
+	for i, n := range names {
+		custom[i], units[i] = b.custom[n], b.custom[n].Unit
+	}
+	b.mu.Unlock()
+	for i, sr := range custom {
+		add(sr, units[i])
+	}
+	return c
+}
+
+// Frames renders the metrics panel and the chart as out-of-band fragments.
+func (b *Board) Frames(ctx context.Context, now time.Time) []live.Frame {
+	return []live.Frame{
+		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(b.Metrics(), true)), At: now},
+		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(b.Chart(now), true)), At: now},
+	}
+}
+
+func (b *Board) publish(now time.Time) {
+	for _, f := range b.Frames(context.Background(), now) {
+		if len(f.Data) > 0 {
+			b.hub.Publish(f)
+		}
+	}
+}
+
+func (b *Board) render(ctx context.Context, c templ.Component) []byte {
+	var buf bytes.Buffer
+	if err := c.Render(ctx, &buf); err != nil {
+		b.log.Error("render dashboard fragment", "err", err)
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// Requests returns the recorder of HTTP requests the board reads.
+func (b *Board) Requests() *stats.Requests { return &b.requests }

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/rooms"
+	"github.com/beacon-live/beacon/views"
+)
+
+// feedReader reads the activity feed and the log position it was read at.
+type feedReader interface {
+	RecentActivities(ctx context.Context, limit int) ([]db.Activity, int64, error)
+}
+
+// activeRooms lists the running chat rooms.
+type activeRooms interface {
+	Active() []rooms.Summary
+}
+
+// handleDashboard serves GET /. The page streams: the shell, the metrics and
+// the chart (all in memory) are flushed first; the activity feed is read from
+// the database after that, and the live connection, placed after the feed,
+// starts exactly at the position the feed was read at.
+func handleDashboard(b *Board, feed feedReader, active activeRooms, epoch string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		d := views.Dashboard{
+			Page:    views.Page{Title: "Dashboard"},
+			Metrics: b.Metrics(),
+			Chart:   b.Chart(time.Now()),
+			Rooms:   roomSummaries(active.Active()),
+		}
+		slow := templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+			items, head, err := feed.RecentActivities(ctx, views.ActivityItems)
+			if err != nil {
+				return err
+			}
+			if err := views.ActivityPanel(activityViews(items)).Render(ctx, w); err != nil {
+				return err
+			}
+			topics := []string{views.TopicMetrics, views.TopicChart, views.TopicRooms, views.TopicActivity}
+			return views.LiveConnector(liveURL(topics, epoch, head)).Render(ctx, w)
+		})
+		return renderStream(c, views.DashboardPage(d, slow))
+	}
+}
+
+// liveURL is the SSE URL of a page that shows topics and was rendered at
+// position pos.
+func liveURL(topics []string, epoch string, pos int64) string {
+	q := url.Values{}
+	q.Set("topics", strings.Join(topics, ","))
+	q.Set("after", live.FormatID(epoch, pos))
+	return "/live?" + q.Encode()
+}
+
+func activityViews(items []db.Activity) []views.Activity {
+	out := make([]views.Activity, len(items))
+	for i, a := range items {
+		out[i] = activityView(a)
+	}
+	return out
+}
+
+func activityView(a db.Activity) views.Activity {
+	return views.Activity{Position: a.Position, Text: a.Text, Link: a.Link, At: a.At}
+}
+
+// renderStream writes a full page as it renders: every templ.Flush in the
+// component sends what is ready.
+func renderStream(c echo.Context, comp templ.Component) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	h.Set("X-Accel-Buffering", "no")
+	c.Response().WriteHeader(200)
+	return comp.Render(c.Request().Context(), c.Response())
+}

@@ -1,0 +1,98 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/views"
+)
+
+// maxTopics bounds how many topics one connection may carry.
+const maxTopics = 16
+
+// topicRule says whether a topic exists and who may read it.
+type topicRule func(topic string) bool
+
+// publicTopics are the topics anyone may read: the dashboard's, and every
+// room's messages, presence and typing (read-only, for viewers and embeds).
+func publicTopics(topic string) bool {
+	switch topic {
+	case views.TopicMetrics, views.TopicChart, views.TopicActivity, views.TopicRooms:
+		return true
+	}
+	kind, room, ok := strings.Cut(topic, ":")
+	if !ok || checkRoom(room) != nil {
+		return false
+	}
+	switch topic {
+	case views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room):
+		return kind != ""
+	}
+	return false
+}
+
+// Classify returns the class of a topic: the activity feed and room
+// messages are logs; everything else is state.
+func Classify(topic string) live.Class {
+	if topic == views.TopicActivity || strings.HasPrefix(topic, views.TopicRoom("")) {
+		return live.Log
+	}
+	return live.State
+}
+
+// handleLive serves GET /live?topics=a,b,c: the page's one SSE connection.
+// It resumes from Last-Event-ID, or from the position in ?after= that the
+// page was rendered at.
+func handleLive(sse *live.SSE, allowed topicRule, log *slog.Logger) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		topics, err := parseTopics(c.QueryParam("topics"), allowed)
+		if err != nil {
+			return err
+		}
+		resume := c.Request().Header.Get("Last-Event-ID")
+		if resume == "" {
+			resume = c.QueryParam("after")
+		}
+		err = sse.Serve(c.Response(), c.Request(), live.Request{
+			Topics: topics,
+			Resume: resume,
+			User:   visitorID(c),
+		})
+		if err != nil && !errors.Is(err, live.ErrClosed) && c.Request().Context().Err() == nil {
+			log.Debug("live stream ended", "err", err)
+		}
+		return nil
+	}
+}
+
+// parseTopics splits a comma-separated topic list, drops duplicates and
+// checks each topic.
+func parseTopics(s string, allowed topicRule) ([]string, error) {
+	if s == "" {
+		return nil, badField("topics", "name at least one topic, e.g. topics=metrics,activity")
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > maxTopics {
+		return nil, badField("topics", "at most %d topics per connection", maxTopics)
+	}
+	seen := make(map[string]bool, len(parts))
+	topics := make([]string, 0, len(parts))
+	for _, t := range parts {
+		t = strings.TrimSpace(t)
+		if seen[t] {
+			continue
+		}
+		if !allowed(t) {
+			return nil, &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", t)}
+		}
+		seen[t] = true
+		topics = append(topics, t)
+	}
+	return topics, nil
+}

@@ -1,0 +1,550 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/rooms"
+	"github.com/beacon-live/beacon/views"
+)
+
+// ChatLimits are the limits of chat rooms.
+type ChatLimits struct {
+	// MessageBytes is the largest message content accepted. Default 4 KiB.
+	MessageBytes int
+	// Rate and Burst limit the messages one connection may send. Default 10
+	// a second, bursts of 20.
+	Rate  float64
+	Burst int
+}
+
+func (l *ChatLimits) fill() {
+	if l.MessageBytes <= 0 {
+		l.MessageBytes = 4 << 10
+	}
+	if l.Rate <= 0 {
+		l.Rate = 10
+	}
+	if l.Burst <= 0 {
+		l.Burst = 20
+	}
+}
+
+// SubprotocolJSON selects the JSON mode of a room's WebSocket, for programs.
+const SubprotocolJSON = "beacon.v1.json"
+
+const nameCookie = "beacon_name"
+
+var roomName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// checkRoom validates a room name from a URL.
+func checkRoom(name string) error {
+	if !roomName.MatchString(name) {
+		return badField("room", "a room name is 1 to 64 letters, digits, - or _ (got %q)", truncate(name, 80))
+	}
+	return nil
+}
+
+// checkDisplayName validates a display name: 1–32 letters, digits, spaces
+// and . _ -
+func checkDisplayName(name string) error {
+	if name == "" {
+		return badField("name", "is required")
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 32 {
+		return badField("name", "must be at most 32 characters")
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(" ._-", r) {
+			return badField("name", "may hold only letters, digits, spaces and . _ - (found %q)", r)
+		}
+	}
+	return nil
+}
+
+// displayName returns the browser's chosen name, or "".
+func displayName(c echo.Context) string {
+	ck, err := c.Cookie(nameCookie)
+	if err != nil {
+		return ""
+	}
+	name, err := url.QueryUnescape(ck.Value)
+	if err != nil || checkDisplayName(name) != nil {
+		return ""
+	}
+	return name
+}
+
+// historyReader reads a room's messages.
+type historyReader interface {
+	Messages(ctx context.Context, room string, before int64, limit int) ([]db.Message, int64, error)
+}
+
+// onlineReader says who is online in a room.
+type onlineReader interface {
+	Online(room string) []string
+}
+
+// handleRoom serves GET /rooms/:room: the last messages rendered on the
+// server, who is online, and the message form (or the name form). The page's
+// socket starts exactly after the position its history was read at.
+func handleRoom(history historyReader, online onlineReader, epoch string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name := c.Param("room")
+		if err := checkRoom(name); err != nil {
+			return err
+		}
+		before, err := optionalPosition(c.QueryParam("before"), "before")
+		if err != nil {
+			return err
+		}
+		msgs, head, err := history.Messages(c.Request().Context(), name, before, views.HistoryPage)
+		if err != nil {
+			return err
+		}
+		r := views.Room{
+			Page:     views.Page{Title: "#" + name},
+			Name:     name,
+			Messages: messageViews(msgs),
+			Online:   online.Online(name),
+			User:     displayName(c),
+		}
+		if len(msgs) == views.HistoryPage {
+			r.Earlier = msgs[0].Position
+		}
+		after := live.FormatID(epoch, head)
+		if before > 0 {
+			// An older page is a look back; it does not go live.
+			r.User = ""
+		} else if r.User != "" {
+			r.SocketURL = "/rooms/" + name + "/ws?after=" + url.QueryEscape(after)
+		} else {
+			r.LiveURL = liveURL([]string{views.TopicRoom(name), views.TopicPresence(name), views.TopicTyping(name)}, epoch, head)
+		}
+		return render(c, http.StatusOK, views.RoomPage(r))
+	}
+}
+
+// handleOpenRoom serves GET /rooms?name=…, the dashboard's "open a room" form.
+func handleOpenRoom(c echo.Context) error {
+	name := strings.TrimSpace(c.QueryParam("name"))
+	if err := checkRoom(name); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/rooms/"+name)
+}
+
+// handleChooseName serves POST /rooms/:room/name: it keeps the display name
+// in a cookie and goes back to the room.
+func handleChooseName(c echo.Context) error {
+	room := c.Param("room")
+	if err := checkRoom(room); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(c.FormValue("name"))
+	if err := checkDisplayName(name); err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: 365 * 24 * 3600,
+	})
+	return c.Redirect(http.StatusSeeOther, "/rooms/"+room)
+}
+
+// historyBody is the JSON answer of the history API.
+type historyBody struct {
+	Messages []db.Message `json:"messages"`
+	// Before is the value of ?before= for the page before this one; 0 when
+	// this page starts the history.
+	Before int64 `json:"before"`
+}
+
+// handleHistory serves GET /api/rooms/:room/messages?before=&limit=: a page
+// of history, oldest first, paged backwards by position.
+func handleHistory(history historyReader) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name := c.Param("room")
+		if err := checkRoom(name); err != nil {
+			return err
+		}
+		before, err := optionalPosition(c.QueryParam("before"), "before")
+		if err != nil {
+			return err
+		}
+		limit := 50
+		if s := c.QueryParam("limit"); s != "" {
+			if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 500 {
+				return badField("limit", "must be a whole number from 1 to 500")
+			}
+		}
+		msgs, _, err := history.Messages(c.Request().Context(), name, before, limit)
+		if err != nil {
+			return err
+		}
+		body := historyBody{Messages: msgs}
+		if body.Messages == nil {
+			body.Messages = []db.Message{}
+		}
+		if len(msgs) == limit {
+			body.Before = msgs[0].Position
+		}
+		return c.JSON(http.StatusOK, body)
+	}
+}
+
+func optionalPosition(s, field string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	p, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || p < 1 {
+		return 0, badField(field, "must be a message position (a whole number above 0)")
+	}
+	return p, nil
+}
+
+// messageAdder stores a chat message and publishes it after commit.
+type messageAdder interface {
+	AddMessage(ctx context.Context, room, user, content string, at time.Time) (db.Message, error)
+}
+
+// roomJoiner admits connections to rooms.
+type roomJoiner interface {
+	Join(room, user string) (*rooms.Member, error)
+}
+
+// chatIn is one message a client sends: {"type":"chat","content":…} or
+// {"type":"typing"}. Pages (htmx) also send "headers", which is ignored.
+type chatIn struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
+}
+
+// decodeChat decodes and validates one incoming socket message.
+func decodeChat(data []byte, maxBytes int) (chatIn, error) {
+	var in struct {
+		Type    string          `json:"type"`
+		Content *string         `json:"content"`
+		Headers json.RawMessage `json:"headers"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return chatIn{}, jsonError(err)
+	}
+	if dec.More() {
+		return chatIn{}, badField("body", "holds more than one JSON object")
+	}
+	switch in.Type {
+	case "typing":
+		return chatIn{Type: "typing"}, nil
+	case "chat":
+	case "":
+		return chatIn{}, badField("type", `is required: "chat" or "typing"`)
+	default:
+		return chatIn{}, badField("type", `must be "chat" or "typing" (got %q)`, truncate(in.Type, 32))
+	}
+	if in.Content == nil {
+		return chatIn{}, badField("content", "is required")
+	}
+	content := strings.TrimSpace(*in.Content)
+	switch {
+	case content == "":
+		return chatIn{}, badField("content", "is empty")
+	case len(content) > maxBytes:
+		return chatIn{}, badField("content", "is longer than %d KiB", maxBytes>>10)
+	case !utf8.ValidString(content):
+		return chatIn{}, badField("content", "is not valid UTF-8")
+	}
+	return chatIn{Type: "chat", Content: content}, nil
+}
+
+// socketUpgrader checks the Origin of every upgrade (gorilla's default: the
+// Origin's host must be the request's Host), so no other site can open a
+// socket with a visitor's cookies.
+var socketUpgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferSize: 1024,
+	Subprotocols:    []string{SubprotocolJSON},
+}
+
+// handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
+// it and gets HTML fragments back; programs choosing the beacon.v1.json
+// subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
+// is replayed what it missed.
+func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, limits ChatLimits, log *slog.Logger) echo.HandlerFunc {
+	limits.fill()
+	return func(c echo.Context) error {
+		room := c.Param("room")
+		if err := checkRoom(room); err != nil {
+			return err
+		}
+		user := displayName(c)
+		if q := strings.TrimSpace(c.QueryParam("name")); q != "" {
+			if err := checkDisplayName(q); err != nil {
+				return err
+			}
+			user = q
+		}
+		if user == "" {
+			return &fieldError{Status: http.StatusUnauthorized, Field: "name",
+				Message: "choose a display name first (the room page's form, or ?name= for programs)"}
+		}
+		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
+		if err != nil {
+			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
+		}
+		mode := live.ModeHTML
+		if conn.Subprotocol() == SubprotocolJSON {
+			mode = live.ModeJSON
+		}
+		s := &socket{conn: conn, room: room, user: user, mode: mode, limits: limits, store: store, log: log}
+		member, err := reg.Join(room, user)
+		if err != nil {
+			s.refuse(err)
+			return nil
+		}
+		defer member.Leave()
+		s.member = member
+		wc, err := ws.Open(c.Request().Context(), conn, live.WSRequest{
+			Request: live.Request{
+				Topics: []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)},
+				Resume: c.QueryParam("after"),
+				User:   user,
+			},
+			Mode:  mode,
+			Hello: s.hello,
+		})
+		if err != nil {
+			conn.Close()
+			return nil
+		}
+		defer wc.Close()
+		s.out = wc
+		s.read(c.Request().Context())
+		return nil
+	}
+}
+
+// socket is the reading side of one room connection.
+type socket struct {
+	conn   *websocket.Conn
+	room   string
+	user   string
+	mode   live.Mode
+	limits ChatLimits
+	store  messageAdder
+	member *rooms.Member
+	out    *live.Conn
+	log    *slog.Logger
+}
+
+// Read limits of a socket: a message larger than this closes the
+// connection (1009); smaller ones over the content limit get an error frame.
+const (
+	socketReadLimit = 64 << 10
+	socketIdle      = 60 * time.Second // no message or pong for this long ends the connection
+)
+
+// read is the connection's reading loop; it runs on the handler's goroutine
+// until the client leaves or the writer stops.
+func (s *socket) read(ctx context.Context) {
+	s.conn.SetReadLimit(socketReadLimit)
+	s.conn.SetReadDeadline(time.Now().Add(socketIdle)) //nolint:errcheck // a dead socket fails the next read
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(socketIdle))
+	})
+	limiter := rate.NewLimiter(rate.Limit(s.limits.Rate), s.limits.Burst)
+	typing := rate.NewLimiter(2, 4) // clients throttle to one a second; this only stops floods
+	for {
+		kind, data, err := s.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		s.conn.SetReadDeadline(time.Now().Add(socketIdle)) //nolint:errcheck // as above
+		if kind != websocket.TextMessage {
+			s.fail(badField("body", "send text messages of JSON"))
+			continue
+		}
+		in, err := decodeChat(data, s.limits.MessageBytes)
+		if err != nil {
+			s.fail(err)
+			continue
+		}
+		if in.Type == "typing" {
+			if typing.Allow() {
+				s.member.Typing()
+			}
+			continue
+		}
+		if !limiter.Allow() {
+			s.fail(&fieldError{Status: http.StatusTooManyRequests, Field: "content",
+				Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", s.limits.Rate)})
+			continue
+		}
+		if _, err := s.store.AddMessage(ctx, s.room, s.user, in.Content, time.Now()); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				s.log.Error("store message", "room", s.room, "err", err)
+			}
+			s.fail(errors.New("the message could not be stored; try again"))
+			continue
+		}
+		s.member.StopTyping()
+		if s.mode == live.ModeHTML {
+			s.out.Send(htmlMessage(views.ChatForm(true)))
+		}
+	}
+}
+
+// fail tells the client why its message was refused; the connection stays.
+func (s *socket) fail(err error) {
+	_, body := classify(err)
+	if body.Error == "internal error" {
+		body.Error = err.Error()
+	}
+	var msg []byte
+	if s.mode == live.ModeJSON {
+		msg, _ = json.Marshal(map[string]string{"type": "error", "error": body.Error, "field": body.Field})
+	} else {
+		text := body.Error
+		if body.Field != "" && body.Field != "body" {
+			text = body.Field + " " + text
+		}
+		msg = htmlMessage(views.ChatError(text))
+	}
+	if s.out != nil {
+		s.out.Send(msg)
+	}
+}
+
+// refuse closes a socket that may not join: the page shows the reason.
+func (s *socket) refuse(err error) {
+	code, reason := websocket.ClosePolicyViolation, "this room is full; try again later"
+	if errors.Is(err, rooms.ErrClosed) {
+		code, reason = live.CloseServiceRestart, "server restarting; reconnect"
+	} else {
+		// hx-ws does not hand the close reason to the page: say it first.
+		s.conn.SetWriteDeadline(time.Now().Add(time.Second)) //nolint:errcheck // the write fails then
+		if s.mode == live.ModeJSON {
+			b, _ := json.Marshal(map[string]string{"type": "error", "error": reason})
+			s.conn.WriteMessage(websocket.TextMessage, b) //nolint:errcheck // closing next
+		} else {
+			s.conn.WriteMessage(websocket.TextMessage, htmlMessage(views.ChatError(reason))) //nolint:errcheck // closing next
+		}
+	}
+	msg := websocket.FormatCloseMessage(code, reason)
+	s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) //nolint:errcheck // closing next
+	s.conn.Close()
+}
+
+// hello is the first message after the client is up to date.
+func (s *socket) hello(id string, resynced bool) []byte {
+	if s.mode == live.ModeJSON {
+		b, _ := json.Marshal(map[string]any{"type": "welcome", "room": s.room, "user": s.user, "id": id, "resynced": resynced})
+		return b
+	}
+	b, _ := json.Marshal(map[string]any{"id": id})
+	return b
+}
+
+// htmlMessage renders c as a page-mode socket message: {"content": html}.
+func htmlMessage(c templ.Component) []byte {
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]string{"content": buf.String()})
+	return b
+}
+
+// messageViews converts stored messages for the views.
+func messageViews(msgs []db.Message) []views.Message {
+	out := make([]views.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = views.Message{Position: m.Position, User: m.User, Content: m.Content, At: m.At}
+	}
+	return out
+}
+
+// render writes a whole page.
+func render(c echo.Context, status int, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// RoomOutput publishes what rooms report: who is online and who is typing,
+// as fragments for pages and JSON for programs, and the dashboard's list of
+// active rooms.
+type RoomOutput struct {
+	Hub   *live.Hub
+	Rooms func() []rooms.Summary
+	Log   *slog.Logger
+}
+
+var _ rooms.Output = (*RoomOutput)(nil)
+
+// Presence implements rooms.Output.
+func (o *RoomOutput) Presence(room string, online []string) {
+	o.publish(views.TopicPresence(room), views.OnlineList(online, true),
+		map[string]any{"type": "presence", "room": room, "online": nonNil(online)})
+	if o.Rooms != nil {
+		o.publish(views.TopicRooms, views.RoomsPanel(roomSummaries(o.Rooms()), true), nil)
+	}
+}
+
+// Typing implements rooms.Output.
+func (o *RoomOutput) Typing(room string, typing []string) {
+	o.publish(views.TopicTyping(room), views.TypingLine(typing, true),
+		map[string]any{"type": "typing", "room": room, "typing": nonNil(typing)})
+}
+
+func (o *RoomOutput) publish(topic string, c templ.Component, js any) {
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		o.Log.Error("render room fragment", "topic", topic, "err", err)
+		return
+	}
+	f := live.Frame{Topic: topic, Data: buf.Bytes(), At: time.Now()}
+	if js != nil {
+		f.JSON, _ = json.Marshal(js)
+	}
+	o.Hub.Publish(f)
+}
+
+func roomSummaries(rs []rooms.Summary) []views.RoomSummary {
+	out := make([]views.RoomSummary, 0, len(rs))
+	for _, r := range rs {
+		if r.Online > 0 {
+			out = append(out, views.RoomSummary{Name: r.Name, Online: r.Online})
+		}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,52 @@
+// Package handlers is Beacon's HTTP surface: it turns requests into calls on
+// the store, the live hub and the views. It is the only package that imports
+// echo. routes.go lists every route.
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/rooms"
+)
+
+// Deps are the parts a Server is made of; cmd/beacon makes them.
+type Deps struct {
+	Store   *db.Store
+	Hub     *live.Hub
+	SSE     *live.SSE
+	WS      *live.WS
+	Rooms   *rooms.Registry
+	Chat    ChatLimits
+	Board   *Board
+	Metrics http.Handler // serves /metrics
+	Logger  *slog.Logger
+}
+
+// Server is Beacon's HTTP handler.
+type Server struct {
+	Deps
+	echo *echo.Echo
+}
+
+// NewServer returns the HTTP handler of Beacon.
+func NewServer(d Deps) *Server {
+	s := &Server{Deps: d}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.Use(middleware.Recover())
+	e.Use(securityHeaders)
+	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/"))
+	s.routes(e)
+	s.echo = e
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

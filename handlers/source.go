@@ -1,0 +1,163 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/views"
+)
+
+// renderEvent renders a durable event as the frame its topic's pages swap
+// in. The same function serves the live publish and the replay, so a resumed
+// client sees exactly what a connected one saw.
+func renderEvent(ctx context.Context, epoch string, ev db.Event) (live.Frame, error) {
+	f := live.Frame{Topic: ev.Topic, Position: ev.Position, At: ev.At}
+	var buf bytes.Buffer
+	switch ev.Kind {
+	case "message":
+		var m db.Message
+		if err := json.Unmarshal(ev.Data, &m); err != nil {
+			return f, fmt.Errorf("event %d: %w", ev.Position, err)
+		}
+		if err := views.MessageFragment(messageViews([]db.Message{m})[0]).Render(ctx, &buf); err != nil {
+			return f, err
+		}
+		js, err := json.Marshal(messageOut{Type: "message", ID: live.FormatID(epoch, m.Position), Message: m})
+		if err != nil {
+			return f, err
+		}
+		f.JSON = js
+	case "activity":
+		var a db.Activity
+		if err := json.Unmarshal(ev.Data, &a); err != nil {
+			return f, fmt.Errorf("event %d: %w", ev.Position, err)
+		}
+		if err := views.ActivityItemFragment(activityView(a)).Render(ctx, &buf); err != nil {
+			return f, err
+		}
+	default:
+		return f, fmt.Errorf("event %d: unknown kind %q", ev.Position, ev.Kind)
+	}
+	f.Data = buf.Bytes()
+	return f, nil
+}
+
+// Publisher renders every committed event once and publishes it, in commit
+// order. Its Committed method is the database's commit hook: it runs on the
+// database's writer goroutine and never blocks (Hub.Publish does not).
+// cmd/beacon sets Hub and Board after opening the database, before the first
+// write.
+type Publisher struct {
+	Hub   *live.Hub
+	Board *Board
+	Log   *slog.Logger
+}
+
+// Committed publishes events that were just committed.
+func (p *Publisher) Committed(events []db.Event) {
+	for _, ev := range events {
+		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
+		if err != nil {
+			p.Log.Error("render event", "err", err)
+			continue
+		}
+		f.At = time.Now() // the latency metric measures commit → socket write
+		p.Hub.Publish(f)
+	}
+	p.Board.Committed(len(events))
+}
+
+// logReader reads the durable log and the feed.
+type logReader interface {
+	EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]db.Event, error)
+	Horizon(ctx context.Context) (horizon, head int64, err error)
+	feedReader
+}
+
+// Source is the live.Source of the dashboard's topics: it replays the log
+// and renders the current state.
+type Source struct {
+	epoch string
+	log   logReader
+	board *Board
+	class func(string) live.Class
+}
+
+var _ live.Source = (*Source)(nil)
+
+// NewSource returns the source that resumes live connections from store.
+func NewSource(epoch string, store logReader, board *Board) *Source {
+	return &Source{epoch: epoch, log: store, board: board, class: Classify}
+}
+
+// messageOut is a chat message as programs read it (subprotocol
+// beacon.v1.json): the stored message with its type and resume id.
+type messageOut struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	db.Message
+}
+
+// Horizon implements live.Source.
+func (s *Source) Horizon(ctx context.Context) (int64, int64, error) { return s.log.Horizon(ctx) }
+
+// Since implements live.Source.
+func (s *Source) Since(ctx context.Context, topics []string, after int64, limit int) ([]live.Frame, error) {
+	logs := make([]string, 0, len(topics))
+	for _, t := range topics {
+		if s.class(t) == live.Log {
+			logs = append(logs, t)
+		}
+	}
+	events, err := s.log.EventsAfter(ctx, logs, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	frames := make([]live.Frame, 0, len(events))
+	for _, ev := range events {
+		f, err := renderEvent(ctx, s.epoch, ev)
+		if err != nil {
+			return nil, err
+		}
+		frames = append(frames, f)
+	}
+	return frames, nil
+}
+
+// Snapshot implements live.Source: the feed as it is now, and the newest
+// metrics and chart.
+func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, int64, error) {
+	var frames []live.Frame
+	var at int64
+	for _, t := range topics {
+		switch t {
+		case views.TopicActivity:
+			items, head, err := s.log.RecentActivities(ctx, views.ActivityItems)
+			if err != nil {
+				return nil, 0, err
+			}
+			var buf bytes.Buffer
+			if err := views.ActivityFeedFragment(activityViews(items)).Render(ctx, &buf); err != nil {
+				return nil, 0, err
+			}
+			frames = append(frames, live.Frame{Topic: t, Data: buf.Bytes()})
+			at = head
+		}
+	}
+	if at == 0 {
+		_, head, err := s.log.Horizon(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		at = head
+	}
+	// State topics need nothing here: the hub hands every new subscriber the
+	// newest metrics and chart frames.
+	return frames, at, nil
+}
