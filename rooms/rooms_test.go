@@ -1,0 +1,195 @@
+package rooms
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// recorder is an Output that keeps what it was told.
+type recorder struct {
+	mu       sync.Mutex
+	presence map[string][][]string
+	typing   map[string][][]string
+}
+
+func newRecorder() *recorder {
+	return &recorder{presence: map[string][][]string{}, typing: map[string][][]string{}}
+}
+
+func (r *recorder) Presence(room string, online []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.presence[room] = append(r.presence[room], online)
+}
+
+func (r *recorder) Typing(room string, typing []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.typing[room] = append(r.typing[room], typing)
+}
+
+func (r *recorder) last(m map[string][][]string, room string) ([]string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := m[room]
+	if len(l) == 0 {
+		return nil, 0
+	}
+	return l[len(l)-1], len(l)
+}
+
+func TestTypingExpiresThreeSecondsAfterTheLastSignal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newRecorder()
+		g := NewRegistry(Config{}, out)
+		defer g.Close()
+		ann, _ := g.Join("lobby", "ann")
+		defer ann.Leave()
+
+		ann.Typing()
+		synctest.Wait()
+		if got, _ := out.last(out.typing, "lobby"); !slices.Equal(got, []string{"ann"}) {
+			t.Fatalf("typing = %v, want [ann]", got)
+		}
+		time.Sleep(2 * time.Second) // fake time inside the bubble
+		ann.Typing()                // a new signal extends, and publishes nothing new
+		synctest.Wait()
+		_, n := out.last(out.typing, "lobby")
+		time.Sleep(2999 * time.Millisecond)
+		synctest.Wait()
+		if got, m := out.last(out.typing, "lobby"); m != n || !slices.Equal(got, []string{"ann"}) {
+			t.Fatalf("typing ended early: %v after %d updates (had %d)", got, m, n)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got, _ := out.last(out.typing, "lobby"); len(got) != 0 {
+			t.Fatalf("typing = %v 3s after the last signal, want nobody", got)
+		}
+	})
+}
+
+func TestSendingStopsTyping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newRecorder()
+		g := NewRegistry(Config{}, out)
+		defer g.Close()
+		ann, _ := g.Join("lobby", "ann")
+		defer ann.Leave()
+		ann.Typing()
+		ann.StopTyping()
+		synctest.Wait()
+		if got, n := out.last(out.typing, "lobby"); len(got) != 0 || n != 2 {
+			t.Fatalf("typing = %v after %d updates, want nobody after 2", got, n)
+		}
+	})
+}
+
+func TestPresenceGracePeriodAndTwoTabs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newRecorder()
+		g := NewRegistry(Config{Grace: 5 * time.Second}, out)
+		defer g.Close()
+		tab1, _ := g.Join("lobby", "ann")
+		tab2, _ := g.Join("lobby", "ann")
+		bob, _ := g.Join("lobby", "bob")
+		synctest.Wait()
+		if got, n := out.last(out.presence, "lobby"); !slices.Equal(got, []string{"ann", "bob"}) || n != 2 {
+			t.Fatalf("presence = %v after %d updates, want [ann bob] after 2 (two tabs are one person)", got, n)
+		}
+
+		// A reload: the only connection closes and a new one opens within
+		// the grace period. Nobody sees bob leave.
+		bob.Leave()
+		time.Sleep(time.Second)
+		bob2, _ := g.Join("lobby", "bob")
+		tab1.Leave() // ann still has a tab
+		synctest.Wait()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if _, n := out.last(out.presence, "lobby"); n != 2 {
+			t.Fatalf("presence changed %d times across a reload and a closed second tab, want no change", n-2)
+		}
+
+		// bob really leaves: gone after exactly the grace period.
+		bob2.Leave()
+		synctest.Wait()
+		time.Sleep(5*time.Second - time.Millisecond)
+		synctest.Wait()
+		if got, _ := out.last(out.presence, "lobby"); !slices.Equal(got, []string{"ann", "bob"}) {
+			t.Fatalf("presence = %v before the grace period ended", got)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got, _ := out.last(out.presence, "lobby"); !slices.Equal(got, []string{"ann"}) {
+			t.Fatalf("presence = %v after the grace period, want [ann]", got)
+		}
+		if got := g.Online("lobby"); !slices.Equal(got, []string{"ann"}) {
+			t.Fatalf("Online = %v, want [ann]", got)
+		}
+		tab2.Leave()
+	})
+}
+
+func TestEmptyRoomStopsAndStartsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newRecorder()
+		g := NewRegistry(Config{Grace: time.Second, Idle: 30 * time.Second}, out)
+		defer g.Close()
+		ann, _ := g.Join("lobby", "ann")
+		ann.Leave()
+		synctest.Wait()
+		if len(g.Active()) != 1 {
+			t.Fatalf("room stopped at once, want it kept while idle")
+		}
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		if a := g.Active(); len(a) != 0 {
+			t.Fatalf("active rooms %v after the idle time, want none", a)
+		}
+		bob, err := g.Join("lobby", "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got, _ := out.last(out.presence, "lobby"); !slices.Equal(got, []string{"bob"}) {
+			t.Fatalf("presence after restart = %v, want [bob]", got)
+		}
+		bob.Leave()
+	})
+}
+
+func TestFullRoomAndClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewRegistry(Config{MaxConns: 2}, newRecorder())
+		a, _ := g.Join("lobby", "a")
+		b, _ := g.Join("lobby", "b")
+		if _, err := g.Join("lobby", "c"); !errors.Is(err, ErrFull) {
+			t.Fatalf("third join: %v, want ErrFull", err)
+		}
+		if _, err := g.Join("other", "c"); err != nil {
+			t.Fatalf("another room refused: %v", err)
+		}
+		b.Leave()
+		b.Leave() // twice is safe
+		c, err := g.Join("lobby", "c")
+		if err != nil {
+			t.Fatalf("join after a leave: %v", err)
+		}
+		g.Close()
+		if _, err := g.Join("lobby", "d"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("join after Close: %v, want ErrClosed", err)
+		}
+		// Members of stopped rooms may still call in: nothing hangs.
+		a.Typing()
+		c.Leave()
+		a.Leave()
+	})
+}
