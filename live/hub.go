@@ -1,6 +1,7 @@
 package live
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,23 +141,26 @@ func (h *Hub) Publish(f Frame) {
 	m.html = jsonString(f.Data)
 
 	h.published.Add(1)
-	h.cfg.Metrics.published.WithLabelValues(m.class.String()).Inc()
+	h.cfg.Metrics.publishedBy[m.class].Inc()
 
-	var subs []*Subscriber
 	if m.class == State {
 		// Under the write lock, so a concurrent Subscribe gets this frame
-		// either as the latest value or as a push, never neither.
+		// either as the latest value or as a push, never neither, and two
+		// publishers of one topic cannot leave a reader the older value.
+		// State topics change a few times a second at most.
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		h.latest[f.Topic] = m
-		subs = h.topics[f.Topic]
-		h.mu.Unlock()
-	} else {
-		// A concurrent Subscribe that misses this frame replays it from the
-		// log: it was committed before it was published.
-		h.mu.RLock()
-		subs = h.topics[f.Topic]
-		h.mu.RUnlock()
+		for _, s := range h.topics[f.Topic] {
+			s.push(m)
+		}
+		return
 	}
+	// A concurrent Subscribe that misses this frame replays it from the
+	// log: it was committed before it was published.
+	h.mu.RLock()
+	subs := h.topics[f.Topic]
+	h.mu.RUnlock()
 	for _, s := range subs {
 		s.push(m)
 	}
@@ -180,7 +184,7 @@ func (h *Hub) Counts() (subscriptions, users int) {
 func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	s := &Subscriber{
 		hub:    h,
-		topics: topics,
+		topics: dedupe(topics),
 		user:   user,
 		wake:   make(chan struct{}, 1),
 		limit:  h.cfg.QueueLen,
@@ -190,7 +194,7 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	if h.closed {
 		return nil
 	}
-	for _, t := range topics {
+	for _, t := range s.topics {
 		old := h.topics[t]
 		subs := make([]*Subscriber, len(old), len(old)+1)
 		copy(subs, old)
@@ -279,4 +283,16 @@ func (c Class) String() string {
 		return "log"
 	}
 	return "state"
+}
+
+// dedupe returns topics without repeats, in a slice of its own: a topic named
+// twice would deliver every frame twice.
+func dedupe(topics []string) []string {
+	out := make([]string, 0, len(topics))
+	for _, t := range topics {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	connections *prometheus.GaugeVec
 	published   *prometheus.CounterVec
+	publishedBy [2]prometheus.Counter // the children of published by Class, looked up once
 	deliveries  *prometheus.CounterVec
 	// The two children of deliveries, looked up once: they are on the hot path.
 	deliveredLog, deliveredState prometheus.Counter
@@ -63,6 +64,8 @@ func newMetrics() *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 	}
+	m.publishedBy[State] = m.published.WithLabelValues(State.String())
+	m.publishedBy[Log] = m.published.WithLabelValues(Log.String())
 	m.deliveredLog = m.deliveries.WithLabelValues(Log.String())
 	m.deliveredState = m.deliveries.WithLabelValues(State.String())
 	return m

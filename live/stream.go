@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -65,7 +64,7 @@ type SSE struct {
 	hub   *Hub
 	src   Source
 	cfg   SSEConfig
-	conns sync.WaitGroup
+	conns tracker
 }
 
 // NewSSE returns an SSE transport of hub that resumes clients from src.
@@ -93,8 +92,8 @@ var ErrClosed = errors.New("live: hub closed")
 // behind, or the hub closes. Every exit that the server chooses sends a
 // jittered retry hint first, so the client comes back and resumes.
 func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
-	s.conns.Add(1)
-	defer s.conns.Done()
+	s.conns.add()
+	defer s.conns.done()
 	m := s.hub.cfg.Metrics
 	m.connections.WithLabelValues("sse").Inc()
 	defer m.connections.WithLabelValues("sse").Dec()
@@ -207,16 +206,10 @@ func (s *SSE) retry() time.Duration {
 
 // Wait blocks until every stream has ended or ctx is done. After Hub.Close,
 // streams end as soon as they have written their retry hint.
-func (s *SSE) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.conns.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *SSE) Wait(ctx context.Context) error { return s.conns.wait(ctx) }
+
+// writeChunk is the most written under one deadline.
+const writeChunk = 64 << 10
 
 // conn writes to one client: every write has a deadline, and is flushed.
 type conn struct {
@@ -237,14 +230,20 @@ func (c *conn) write(buf []byte, sent []*message) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return err
-	}
-	if _, err := c.w.Write(buf); err != nil {
-		return err
-	}
-	if err := c.rc.Flush(); err != nil {
-		return err
+	// The deadline is per chunk, so a slow link that keeps reading can take
+	// a long replay; one that stops reading is cut after one timeout.
+	for len(buf) > 0 {
+		n := min(len(buf), writeChunk)
+		if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+			return err
+		}
+		if _, err := c.w.Write(buf[:n]); err != nil {
+			return err
+		}
+		if err := c.rc.Flush(); err != nil {
+			return err
+		}
+		buf = buf[n:]
 	}
 	c.m.delivered(sent)
 	return nil

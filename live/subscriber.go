@@ -35,9 +35,9 @@ func (s *Subscriber) push(m *message) {
 		s.mu.Unlock()
 		return
 	case m.class == Log:
-		if m.Position <= s.after {
+		if m.Position <= s.after || (len(s.log) > 0 && m.Position <= s.log[len(s.log)-1].Position) {
 			s.mu.Unlock()
-			return
+			return // sent or queued already
 		}
 		if len(s.log) >= s.limit {
 			s.evicted = true

@@ -43,7 +43,7 @@ type WS struct {
 	hub   *Hub
 	src   Source
 	cfg   WSConfig
-	conns sync.WaitGroup
+	conns tracker
 }
 
 // NewWS returns a WebSocket transport of hub that resumes clients from src.
@@ -123,7 +123,7 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 			return nil, err
 		}
 	}
-	t.conns.Add(1)
+	t.conns.add()
 	t.hub.cfg.Metrics.connections.WithLabelValues("ws").Inc()
 	go c.run()
 	return c, nil
@@ -167,7 +167,7 @@ func (c *Conn) run() {
 		c.t.hub.Unsubscribe(c.sub)
 		c.ws.Close()
 		m.connections.WithLabelValues("ws").Dec()
-		c.t.conns.Done()
+		c.t.conns.done()
 		close(c.done)
 	}()
 	var batch []*message
@@ -287,16 +287,7 @@ func (c *Conn) closeWith(code int, reason string) {
 }
 
 // Wait blocks until every WebSocket writer has stopped or ctx is done.
-func (t *WS) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { t.conns.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (t *WS) Wait(ctx context.Context) error { return t.conns.wait(ctx) }
 
 // jsonString returns b as the inside of a JSON string (without the quotes).
 func jsonString(b []byte) []byte {
