@@ -233,7 +233,11 @@ func jsonError(err error) error {
 	case errors.Is(err, io.EOF):
 		return badField("body", "is empty; send a JSON object")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return badField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if unq, err := strconv.Unquote(name); err == nil && checkName(unq) == nil {
+			return badField(unq, "is not a known field")
+		}
+		return badField("body", "has an unknown field %s", truncate(name, 40))
 	default:
 		return badField("body", "is not valid JSON")
 	}

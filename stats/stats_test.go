@@ -14,7 +14,7 @@ func TestRequestsOver(t *testing.T) {
 			r.Observe(base.Add(-time.Duration(s)*time.Second), time.Duration(i)*time.Millisecond)
 		}
 	}
-	r.Observe(base, time.Hour) // the current second does not count yet
+	r.Observe(base, time.Hour)                      // the current second does not count yet
 	r.Observe(base.Add(-70*time.Second), time.Hour) // too old
 
 	count, p50, p95 := r.Over(base, 60)
