@@ -199,15 +199,7 @@ func decodeBody(contentType string, body []byte, v any) (url.Values, error) {
 	}
 	switch mt {
 	case "application/json":
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			return nil, jsonError(err)
-		}
-		if dec.More() {
-			return nil, badField("body", "holds more than one JSON object")
-		}
-		return nil, nil
+		return nil, decodeJSON(body, v)
 	case "application/x-www-form-urlencoded":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -218,6 +210,20 @@ func decodeBody(contentType string, body []byte, v any) (url.Values, error) {
 		return nil, &fieldError{Status: http.StatusUnsupportedMediaType, Field: "Content-Type",
 			Message: "must be application/json or application/x-www-form-urlencoded"}
 	}
+}
+
+// decodeJSON decodes exactly one JSON value into v, refusing unknown fields
+// and anything after the value but white space.
+func decodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badField("body", "holds more than one JSON value")
+	}
+	return nil
 }
 
 func jsonError(err error) error {

@@ -247,13 +247,8 @@ func decodeChat(data []byte, maxBytes int) (chatIn, error) {
 		Content *string         `json:"content"`
 		Headers json.RawMessage `json:"headers"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return chatIn{}, jsonError(err)
-	}
-	if dec.More() {
-		return chatIn{}, badField("body", "holds more than one JSON object")
+	if err := decodeJSON(data, &in); err != nil {
+		return chatIn{}, err
 	}
 	switch in.Type {
 	case "typing":
