@@ -117,31 +117,37 @@ func handleRoom(history historyReader, online onlineReader, epoch string) echo.H
 		if err != nil {
 			return err
 		}
-		msgs, head, err := history.Messages(c.Request().Context(), name, before, views.HistoryPage)
-		if err != nil {
-			return err
-		}
-		r := views.Room{
-			Page:     views.Page{Title: "#" + name},
-			Name:     name,
-			Messages: messageViews(msgs),
-			Online:   online.Online(name),
-			User:     displayName(c),
-		}
-		if len(msgs) == views.HistoryPage {
-			r.Earlier = msgs[0].Position
-		}
-		after := live.FormatID(epoch, head)
-		if before > 0 {
-			// An older page is a look back; it does not go live.
-			r.User = ""
-		} else if r.User != "" {
-			r.SocketURL = "/rooms/" + name + "/ws?after=" + url.QueryEscape(after)
-		} else {
-			r.LiveURL = liveURL([]string{views.TopicRoom(name), views.TopicPresence(name), views.TopicTyping(name)}, epoch, head)
-		}
-		return render(c, http.StatusOK, views.RoomPage(r))
+		return roomPage(c, http.StatusOK, history, online, epoch, name, before, displayName(c), "")
 	}
+}
+
+// roomPage renders a room page for user (empty for a viewer).
+func roomPage(c echo.Context, status int, history historyReader, online onlineReader, epoch, name string,
+	before int64, user, nameError string) error {
+	msgs, head, err := history.Messages(c.Request().Context(), name, before, views.HistoryPage)
+	if err != nil {
+		return err
+	}
+	r := views.Room{
+		Page:      views.Page{Title: "#" + name},
+		Name:      name,
+		Messages:  messageViews(msgs),
+		Online:    online.Online(name),
+		User:      user,
+		NameError: nameError,
+	}
+	if len(msgs) == views.HistoryPage {
+		r.Earlier = msgs[0].Position
+	}
+	if before > 0 {
+		// An older page is a look back; it does not go live.
+		r.User = ""
+	} else if r.User != "" {
+		r.SocketURL = "/rooms/" + name + "/ws?after=" + url.QueryEscape(live.FormatID(epoch, head))
+	} else {
+		r.LiveURL = liveURL([]string{views.TopicRoom(name), views.TopicPresence(name), views.TopicTyping(name)}, epoch, head)
+	}
+	return render(c, status, views.RoomPage(r))
 }
 
 // handleOpenRoom serves GET /rooms?name=…, the dashboard's "open a room" form.
@@ -154,16 +160,26 @@ func handleOpenRoom(c echo.Context) error {
 }
 
 // handleChooseName serves POST /rooms/:room/name: it keeps the display name
-// in a cookie and goes back to the room.
-func handleChooseName(c echo.Context) error {
-	room := c.Param("room")
-	if err := checkRoom(room); err != nil {
-		return err
+// in a cookie and goes back to the room. A refused name shows the room again
+// with the reason next to the form.
+func handleChooseName(history historyReader, online onlineReader, epoch string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		room := c.Param("room")
+		if err := checkRoom(room); err != nil {
+			return err
+		}
+		name := strings.TrimSpace(c.FormValue("name"))
+		if err := checkDisplayName(name); err != nil {
+			var fe *fieldError
+			errors.As(err, &fe)
+			return roomPage(c, http.StatusBadRequest, history, online, epoch, room, 0, "", "Your name "+fe.Message+".")
+		}
+		return chooseName(c, room, name)
 	}
-	name := strings.TrimSpace(c.FormValue("name"))
-	if err := checkDisplayName(name); err != nil {
-		return err
-	}
+}
+
+// chooseName keeps name in a cookie and goes back to the room.
+func chooseName(c echo.Context, room, name string) error {
 	c.SetCookie(&http.Cookie{
 		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: 365 * 24 * 3600,

@@ -14,7 +14,7 @@ func (s *Server) routes(e *echo.Echo) {
 
 	e.GET("/rooms", handleOpenRoom)
 	e.GET("/rooms/:room", handleRoom(s.Store, s.Rooms, s.Hub.Epoch()), visitor)
-	e.POST("/rooms/:room/name", handleChooseName)
+	e.POST("/rooms/:room/name", handleChooseName(s.Store, s.Rooms, s.Hub.Epoch()))
 	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Chat, s.Logger))
 	e.GET("/api/rooms/:room/messages", handleHistory(s.Store))
 

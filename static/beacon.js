@@ -195,6 +195,23 @@
     }
     setState(d.reason === 'removed' ? 'offline' : 'reconnecting');
   });
+  // A typing signal says only that: hx-ws would send the whole form with it,
+  // draft included. And a throttled signal that fires after the message was
+  // sent, with no keystroke since, would bring "… is typing" back.
+  var lastInput = 0, lastSent = 0;
+  document.addEventListener('input', function (e) {
+    if (e.target instanceof Element && e.target.closest('#' + BEACON.chatForm)) lastInput = Date.now();
+  });
+  document.addEventListener('htmx:ws:before:message:outgoing', function (e) {
+    var values = e.detail.message.values || {};
+    if (values.type === 'typing') {
+      delete values.content;
+      if (lastSent >= lastInput) e.detail.cancelled = true;
+    } else if (values.type === 'chat') {
+      lastSent = Date.now();
+    }
+  });
+
   // The server sends the message form back empty; keep typing in it.
   document.addEventListener('htmx:after:swap', function () {
     var form = byId(BEACON.chatForm);
