@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -78,21 +79,23 @@ func parseTopics(s string, allowed topicRule) ([]string, error) {
 		return nil, badField("topics", "name at least one topic, e.g. topics=metrics,activity")
 	}
 	parts := strings.Split(s, ",")
-	if len(parts) > maxTopics {
-		return nil, badField("topics", "at most %d topics per connection", maxTopics)
-	}
-	seen := make(map[string]bool, len(parts))
 	topics := make([]string, 0, len(parts))
 	for _, t := range parts {
 		t = strings.TrimSpace(t)
-		if seen[t] {
-			continue
+		if t == "" {
+			return nil, badField("topics", "holds an empty topic name; separate names with single commas")
 		}
+		if !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	if len(topics) > maxTopics {
+		return nil, badField("topics", "at most %d topics per connection", maxTopics)
+	}
+	for _, t := range topics {
 		if !allowed(t) {
 			return nil, &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", t)}
 		}
-		seen[t] = true
-		topics = append(topics, t)
 	}
 	return topics, nil
 }
