@@ -26,6 +26,7 @@ type config struct {
 	MessageBytes    int
 	MessageRate     float64
 	MessageBurst    int
+	SendBuffer      int
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -50,6 +51,7 @@ func settings(c *config) []setting {
 		{"message-bytes", "BEACON_MESSAGE_BYTES", "largest chat message accepted", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBytes, n, 4<<10, u) }},
 		{"message-rate", "BEACON_MESSAGE_RATE", "chat messages one connection may send per second", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.MessageRate, n, 10, u) }},
 		{"message-burst", "BEACON_MESSAGE_BURST", "chat messages one connection may send in a burst", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBurst, n, 20, u) }},
+		{"send-buffer", "BEACON_SEND_BUFFER", "kernel send buffer per connection in bytes (0: the kernel's autotuning, up to ~4 MiB); small, so a client that stops reading is noticed early", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.SendBuffer, n, 256<<10, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }

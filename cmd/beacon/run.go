@@ -88,6 +88,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if cfg.SendBuffer > 0 {
+		ln = sendBufferListener{ln, cfg.SendBuffer}
+	}
 	fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
 
 	var wg sync.WaitGroup
@@ -125,4 +128,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// sendBufferListener caps the kernel's send buffer of every accepted
+// connection. Left to autotuning, loopback and LAN sockets grow to ~4 MiB,
+// so a client that stops reading holds megabytes of kernel memory and is
+// noticed (its queue overflows, its write deadline passes) only after them.
+type sendBufferListener struct {
+	net.Listener
+	size int
+}
+
+func (l sendBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(l.size) //nolint:errcheck // best effort: the kernel default still works
+	}
+	return c, err
 }
