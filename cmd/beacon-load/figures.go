@@ -1,0 +1,258 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// unit says how a figure's value (always in bytes, seconds, per second or a
+// plain count) is shown.
+type unit int
+
+const (
+	unitKiB      unit = iota // bytes, shown in KiB
+	unitMB                   // bytes, shown in MB (10^6)
+	unitDuration             // seconds, shown in ms
+	unitRate                 // per second
+	unitCount
+	unitDecimal // a count with a fraction (goroutines per connection)
+	unitMicros  // seconds, shown in µs
+)
+
+// figure is one row of the report: one number the issue asks for, or one
+// that explains another.
+type figure struct {
+	ID        string
+	Scenario  string // which scenario measures it
+	Transport string // "sse", "ws" or "http"
+	Key       string // the sample value
+	Title     string
+	Unit      unit
+	Lower     bool                       // lower is better
+	Target    string                     // as the issue words it; "" for a figure that has none
+	Limit     func(c *config) float64    // the target as a number; nil when there is none
+	Size      func(c *config) (int, int) // the load it was measured at, and the load the target is for
+	// NotMeasured, when set, says why the figure has no value yet.
+	NotMeasured string
+}
+
+// roomsPending is what the WebSocket and room rows say until the tool has
+// room scenarios: a "ws" transport in client.go (gorilla/websocket, reading
+// the room's fragments) and scenarios that fill these rows.
+const roomsPending = "not measured yet: the tool has no WebSocket room scenario yet"
+
+func fixed(v float64) func(*config) float64 { return func(*config) float64 { return v } }
+
+func conns(get func(c *config) int, target int) func(c *config) (int, int) {
+	return func(c *config) (int, int) { return get(c), target }
+}
+
+var (
+	idleSize    = conns(func(c *config) int { return c.IdleConns }, 10_000)
+	fanoutSize  = conns(func(c *config) int { return c.FanoutConns }, 10_000)
+	burstSize   = conns(func(c *config) int { return c.BurstConns }, 5_000)
+	connectSize = conns(func(c *config) int { return c.ConnectConns }, 19_000)
+	leakSize    = conns(func(c *config) int { return c.Cycles }, 10_000)
+	pageSize    = conns(func(c *config) int { return c.PageConns }, 64)
+)
+
+// figures lists every row of the report in order. WebSocket and room rows
+// wait for rooms: when they land, a scenario with transport "ws" fills them.
+var figures = []figure{
+	{ID: "idle.sse.memory", Scenario: "idle", Transport: "sse", Key: "bytes_per_conn", Unit: unitKiB, Lower: true,
+		Title: "idle memory per connection (server RSS)", Target: "≤ 16 KiB", Limit: fixed(16 << 10), Size: idleSize},
+	{ID: "idle.sse.heap", Scenario: "idle", Transport: "sse", Key: "heap_per_conn", Unit: unitKiB, Lower: true,
+		Title: "… of which Go heap in use", Size: idleSize},
+	{ID: "idle.sse.stack", Scenario: "idle", Transport: "sse", Key: "stack_per_conn", Unit: unitKiB, Lower: true,
+		Title: "… of which goroutine stacks", Size: idleSize},
+	{ID: "idle.sse.goroutines", Scenario: "idle", Transport: "sse", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
+		Title: "goroutines per idle connection", Size: idleSize},
+	{ID: "idle.ws.memory", Transport: "ws", Title: "idle memory per connection", Target: "≤ 12 KiB", NotMeasured: roomsPending},
+	{ID: "idle.ws.goroutines", Transport: "ws", Title: "goroutines per idle connection", Target: "≤ 1", NotMeasured: roomsPending},
+
+	{ID: "fanout.p50", Scenario: "fanout", Transport: "sse", Key: "latency_p50", Unit: unitDuration, Lower: true,
+		Title: "one 200-byte event, publish → receipt p50", Target: "≤ 40 ms", Limit: fixed(0.040), Size: fanoutSize},
+	{ID: "fanout.p99", Scenario: "fanout", Transport: "sse", Key: "latency_p99", Unit: unitDuration, Lower: true,
+		Title: "one 200-byte event, publish → receipt p99", Target: "≤ 80 ms", Limit: fixed(0.080), Size: fanoutSize},
+	{ID: "fanout.max", Scenario: "fanout", Transport: "sse", Key: "latency_max", Unit: unitDuration, Lower: true,
+		Title: "one 200-byte event, publish → receipt max", Size: fanoutSize},
+	{ID: "fanout.cpu", Scenario: "fanout", Transport: "sse", Key: "cpu_per_delivery", Unit: unitMicros, Lower: true,
+		Title: "one 200-byte event: server CPU per delivery", Size: fanoutSize},
+
+	{ID: "burst.sse.rate", Scenario: "burst", Transport: "sse", Key: "deliveries_per_s", Unit: unitRate,
+		Title: "burst of 50 events: deliveries/s", Target: "≥ 1.5M/s", Limit: fixed(1.5e6), Size: burstSize},
+	{ID: "burst.sse.p99", Scenario: "burst", Transport: "sse", Key: "latency_p99", Unit: unitDuration, Lower: true,
+		Title: "burst of 50 events: publish → receipt p99", Size: burstSize},
+	{ID: "burst.sse.cpu", Scenario: "burst", Transport: "sse", Key: "cpu_per_delivery", Unit: unitMicros, Lower: true,
+		Title: "burst of 50 events: server CPU per delivery", Size: burstSize},
+	{ID: "burst.ws.rate", Transport: "ws", Title: "burst of 50 events: deliveries/s", Target: "≥ 700k/s", NotMeasured: roomsPending},
+
+	{ID: "room.rate", Transport: "ws", Title: "1,000-member room, 8 senders, every message stored: deliveries/s", Target: "≥ 200k/s", NotMeasured: roomsPending},
+	{ID: "room.p99", Transport: "ws", Title: "1,000-member room, 8 senders: delivery p99", Target: "≤ 25 ms", NotMeasured: roomsPending},
+
+	{ID: "connect.held", Scenario: "connect", Transport: "sse", Key: "held", Unit: unitCount,
+		Title: "concurrent connections held", Target: "all", Limit: func(c *config) float64 { return float64(c.ConnectConns) }, Size: connectSize},
+	{ID: "connect.failures", Scenario: "connect", Transport: "sse", Key: "failures", Unit: unitCount, Lower: true,
+		Title: "connection failures", Target: "0", Limit: fixed(0), Size: connectSize},
+	{ID: "connect.rss", Scenario: "connect", Transport: "sse", Key: "rss", Unit: unitMB, Lower: true,
+		Title: "server RSS with every connection open", Target: "≤ 300 MB", Limit: fixed(300e6), Size: connectSize},
+	{ID: "connect.rate", Scenario: "connect", Transport: "sse", Key: "connects_per_s", Unit: unitRate,
+		Title: "connects/s", Target: "≥ 12k/s", Limit: fixed(12_000), Size: connectSize},
+	{ID: "connect.p50", Scenario: "connect", Transport: "sse", Key: "handshake_p50", Unit: unitDuration, Lower: true,
+		Title: "handshake (dial → first id block) p50", Size: connectSize},
+	{ID: "connect.p99", Scenario: "connect", Transport: "sse", Key: "handshake_p99", Unit: unitDuration, Lower: true,
+		Title: "handshake (dial → first id block) p99", Size: connectSize},
+	{ID: "connect.cpu", Scenario: "connect", Transport: "sse", Key: "cpu_per_connect", Unit: unitMicros, Lower: true,
+		Title: "server CPU per connect", Size: connectSize},
+
+	{ID: "page.rate", Scenario: "page", Transport: "http", Key: "req_per_s", Unit: unitRate,
+		Title: "dashboard page, 64 keep-alive connections, 10 s: requests/s", Target: "≥ 10,000/s", Limit: fixed(10_000), Size: pageSize},
+	{ID: "page.p99", Scenario: "page", Transport: "http", Key: "latency_p99", Unit: unitDuration, Lower: true,
+		Title: "dashboard page: latency p99", Target: "≤ 20 ms", Limit: fixed(0.020), Size: pageSize},
+	{ID: "page.bytes", Scenario: "page", Transport: "http", Key: "page_bytes", Unit: unitKiB, Lower: true,
+		Title: "dashboard page: size", Size: pageSize},
+	{ID: "page.cpu", Scenario: "page", Transport: "http", Key: "cpu_per_request", Unit: unitMicros, Lower: true,
+		Title: "dashboard page: server CPU per request", Size: pageSize},
+
+	{ID: "leak.goroutines", Scenario: "leak", Transport: "sse", Key: "goroutines_delta", Unit: unitCount, Lower: true,
+		Title: "leak guard: goroutines after the cycles − baseline", Target: "≤ 2 (baseline)", Limit: fixed(2), Size: leakSize},
+	{ID: "leak.rss", Scenario: "leak", Transport: "sse", Key: "rss_delta", Unit: unitMB, Lower: true,
+		Title: "leak guard: RSS after the cycles − baseline", Target: "≤ 8 MB (baseline)", Limit: fixed(8e6), Size: leakSize},
+	{ID: "leak.rate", Scenario: "leak", Transport: "sse", Key: "cycles_per_s", Unit: unitRate,
+		Title: "leak guard: connect/disconnect cycles/s", Size: leakSize},
+	{ID: "leak.cpu", Scenario: "leak", Transport: "sse", Key: "cpu_per_cycle", Unit: unitMicros, Lower: true,
+		Title: "leak guard: server CPU per connect/disconnect cycle", Size: leakSize},
+}
+
+// format shows v in u.
+func (u unit) format(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	switch u {
+	case unitKiB:
+		return fmt.Sprintf("%.1f KiB", v/1024)
+	case unitMB:
+		return fmt.Sprintf("%.1f MB", v/1e6)
+	case unitDuration:
+		ms := v * 1000
+		switch {
+		case math.Abs(ms) >= 100:
+			return fmt.Sprintf("%.0f ms", ms)
+		case math.Abs(ms) >= 10:
+			return fmt.Sprintf("%.1f ms", ms)
+		default:
+			return fmt.Sprintf("%.2f ms", ms)
+		}
+	case unitRate:
+		switch {
+		case v >= 1e6:
+			return fmt.Sprintf("%.2fM/s", v/1e6)
+		case v >= 1e3:
+			return fmt.Sprintf("%.1fk/s", v/1e3)
+		default:
+			return fmt.Sprintf("%.0f/s", v)
+		}
+	case unitDecimal:
+		return fmt.Sprintf("%.2f", v)
+	case unitMicros:
+		return fmt.Sprintf("%.1f µs", v*1e6)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+// figureResult is one row of the report with its numbers.
+type figureResult struct {
+	ID          string    `json:"id"`
+	Scenario    string    `json:"scenario,omitempty"`
+	Transport   string    `json:"transport"`
+	Title       string    `json:"title"`
+	Target      string    `json:"target,omitempty"`
+	Beacon      *float64  `json:"beacon,omitempty"` // median of the runs
+	Reference   *float64  `json:"reference,omitempty"`
+	BeaconRuns  []float64 `json:"beacon_runs,omitempty"`
+	RefRuns     []float64 `json:"reference_runs,omitempty"`
+	Ratio       *float64  `json:"ratio,omitempty"` // Beacon ÷ reference
+	Status      string    `json:"status"`          // pass, fail, info, not measured
+	Miss        string    `json:"miss,omitempty"`  // how far from the target
+	Note        string    `json:"note,omitempty"`  // e.g. measured at another size than the target's
+	Command     string    `json:"command,omitempty"`
+	Value       string    `json:"beacon_text,omitempty"`
+	RefValue    string    `json:"reference_text,omitempty"`
+	LowerBetter bool      `json:"lower_is_better"`
+}
+
+// Statuses of a figure.
+const (
+	statusPass        = "pass"
+	statusFail        = "FAIL"
+	statusInfo        = "info"
+	statusNotMeasured = "not measured"
+)
+
+// evaluate turns the samples of the runs into a row.
+func (fg figure) evaluate(c *config, beacon, ref []float64) figureResult {
+	r := figureResult{ID: fg.ID, Scenario: fg.Scenario, Transport: fg.Transport, Title: fg.Title, Target: fg.Target, LowerBetter: fg.Lower}
+	if fg.NotMeasured != "" {
+		r.Status, r.Note = statusNotMeasured, fg.NotMeasured
+		return r
+	}
+	r.Command = c.commandFor(fg.Scenario)
+	if len(beacon) == 0 {
+		r.Status, r.Note = statusNotMeasured, "no successful run"
+		return r
+	}
+	mb := median(beacon)
+	r.Beacon, r.BeaconRuns, r.Value = &mb, beacon, fg.Unit.format(mb)
+	if len(ref) > 0 {
+		mr := median(ref)
+		r.Reference, r.RefRuns, r.RefValue = &mr, ref, fg.Unit.format(mr)
+		if mr != 0 {
+			ratio := mb / mr
+			r.Ratio = &ratio
+		}
+	}
+	if fg.Size != nil {
+		if at, want := fg.Size(c); at != want {
+			r.Note = fmt.Sprintf("measured at %s, the target is for %s", thousands(at), thousands(want))
+		}
+	}
+	if fg.Limit == nil {
+		r.Status = statusInfo
+		return r
+	}
+	limit := fg.Limit(c)
+	pass := mb >= limit
+	if fg.Lower {
+		pass = mb <= limit
+	}
+	if pass {
+		r.Status = statusPass
+		return r
+	}
+	r.Status = statusFail
+	switch {
+	case limit == 0:
+		r.Miss = fmt.Sprintf("%s instead of 0", fg.Unit.format(mb))
+	case fg.Lower:
+		r.Miss = fmt.Sprintf("%.0f%% over the target", (mb/limit-1)*100)
+	default:
+		r.Miss = fmt.Sprintf("%.0f%% short of the target (%.2f×)", (1-mb/limit)*100, mb/limit)
+	}
+	return r
+}
+
+// thousands writes n with thousands separators: 19000 → "19,000".
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

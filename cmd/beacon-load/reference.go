@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The reference server is what a careful engineer writes in an afternoon with
+// net/http alone: a hub goroutine that owns the subscribers and broadcasts
+// every event to each one's buffered channel (gorilla's chat hub), and a
+// handler per subscriber that writes and flushes every event on its own. It
+// serves the same routes as Beacon, renders a fragment of the same shape, and
+// stores nothing. It is the yardstick every figure is divided by.
+//
+// What it does not do, and Beacon must: store events and resume clients,
+// coalesce queued frames into one write, set write deadlines, heartbeat.
+
+// referenceGauge counts the reference server's open live connections.
+const referenceGauge = "reference_live_connections"
+
+// referenceQueue is how many events may wait for one subscriber; one more
+// and the hub drops the subscriber, as gorilla's hub does.
+const referenceQueue = 64
+
+// refHub owns the subscribers. Everything else talks to it through its
+// channels and also selects on done, so nobody blocks after it stops.
+type refHub struct {
+	register   chan chan []byte
+	unregister chan chan []byte
+	broadcast  chan []byte
+	done       chan struct{}
+	dropped    atomic.Int64
+}
+
+func newRefHub() *refHub {
+	return &refHub{
+		register:   make(chan chan []byte),
+		unregister: make(chan chan []byte),
+		broadcast:  make(chan []byte, 1024),
+		done:       make(chan struct{}),
+	}
+}
+
+// run owns the subscriber set until ctx ends.
+func (h *refHub) run(ctx context.Context) {
+	defer close(h.done)
+	subs := make(map[chan []byte]struct{})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ch := <-h.register:
+			subs[ch] = struct{}{}
+		case ch := <-h.unregister:
+			if _, ok := subs[ch]; ok {
+				delete(subs, ch)
+				close(ch)
+			}
+		case msg := <-h.broadcast:
+			for ch := range subs {
+				select {
+				case ch <- msg:
+				default: // a slow subscriber is dropped, not waited for
+					delete(subs, ch)
+					close(ch)
+					h.dropped.Add(1)
+				}
+			}
+		}
+	}
+}
+
+// reference is the reference server's HTTP side.
+type reference struct {
+	hub   *refHub
+	pos   atomic.Int64
+	conns prometheus.Gauge
+
+	mu     sync.Mutex
+	recent []refItem // guarded by mu; the newest 20, newest first
+	page   *template.Template
+}
+
+type refItem struct {
+	Position int64
+	Text     string
+	At       time.Time
+}
+
+func (r *reference) live(w http.ResponseWriter, req *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ch := make(chan []byte, referenceQueue)
+	select {
+	case r.hub.register <- ch:
+	case <-r.hub.done:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	r.conns.Inc()
+	defer r.conns.Dec()
+	defer func() {
+		select {
+		case r.hub.unregister <- ch:
+		case <-r.hub.done:
+		}
+	}()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	// The position block, as Beacon sends: the handshake ends here.
+	fmt.Fprintf(w, "id: ref-%d\n\n", r.pos.Load())
+	fl.Flush()
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			if _, err := w.Write(msg); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}
+
+func (r *reference) publish(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var in struct {
+		Text string `json:"text"`
+	}
+	if err := json.NewDecoder(io.LimitReader(req.Body, 64<<10)).Decode(&in); err != nil || in.Text == "" {
+		http.Error(w, `want {"text": "…"}`, http.StatusBadRequest)
+		return
+	}
+	pos := r.pos.Add(1)
+	now := time.Now().UTC()
+	// A fragment of the same shape and size as Beacon's activity item.
+	msg := fmt.Appendf(nil, "id: ref-%d\ndata: <hx-partial hx-target=\"#activity-list\" hx-swap=\"afterbegin\">"+
+		"<li id=\"act-%d\" class=\"item\"><span class=\"item-text\">%s</span> <time datetime=\"%s\">%s</time></li></hx-partial>\n\n",
+		pos, pos, html.EscapeString(in.Text), now.Format(time.RFC3339), now.Format("15:04:05"))
+	select {
+	case r.hub.broadcast <- msg:
+	case <-r.hub.done:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	case <-req.Context().Done():
+		return
+	}
+	r.mu.Lock()
+	r.recent = append([]refItem{{Position: pos, Text: in.Text, At: now}}, r.recent[:min(len(r.recent), 19)]...)
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, `{"position":%d}`, pos)
+}
+
+const refPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Reference dashboard</title>
+<link rel="stylesheet" href="/static/app.css"><script src="/static/vendor/htmx.min.js" defer></script></head>
+<body hx-ext="hx-sse" hx-sse:connect="/live?topics=metrics,chart,activity">
+<header><h1>Dashboard</h1><p>Live, server-rendered.</p></header>
+<main>
+<section class="panel" aria-labelledby="metrics-title"><h2 id="metrics-title">Metrics</h2>
+<ul id="metrics" class="cards">{{range .Cards}}<li class="card"><span class="name">{{.Name}}</span> <span class="value">{{.Value}}</span></li>{{end}}</ul></section>
+<section class="panel activity-panel" aria-labelledby="activity-list-title"><h2 id="activity-list-title">Activity</h2>
+<ol id="activity-list" class="feed" aria-label="Activity feed" aria-live="polite">{{range .Items}}
+<li id="act-{{.Position}}" class="item"><span class="item-text">{{.Text}}</span> <time datetime="{{.At.Format "2006-01-02T15:04:05Z07:00"}}">{{.At.Format "15:04:05"}}</time></li>{{end}}
+</ol></section>
+</main></body></html>
+`
+
+type refCard struct {
+	Name  string
+	Value string
+}
+
+func (r *reference) dashboard(w http.ResponseWriter, req *http.Request) {
+	if req.URL.Path != "/" {
+		http.NotFound(w, req)
+		return
+	}
+	cards := []refCard{{"requests", strconv.Itoa(int(r.pos.Load()))}, {"connections", "live"}, {"uptime", "ok"}}
+	r.mu.Lock()
+	items := r.recent
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// An error here means the client went away mid-response: nothing to say.
+	_ = r.page.Execute(w, struct {
+		Cards []refCard
+		Items []refItem
+	}{cards, items})
+}
+
+// serveReference runs the reference server on -addr until ctx ends, and
+// prints "reference listening on http://…" once it accepts connections.
+func serveReference(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("beacon-load reference", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if host, _, err := net.SplitHostPort(*addr); err != nil || !loopbackHost(host) {
+		return fmt.Errorf("-addr %q: the reference server listens on loopback only (127.0.0.1:port)", *addr)
+	}
+	handler, stop := newReferenceHandler()
+	defer stop()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reference listening on http://%s\n", ln.Addr())
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	// Live streams never go idle: close them rather than wait for them.
+	srv.Close()
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newReferenceHandler returns the reference server's routes and a function
+// that stops its hub.
+func newReferenceHandler() (http.Handler, func()) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	conns := prometheus.NewGauge(prometheus.GaugeOpts{Name: referenceGauge, Help: "Open live connections."})
+	reg.MustRegister(conns)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &reference{hub: newRefHub(), conns: conns, page: template.Must(template.New("page").Parse(refPage))}
+	go r.hub.run(ctx)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/live", r.live)
+	mux.HandleFunc(publishPath, r.publish)
+	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc(pagePath, r.dashboard)
+	return mux, func() { cancel(); <-r.hub.done }
+}
