@@ -13,8 +13,10 @@
 // # Who owns what
 //
 //   - The hub owns the topic → subscribers index and the newest frame of each
-//     State topic (Hub.mu). The index is copied on write, so Publish walks a
-//     snapshot without holding a lock while it pushes.
+//     State topic (Hub.mu). Publish pushes while holding Hub.mu (read, or
+//     write for State topics so two publishers of one topic stay ordered);
+//     a push is a short lock and a non-blocking wake-up, and joins and leaves
+//     are O(1).
 //   - Each Subscriber owns its pending frames (Subscriber.mu). Publish only
 //     appends to them; the connection's writer only takes them.
 //   - Each connection's writer goroutine (the goroutine running SSE.Serve)

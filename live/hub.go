@@ -86,7 +86,7 @@ type Hub struct {
 	cfg HubConfig
 
 	mu     sync.RWMutex
-	topics map[string][]*Subscriber // guarded by mu; copied on write, so Publish may iterate a snapshot
+	topics map[string][]*Subscriber // guarded by mu; Publish pushes while holding it (read), so joins are O(1)
 	latest map[string]*message      // guarded by mu; newest frame of every State topic
 	all    map[*Subscriber]struct{} // guarded by mu
 	users  map[string]int           // guarded by mu; live subscriptions per user
@@ -157,11 +157,12 @@ func (h *Hub) Publish(f Frame) {
 		return
 	}
 	// A concurrent Subscribe that misses this frame replays it from the
-	// log: it was committed before it was published.
+	// log: it was committed before it was published. Pushing holds the read
+	// lock: a push is short and never blocks, and joins and leaves stay O(1)
+	// instead of copying the topic's list.
 	h.mu.RLock()
-	subs := h.topics[f.Topic]
-	h.mu.RUnlock()
-	for _, s := range subs {
+	defer h.mu.RUnlock()
+	for _, s := range h.topics[f.Topic] {
 		s.push(m)
 	}
 }
@@ -194,11 +195,10 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	if h.closed {
 		return nil
 	}
-	for _, t := range s.topics {
-		old := h.topics[t]
-		subs := make([]*Subscriber, len(old), len(old)+1)
-		copy(subs, old)
-		h.topics[t] = append(subs, s)
+	s.slots = make([]int, len(s.topics))
+	for i, t := range s.topics {
+		s.slots[i] = len(h.topics[t])
+		h.topics[t] = append(h.topics[t], s)
 		if m := h.latest[t]; m != nil {
 			s.push(m)
 		}
@@ -218,18 +218,19 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 		return
 	}
 	s.removed = true
-	for _, t := range s.topics {
-		old := h.topics[t]
-		subs := make([]*Subscriber, 0, len(old))
-		for _, o := range old {
-			if o != s {
-				subs = append(subs, o)
-			}
+	for i, t := range s.topics {
+		// Swap-remove: the last subscriber of the topic takes s's slot.
+		subs := h.topics[t]
+		last := len(subs) - 1
+		if moved := subs[last]; moved != s {
+			subs[s.slots[i]] = moved
+			moved.slots[slices.Index(moved.topics, t)] = s.slots[i]
 		}
-		if len(subs) == 0 {
+		subs[last] = nil
+		if last == 0 {
 			delete(h.topics, t)
 		} else {
-			h.topics[t] = subs
+			h.topics[t] = subs[:last]
 		}
 	}
 	delete(h.all, s)

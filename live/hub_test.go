@@ -477,3 +477,54 @@ func TestHubDuplicateTopicNoDuplicateFrames(t *testing.T) {
 		t.Fatalf("subscribed to log:a twice, took positions %v, want [1 2]", pos)
 	}
 }
+
+// TestHubLeavesInAnyOrder joins many subscribers to overlapping topics, makes
+// them leave in a shuffled order, and checks after every leave that each
+// frame reaches exactly the subscribers still on its topic: the index is
+// swap-removed, so a bookkeeping slip would lose or double a delivery.
+func TestHubLeavesInAnyOrder(t *testing.T) {
+	h := newTestHub(t, HubConfig{Classify: func(string) Class { return Log }})
+	topicsOf := func(i int) []string {
+		switch i % 3 {
+		case 0:
+			return []string{"a"}
+		case 1:
+			return []string{"a", "b"}
+		default:
+			return []string{"b", "c", "a"}
+		}
+	}
+	const n = 60
+	subs := make([]*Subscriber, n)
+	for i := range subs {
+		subs[i] = subscribe(t, h, "", topicsOf(i)...)
+	}
+	order := []int{}
+	for i := range n {
+		order = append(order, (i*37)%n) // 37 and 60 are coprime: a permutation
+	}
+	pos := int64(0)
+	gone := map[int]bool{}
+	for _, leaver := range order {
+		h.Unsubscribe(subs[leaver])
+		gone[leaver] = true
+		for _, topic := range []string{"a", "b", "c"} {
+			pos++
+			h.Publish(logFrame(topic, pos))
+			for i, s := range subs {
+				got, _, _ := s.take(nil)
+				want := 0
+				if !gone[i] && slices.Contains(topicsOf(i), topic) {
+					want = 1
+				}
+				if len(got) != want || (want == 1 && got[0].Position != pos) {
+					t.Fatalf("after %d left: subscriber %d (topics %v) got %v of a frame on %q, want %d",
+						len(gone), i, topicsOf(i), positionsOf(got), topic, want)
+				}
+			}
+		}
+	}
+	if c, _ := h.Counts(); c != 0 {
+		t.Fatalf("%d subscriptions left", c)
+	}
+}

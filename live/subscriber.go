@@ -16,6 +16,7 @@ type Subscriber struct {
 	limit   int
 	wake    chan struct{} // holds one token while frames are pending or a ping is due
 	removed bool          // guarded by hub.mu
+	slots   []int         // guarded by hub.mu; index in the hub's list of each of topics
 
 	mu      sync.Mutex
 	log     []*message // guarded by mu; log frames in position order
