@@ -530,6 +530,12 @@ func (o *RoomOutput) Typing(room string, typing []string) {
 		map[string]any{"type": "typing", "room": room, "typing": nonNil(typing)})
 }
 
+// Stopped implements rooms.Output: the hub forgets the room's state frames.
+func (o *RoomOutput) Stopped(room string) {
+	o.Hub.Forget(views.TopicPresence(room))
+	o.Hub.Forget(views.TopicTyping(room))
+}
+
 func (o *RoomOutput) publish(topic string, c templ.Component, js any) {
 	var buf bytes.Buffer
 	if err := c.Render(context.Background(), &buf); err != nil {

@@ -167,6 +167,14 @@ func (h *Hub) Publish(f Frame) {
 	}
 }
 
+// Forget drops the newest frame kept for a State topic, so a topic that is
+// gone (a room that stopped) does not hold memory for ever.
+func (h *Hub) Forget(topic string) {
+	h.mu.Lock()
+	delete(h.latest, topic)
+	h.mu.Unlock()
+}
+
 // Published returns how many frames the hub has accepted since it started.
 func (h *Hub) Published() uint64 { return h.published.Load() }
 

@@ -61,6 +61,8 @@ type Output interface {
 	Presence(room string, online []string)
 	// Typing is the sorted list of people typing in room.
 	Typing(room string, typing []string)
+	// Stopped says that room stopped: it was empty for Config.Idle.
+	Stopped(room string)
 }
 
 // ErrFull is returned by Join when a room holds Config.MaxConns connections.
@@ -270,6 +272,7 @@ func (r *room) run() {
 			r.g.out.Typing(r.name, s.typingList())
 		}
 		if s.stopDue && r.g.tryStop(r) {
+			r.g.out.Stopped(r.name)
 			return
 		}
 		s.stopDue = false

@@ -18,6 +18,7 @@ type recorder struct {
 	mu       sync.Mutex
 	presence map[string][][]string
 	typing   map[string][][]string
+	stopped  []string
 }
 
 func newRecorder() *recorder {
@@ -34,6 +35,12 @@ func (r *recorder) Typing(room string, typing []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.typing[room] = append(r.typing[room], typing)
+}
+
+func (r *recorder) Stopped(room string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = append(r.stopped, room)
 }
 
 func (r *recorder) last(m map[string][][]string, room string) ([]string, int) {
@@ -153,6 +160,12 @@ func TestEmptyRoomStopsAndStartsAgain(t *testing.T) {
 		synctest.Wait()
 		if a := g.Active(); len(a) != 0 {
 			t.Fatalf("active rooms %v after the idle time, want none", a)
+		}
+		out.mu.Lock()
+		stopped := slices.Clone(out.stopped)
+		out.mu.Unlock()
+		if !slices.Equal(stopped, []string{"lobby"}) {
+			t.Fatalf("Stopped reported %v, want [lobby]", stopped)
 		}
 		bob, err := g.Join("lobby", "bob")
 		if err != nil {
