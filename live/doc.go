@@ -8,6 +8,10 @@
 //   - Subscriber is one connection's queue inside the hub.
 //   - SSE is the Server-Sent Events transport: one connection carries every
 //     topic a page shows (browsers allow six HTTP/1.1 connections per origin).
+//   - WS is the WebSocket transport's writing side (the caller reads): HTML
+//     fragments for pages, one JSON object per frame for programs.
+//   - attach brings any new connection up to date (replay, resync or a fresh
+//     start) the same way for both transports.
 //   - AppendEvent is the only writer of the SSE wire format.
 //
 // # Who owns what
@@ -19,8 +23,10 @@
 //     are O(1).
 //   - Each Subscriber owns its pending frames (Subscriber.mu). Publish only
 //     appends to them; the connection's writer only takes them.
-//   - Each connection's writer goroutine (the goroutine running SSE.Serve)
-//     owns its socket and its write buffer; nothing else writes to it.
+//   - Each connection's writer goroutine (the goroutine running SSE.Serve,
+//     or the one WS.Open starts) owns its socket and its write buffer;
+//     nothing else writes to it. A WebSocket's own answers (errors, the
+//     cleared form) go through Conn.Send, a bounded queue that writer drains.
 //   - The hub owns one goroutine, the heartbeat, stopped by Close.
 //
 // # Ordering
@@ -44,8 +50,9 @@
 //     "retry:" hint and its connection ends. It comes back with its
 //     Last-Event-ID and is replayed from the log, so it loses nothing, and no
 //     other reader waited for it.
-//   - Every write has a deadline (SSEConfig.WriteTimeout); a client that stops
-//     reading is cut off when it expires.
+//   - Every write has a deadline (SSEConfig.WriteTimeout), per 64 KiB chunk:
+//     a client that stops reading is cut off when it expires, one on a slow
+//     link that keeps reading is not.
 //   - A writer sends all pending frames in one write and one flush.
 //
 // # Resume
