@@ -528,21 +528,7 @@ func roomMetric(base, sample string) (float64, error) {
 // (a metric, a refused join); the interval only paces the polling.
 func pollRoom(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.NewTimer(roomWait)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-deadline.C:
-			t.Fatalf("%s: not within %v: %s", what, roomWait, why)
-		case <-tick.C:
-		}
-	}
+	waitFor(t, roomWait, what, cond)
 }
 
 // TestRoomOrderForEveryone: 50 clients in one room each send 100 messages;
