@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/r3labs/sse/v2"
 	"gopkg.in/cenkalti/backoff.v1"
 )
@@ -84,8 +85,14 @@ func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
 // It counts what they receive.
 type fleet struct {
 	srv    *server
-	kind   string // "raw" or "r3labs"
+	kind   string // "raw" or "r3labs" (SSE), or "ws" (WebSocket room members)
 	expect int    // events each connection should receive; sizes its latency buffer
+
+	// WebSocket room members: connection i joins room roomPrefix<i/roomSize>;
+	// the first senders of them also send (see sender).
+	roomSize int
+	senders  int
+	wsDialer *websocket.Dialer
 
 	request []byte       // the raw client's HTTP request
 	hc      *http.Client // the r3labs client's transport
@@ -108,6 +115,21 @@ func newFleet(srv *server, kind string, expect int) *fleet {
 			MaxIdleConnsPerHost: 64,
 			DisableCompression:  true,
 		}}
+	}
+	return f
+}
+
+// newRoomFleet returns a fleet of WebSocket room members, roomSize to a room,
+// the first senders of which also send.
+func newRoomFleet(srv *server, expect, roomSize, senders int) *fleet {
+	f := newFleet(srv, "ws", expect)
+	f.roomSize, f.senders = max(roomSize, 1), senders
+	f.wsDialer = &websocket.Dialer{
+		NetDialContext:   dialLoopback,
+		HandshakeTimeout: 20 * time.Second,
+		Subprotocols:     []string{wsSubprotocol},
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
 	}
 	return f
 }
@@ -145,8 +167,16 @@ type sseClient struct {
 	err       error
 	readyOnce sync.Once // the r3labs client ends the handshake from two goroutines
 
+	// WebSocket members only: ws is set before ready is closed; echo, for a
+	// sender, gets the sequence of every message of its own that comes back.
+	ws     *websocket.Conn
+	sender int // which sender this member is; -1 when it only listens
+	echo   chan int64
+
 	mu       sync.Mutex
 	lat      []time.Duration // guarded by mu; publish → receipt of every stamped event
+	refused  int             // guarded by mu; error messages from the server (a message not accepted)
+	why      string          // guarded by mu; the first of them
 	got      int             // guarded by mu; stamped events received
 	lastSeq  int64           // guarded by mu
 	disorder int             // guarded by mu; events that came after a later one
@@ -154,15 +184,19 @@ type sseClient struct {
 	retries  int             // guarded by mu; retry hints: the server asked us to come back
 }
 
-// dial starts one connection and returns at once; c.ready tells when its
+// dial starts connection i and returns at once; c.ready tells when its
 // handshake is over.
-func (f *fleet) dial(ctx context.Context) *sseClient {
-	c := &sseClient{f: f, start: time.Now(), ready: make(chan struct{}), done: make(chan struct{})}
+func (f *fleet) dial(ctx context.Context, i int) *sseClient {
+	c := &sseClient{f: f, start: time.Now(), ready: make(chan struct{}), done: make(chan struct{}), sender: -1}
 	if f.expect > 0 {
 		c.lat = make([]time.Duration, 0, f.expect)
 	}
-	if f.kind == "r3labs" {
+	switch f.kind {
+	case "r3labs":
 		c.dialR3labs(ctx)
+		return c
+	case "ws":
+		c.dialWS(ctx, i)
 		return c
 	}
 	conn, err := dialLoopback(ctx, "tcp", f.srv.Addr)
@@ -259,11 +293,12 @@ func (c *sseClient) readRaw(conn net.Conn) {
 	}
 }
 
-// dataLine records a stamped event found in b.
-func (c *sseClient) dataLine(b []byte) {
+// dataLine records a stamped event found in b and returns its sequence, or
+// 0 when b has no stamp.
+func (c *sseClient) dataLine(b []byte) int64 {
 	sent, seq, ok := parseStamp(b)
 	if !ok {
-		return
+		return 0
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -275,6 +310,7 @@ func (c *sseClient) dataLine(b []byte) {
 	c.lastSeq, c.lastAt = seq, now
 	c.mu.Unlock()
 	c.f.received.Add(1)
+	return seq
 }
 
 // dialR3labs is the fidelity client: github.com/r3labs/sse/v2 with no
@@ -317,7 +353,7 @@ func (f *fleet) open(ctx context.Context, n, conc int) {
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c := f.dial(ctx)
+				c := f.dial(ctx, i)
 				timer := time.NewTimer(20 * time.Second)
 				select {
 				case <-c.ready:
@@ -331,7 +367,7 @@ func (f *fleet) open(ctx context.Context, n, conc int) {
 					c.closing.Store(true)
 					c.close()
 					<-c.done
-					f.noteErr(fmt.Errorf("no id block within 20s of dialing"))
+					f.noteErr(fmt.Errorf("no id block (SSE) or welcome (WebSocket) within 20s of dialing"))
 				case <-ctx.Done():
 					timer.Stop()
 					c.closing.Store(true)
@@ -352,7 +388,7 @@ func (f *fleet) open(ctx context.Context, n, conc int) {
 
 // cycle opens one connection, waits for its handshake and closes it.
 func (f *fleet) cycle(ctx context.Context) error {
-	c := f.dial(ctx)
+	c := f.dial(ctx, f.senders)
 	timer := time.NewTimer(20 * time.Second)
 	defer timer.Stop()
 	var err error
@@ -360,7 +396,7 @@ func (f *fleet) cycle(ctx context.Context) error {
 	case <-c.ready:
 		err = c.readyErr
 	case <-timer.C:
-		err = fmt.Errorf("no id block within 20s of dialing")
+		err = fmt.Errorf("no id block (SSE) or welcome (WebSocket) within 20s of dialing")
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -414,6 +450,8 @@ func (f *fleet) handshakes() []time.Duration {
 // tally sums what the connections received.
 type tally struct {
 	got, disorder, retries int
+	refused                int    // error messages from the server (WebSocket)
+	why                    string // the first of them
 	lat                    []time.Duration
 	last                   time.Time // the last receipt at any connection
 	short                  int       // connections that received fewer than want events
@@ -426,6 +464,10 @@ func (f *fleet) tally(want int) tally {
 		t.got += c.got
 		t.disorder += c.disorder
 		t.retries += c.retries
+		t.refused += c.refused
+		if t.why == "" {
+			t.why = c.why
+		}
 		t.lat = append(t.lat, c.lat...)
 		if c.lastAt.After(t.last) {
 			t.last = c.lastAt
@@ -449,4 +491,128 @@ func (f *fleet) waitReceived(ctx context.Context, want int64, timeout time.Durat
 		time.Sleep(500 * time.Microsecond)
 	}
 	return true
+}
+
+// wsSubprotocol makes Beacon's room socket speak JSON, one object per message.
+const wsSubprotocol = "beacon.v1.json"
+
+// Markers of Beacon's JSON room messages.
+var (
+	wsWelcome = []byte(`"type":"welcome"`)
+	wsError   = []byte(`"type":"error"`)
+)
+
+// roomOf returns the room of member i: load-0, load-1, …
+func (f *fleet) roomOf(i int) string { return fmt.Sprintf("load-%d", i/f.roomSize) }
+
+// dialWS starts room member i: a program in a room over a WebSocket (JSON
+// subprotocol, ?name= for its display name). Its handshake ends at the
+// welcome message, which Beacon sends once the member is subscribed. Every
+// listener of a room has the same name, so presence changes once per sender,
+// not once per connection.
+func (c *sseClient) dialWS(ctx context.Context, i int) {
+	f := c.f
+	name := "load"
+	if i < f.senders {
+		c.sender, c.echo = i, make(chan int64, 64)
+		name = fmt.Sprintf("sender-%d", i+1)
+	}
+	u := fmt.Sprintf("ws://%s/rooms/%s/ws?name=%s", f.srv.Addr, f.roomOf(i), name)
+	ctx, cancel := context.WithCancel(ctx)
+	var mu sync.Mutex
+	var conn *websocket.Conn
+	closed := false
+	c.close = func() {
+		cancel()
+		mu.Lock()
+		closed = true
+		if conn != nil {
+			conn.Close()
+		}
+		mu.Unlock()
+	}
+	go func() {
+		defer close(c.done)
+		defer cancel()
+		ws, resp, err := f.wsDialer.DialContext(ctx, u, nil)
+		if err != nil {
+			if resp != nil {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+				resp.Body.Close()
+				err = fmt.Errorf("GET %s: %s: %s", u, resp.Status, bytes.TrimSpace(body))
+			}
+			c.end(err)
+			return
+		}
+		mu.Lock()
+		conn = ws
+		stop := closed
+		mu.Unlock()
+		defer ws.Close()
+		if stop {
+			c.end(net.ErrClosed)
+			return
+		}
+		if ws.Subprotocol() != wsSubprotocol {
+			c.end(fmt.Errorf("GET %s: the server chose subprotocol %q, not %s", u, ws.Subprotocol(), wsSubprotocol))
+			return
+		}
+		c.ws = ws
+		c.readWS(ws)
+	}()
+}
+
+// readWS reads a member's messages into one reused buffer: the welcome ends
+// the handshake, a stamped message is a delivery (and, for a sender, maybe
+// its own message back), an error message is a message refused.
+func (c *sseClient) readWS(ws *websocket.Conn) {
+	var buf bytes.Buffer
+	welcomed := false
+	for {
+		_, r, err := ws.NextReader()
+		if err != nil {
+			c.end(err)
+			return
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			c.end(err)
+			return
+		}
+		b := buf.Bytes()
+		switch {
+		case bytes.Contains(b, wsError):
+			if !welcomed {
+				c.end(fmt.Errorf("refused: %s", b))
+				return
+			}
+			c.mu.Lock()
+			if c.refused++; c.why == "" {
+				c.why = string(b)
+			}
+			c.mu.Unlock()
+		case !welcomed:
+			if bytes.Contains(b, wsWelcome) {
+				welcomed = true
+				c.setReady(nil)
+			}
+		default:
+			if seq := c.dataLine(b); seq > 0 && c.echo != nil && int((seq-1)%int64(c.f.senders)) == c.sender {
+				select {
+				case c.echo <- seq:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// send sends one stamped chat message of size bytes from a sender.
+func (c *sseClient) send(seq int64, size int) error {
+	msg := make([]byte, 0, size+40)
+	msg = append(msg, `{"type":"chat","content":"`...)
+	msg = append(msg, eventText(seq, time.Now(), size)...)
+	msg = append(msg, `"}`...)
+	c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck // the write fails then
+	return c.ws.WriteMessage(websocket.TextMessage, msg)
 }

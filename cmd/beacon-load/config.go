@@ -46,6 +46,12 @@ type config struct {
 	FanoutConns  int
 	BurstConns   int
 	ConnectConns int
+	WSIdleConns  int // ws-idle: WebSocket room connections, at most wsRoomSize to a room
+	WSBurstConns int // ws-burst: members of the one room
+	RoomMembers  int // room: members of the one room, the senders among them
+
+	Senders      int           // room: members that send, each as fast as its messages are accepted
+	RoomDuration time.Duration // room: how long the senders send
 
 	Events     int           // fan-out: events published one at a time
 	Gap        time.Duration // fan-out: pause after every subscriber got an event
@@ -67,7 +73,7 @@ type config struct {
 }
 
 // scenarioNames lists every scenario in the order a full suite runs them.
-var scenarioNames = []string{"idle", "fanout", "burst", "connect", "leak", "page"}
+var scenarioNames = []string{"idle", "ws-idle", "fanout", "burst", "ws-burst", "room", "connect", "leak", "page"}
 
 // newConfig parses args: flags, then scenario names (also accepted before
 // the flags: `beacon-load fanout -n 2000`).
@@ -91,11 +97,13 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.StringVar(&c.Markdown, "markdown", "", "rewrite the generated part of this file (BENCHMARKS.md) with the report")
 	fs.StringVar(&c.Profile, "cpuprofile", "", "directory: record a perf CPU profile of Beacon during the last run of every scenario (shown for scenarios that miss a target)")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "stop everything after this long (at most 30m)")
-	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle and fan-out, 5,000 burst, 19,000 connect)")
+	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle, ws-idle and fan-out, 5,000 burst and ws-burst, 1,000 room, 19,000 connect)")
 	fs.IntVar(&c.Events, "events", 10, "fanout: events published one at a time, each waited for at every subscriber")
 	fs.DurationVar(&c.Gap, "gap", 50*time.Millisecond, "fanout: pause between two events")
 	fs.IntVar(&c.Burst, "burst", 50, "burst: events published as fast as the server accepts them")
-	fs.IntVar(&c.Publishers, "publishers", 8, "burst: concurrent publishing requests")
+	fs.IntVar(&c.Publishers, "publishers", 8, "burst: concurrent publishing requests; ws-burst: members that send the burst")
+	fs.IntVar(&c.Senders, "senders", 8, "room: members that send, each its next message once the last one came back to it")
+	fs.DurationVar(&c.RoomDuration, "room-duration", 3*time.Second, "room: how long the senders send")
 	fs.IntVar(&c.TextSize, "text", 200, "bytes of every published activity text")
 	fs.IntVar(&c.Cycles, "cycles", 10_000, "leak: connect/disconnect cycles")
 	fs.IntVar(&c.CycleWorkers, "cycle-workers", 64, "leak: cycles in flight")
@@ -108,9 +116,12 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 		fmt.Fprintf(stderr, `Usage: beacon-load [flags] [scenario ...]
        beacon-load reference [-addr 127.0.0.1:0]   (serve the reference server alone)
 
-Scenarios: idle, fanout, burst, connect, leak, page (default: all, in that order).
-Each runs against a fresh Beacon (built from ./cmd/beacon, or -target) and against the
-reference server, a plain net/http SSE fan-out in a child process of this tool.
+Scenarios: idle, ws-idle, fanout, burst, ws-burst, room, connect, leak, page (default: all,
+in that order). Each runs against a fresh Beacon (built from ./cmd/beacon, or -target) and
+against the reference server, a plain net/http SSE fan-out in a child process of this tool.
+The WebSocket room scenarios (ws-idle, ws-burst, room) run against Beacon alone: the
+reference has no rooms. The tool starts Beacon for them with --room-conns raised to the
+room's size and --message-rate/--message-burst lifted; a -target must have been started so.
 
 Flags:
 `)
@@ -176,10 +187,15 @@ Flags:
 		if !set["timeout"] {
 			c.Timeout = 2 * time.Minute
 		}
+		if !set["room-duration"] {
+			c.RoomDuration = time.Second
+		}
 	}
 	c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns = 10_000, 10_000, 5_000, 19_000
+	c.WSIdleConns, c.WSBurstConns, c.RoomMembers = 10_000, 5_000, 1_000
 	if c.Conns > 0 {
 		c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns = c.Conns, c.Conns, c.Conns, c.Conns
+		c.WSIdleConns, c.WSBurstConns, c.RoomMembers = c.Conns, c.Conns, c.Conns
 	}
 	c.maxConns = min(maxConnsAbs, int(min(openFiles, 1<<31))-fdReserve)
 	return c, c.validate()
@@ -192,13 +208,21 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf(format, a...))
 		}
 	}
-	for _, n := range []int{c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns} {
+	for _, n := range []int{c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns, c.WSIdleConns, c.WSBurstConns, c.RoomMembers} {
 		check(n >= 1 && n <= c.maxConns, "-n %d: connections must be between 1 and %d (the open-files limit minus %d)", n, c.maxConns, fdReserve)
 	}
 	check(c.Runs >= 1 && c.Runs <= maxRuns, "-runs must be between 1 and %d", maxRuns)
 	check(c.Events >= 1 && c.Events <= maxEvents, "-events must be between 1 and %d", maxEvents)
 	check(c.Burst >= 1 && c.Burst <= maxEvents, "-burst must be between 1 and %d", maxEvents)
 	check(c.Publishers >= 1 && c.Publishers <= 256, "-publishers must be between 1 and 256")
+	check(c.Senders >= 1 && c.Senders <= 256, "-senders must be between 1 and 256")
+	check(c.RoomDuration > 0 && c.RoomDuration <= time.Minute, "-room-duration must be positive and at most 1m")
+	if slices.Contains(c.Scenarios, "ws-burst") {
+		check(c.WSBurstConns > min(c.Publishers, c.Burst), "ws-burst: -n %d must exceed the %d members that send", c.WSBurstConns, min(c.Publishers, c.Burst))
+	}
+	if slices.Contains(c.Scenarios, "room") {
+		check(c.RoomMembers > c.Senders, "room: -n %d must exceed -senders %d", c.RoomMembers, c.Senders)
+	}
 	check(c.TextSize >= 64 && c.TextSize <= 500, "-text must be between 64 and 500 bytes (Beacon accepts 500 characters)")
 	check(c.Cycles >= 1 && c.Cycles <= maxCycles, "-cycles must be between 1 and %d", maxCycles)
 	check(c.CycleWorkers >= 1 && c.CycleWorkers <= 1024, "-cycle-workers must be between 1 and 1024")
@@ -265,6 +289,12 @@ func (c *config) commandFor(scenario string) string {
 		a = append(a, "-n", strconv.Itoa(c.FanoutConns), "-events", strconv.Itoa(c.Events), "-gap", c.Gap.String(), "-text", strconv.Itoa(c.TextSize))
 	case "burst":
 		a = append(a, "-n", strconv.Itoa(c.BurstConns), "-burst", strconv.Itoa(c.Burst), "-publishers", strconv.Itoa(c.Publishers), "-text", strconv.Itoa(c.TextSize))
+	case "ws-idle":
+		a = append(a, "-n", strconv.Itoa(c.WSIdleConns), "-settle", c.Settle.String())
+	case "ws-burst":
+		a = append(a, "-n", strconv.Itoa(c.WSBurstConns), "-burst", strconv.Itoa(c.Burst), "-publishers", strconv.Itoa(c.Publishers), "-text", strconv.Itoa(c.TextSize))
+	case "room":
+		a = append(a, "-n", strconv.Itoa(c.RoomMembers), "-senders", strconv.Itoa(c.Senders), "-room-duration", c.RoomDuration.String(), "-text", strconv.Itoa(c.TextSize))
 	case "connect":
 		a = append(a, "-n", strconv.Itoa(c.ConnectConns), "-dial-concurrency", strconv.Itoa(c.DialConcurrency), "-hold", c.Hold.String())
 	case "leak":

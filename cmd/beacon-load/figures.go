@@ -37,11 +37,6 @@ type figure struct {
 	NotMeasured string
 }
 
-// roomsPending is what the WebSocket and room rows say until the tool has
-// room scenarios: a "ws" transport in client.go (gorilla/websocket, reading
-// the room's fragments) and scenarios that fill these rows.
-const roomsPending = "not measured yet: the tool has no WebSocket room scenario yet"
-
 func fixed(v float64) func(*config) float64 { return func(*config) float64 { return v } }
 
 func conns(get func(c *config) int, target int) func(c *config) (int, int) {
@@ -55,10 +50,14 @@ var (
 	connectSize = conns(func(c *config) int { return c.ConnectConns }, 19_000)
 	leakSize    = conns(func(c *config) int { return c.Cycles }, 10_000)
 	pageSize    = conns(func(c *config) int { return c.PageConns }, 64)
+	wsIdleSize  = conns(func(c *config) int { return c.WSIdleConns }, 10_000)
+	wsBurstSize = conns(func(c *config) int { return c.WSBurstConns }, 5_000)
+	roomSize    = conns(func(c *config) int { return c.RoomMembers }, 1_000)
 )
 
-// figures lists every row of the report in order. WebSocket and room rows
-// wait for rooms: when they land, a scenario with transport "ws" fills them.
+// figures lists every row of the report in order. The WebSocket rows
+// (transport "ws") are measured against Beacon alone: the reference server
+// has no rooms, so they have no reference value and no ratio.
 var figures = []figure{
 	{ID: "idle.sse.memory", Scenario: "idle", Transport: "sse", Key: "bytes_per_conn", Unit: unitKiB, Lower: true,
 		Title: "idle memory per connection (server RSS)", Target: "≤ 16 KiB", Limit: fixed(16 << 10), Size: idleSize},
@@ -68,8 +67,14 @@ var figures = []figure{
 		Title: "… of which goroutine stacks", Size: idleSize},
 	{ID: "idle.sse.goroutines", Scenario: "idle", Transport: "sse", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
 		Title: "goroutines per idle connection", Size: idleSize},
-	{ID: "idle.ws.memory", Transport: "ws", Title: "idle memory per connection", Target: "≤ 12 KiB", NotMeasured: roomsPending},
-	{ID: "idle.ws.goroutines", Transport: "ws", Title: "goroutines per idle connection", Target: "≤ 1", NotMeasured: roomsPending},
+	{ID: "idle.ws.memory", Scenario: "ws-idle", Transport: "ws", Key: "bytes_per_conn", Unit: unitKiB, Lower: true,
+		Title: "idle memory per room connection (server RSS)", Target: "≤ 12 KiB", Limit: fixed(12 << 10), Size: wsIdleSize},
+	{ID: "idle.ws.heap", Scenario: "ws-idle", Transport: "ws", Key: "heap_per_conn", Unit: unitKiB, Lower: true,
+		Title: "… of which Go heap in use", Size: wsIdleSize},
+	{ID: "idle.ws.stack", Scenario: "ws-idle", Transport: "ws", Key: "stack_per_conn", Unit: unitKiB, Lower: true,
+		Title: "… of which goroutine stacks", Size: wsIdleSize},
+	{ID: "idle.ws.goroutines", Scenario: "ws-idle", Transport: "ws", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
+		Title: "goroutines per idle room connection", Target: "≤ 1", Limit: fixed(1), Size: wsIdleSize},
 
 	{ID: "fanout.p50", Scenario: "fanout", Transport: "sse", Key: "latency_p50", Unit: unitDuration, Lower: true,
 		Title: "one 200-byte event, publish → receipt p50", Target: "≤ 40 ms", Limit: fixed(0.040), Size: fanoutSize},
@@ -86,10 +91,23 @@ var figures = []figure{
 		Title: "burst of 50 events: publish → receipt p99", Size: burstSize},
 	{ID: "burst.sse.cpu", Scenario: "burst", Transport: "sse", Key: "cpu_per_delivery", Unit: unitMicros, Lower: true,
 		Title: "burst of 50 events: server CPU per delivery", Size: burstSize},
-	{ID: "burst.ws.rate", Transport: "ws", Title: "burst of 50 events: deliveries/s", Target: "≥ 700k/s", NotMeasured: roomsPending},
+	{ID: "burst.ws.rate", Scenario: "ws-burst", Transport: "ws", Key: "deliveries_per_s", Unit: unitRate,
+		Title: "burst of 50 messages to one room: deliveries/s", Target: "≥ 700k/s", Limit: fixed(700e3), Size: wsBurstSize},
+	{ID: "burst.ws.p99", Scenario: "ws-burst", Transport: "ws", Key: "latency_p99", Unit: unitDuration, Lower: true,
+		Title: "burst of 50 messages: send → receipt p99", Size: wsBurstSize},
+	{ID: "burst.ws.cpu", Scenario: "ws-burst", Transport: "ws", Key: "cpu_per_delivery", Unit: unitMicros, Lower: true,
+		Title: "burst of 50 messages: server CPU per delivery", Size: wsBurstSize},
 
-	{ID: "room.rate", Transport: "ws", Title: "1,000-member room, 8 senders, every message stored: deliveries/s", Target: "≥ 200k/s", NotMeasured: roomsPending},
-	{ID: "room.p99", Transport: "ws", Title: "1,000-member room, 8 senders: delivery p99", Target: "≤ 25 ms", NotMeasured: roomsPending},
+	{ID: "room.rate", Scenario: "room", Transport: "ws", Key: "deliveries_per_s", Unit: unitRate,
+		Title: "1,000-member room, 8 senders, every message stored: deliveries/s", Target: "≥ 200k/s", Limit: fixed(200e3), Size: roomSize},
+	{ID: "room.p50", Scenario: "room", Transport: "ws", Key: "latency_p50", Unit: unitDuration, Lower: true,
+		Title: "1,000-member room, 8 senders: send → receipt p50", Size: roomSize},
+	{ID: "room.p99", Scenario: "room", Transport: "ws", Key: "latency_p99", Unit: unitDuration, Lower: true,
+		Title: "1,000-member room, 8 senders: send → receipt p99", Target: "≤ 25 ms", Limit: fixed(0.025), Size: roomSize},
+	{ID: "room.messages", Scenario: "room", Transport: "ws", Key: "messages_per_s", Unit: unitRate,
+		Title: "1,000-member room, 8 senders: messages stored/s", Size: roomSize},
+	{ID: "room.cpu", Scenario: "room", Transport: "ws", Key: "cpu_per_delivery", Unit: unitMicros, Lower: true,
+		Title: "1,000-member room: server CPU per delivery", Size: roomSize},
 
 	{ID: "connect.held", Scenario: "connect", Transport: "sse", Key: "held", Unit: unitCount,
 		Title: "concurrent connections held", Target: "all", Limit: func(c *config) float64 { return float64(c.ConnectConns) }, Size: connectSize},

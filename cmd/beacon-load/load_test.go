@@ -101,6 +101,31 @@ func TestSmoke(t *testing.T) {
 		})
 	}
 
+	// The WebSocket room scenarios run against Beacon alone.
+	v := func(scenario, key string) float64 { return rep.value(t, scenario, kindBeacon, key) }
+	for _, sc := range []string{"ws-idle", "ws-burst", "room"} {
+		if got := v(sc, "held"); got != n {
+			t.Errorf("%s held %v room connections, want %d", sc, got, n)
+		}
+	}
+	if g := v("ws-idle", "goroutines_per_conn"); g < 0.5 || g > 10 {
+		t.Errorf("ws-idle: %v goroutines per connection; a reading of /metrics went wrong", g)
+	}
+	if got := v("ws-burst", "delivered"); got != n*burst {
+		t.Errorf("ws-burst delivered %v messages, want %d", got, n*burst)
+	}
+	if msgs := v("room", "messages"); msgs < 8 || v("room", "delivered") != n*msgs {
+		t.Errorf("room: %v messages sent, %v delivered; want at least one per sender, each to all %d members", msgs, v("room", "delivered"), n)
+	}
+	if p50, p99 := v("room", "latency_p50"), v("room", "latency_p99"); !(0 < p50 && p50 <= p99 && p99 < 10) {
+		t.Errorf("room latency p50 %v, p99 %v: not 0 < p50 ≤ p99 < 10s", p50, p99)
+	}
+	for _, r := range rep.Results {
+		if r.Server == kindReference && scenarios[r.Scenario].transport == "ws" {
+			t.Errorf("%s ran against the reference server, which has no rooms", r.Scenario)
+		}
+	}
+
 	seen := map[string]figureResult{}
 	for _, f := range rep.Figures {
 		seen[f.ID] = f
@@ -112,8 +137,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("figure %s is missing from the report", fg.ID)
 		case fg.NotMeasured != "" && f.Status != statusNotMeasured:
 			t.Errorf("figure %s: status %q, want %q", fg.ID, f.Status, statusNotMeasured)
-		case fg.NotMeasured == "" && (f.Beacon == nil || f.Reference == nil || f.Command == ""):
-			t.Errorf("figure %s has no Beacon value, reference value or command: %+v", fg.ID, f)
+		case fg.NotMeasured == "" && (f.Beacon == nil || (f.Reference == nil) != (fg.Transport == "ws") || f.Command == ""):
+			t.Errorf("figure %s has no Beacon value or command, or a reference value where there should (not) be one: %+v", fg.ID, f)
 		}
 	}
 }
@@ -151,7 +176,7 @@ func TestMarkdownKeepsNotes(t *testing.T) {
 	}
 	b, _ = os.ReadFile(path)
 	got := string(b)
-	for _, want := range []string{"Idle memory: the bufio writer dominates.", "| SSE | idle memory per connection (server RSS)", "FAIL: 25% over", roomsPending} {
+	for _, want := range []string{"Idle memory: the bufio writer dominates.", "| SSE | idle memory per connection (server RSS)", "FAIL: 25% over", "no successful run"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, got)
 		}

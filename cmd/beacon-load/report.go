@@ -115,6 +115,7 @@ type report struct {
 	Results  []runResult     `json:"results"`
 	Profiles []profileResult `json:"profiles,omitempty"`
 	Problems []string        `json:"problems,omitempty"`
+	Notes    []string        `json:"notes,omitempty"` // how scenarios were set up, for the Markdown
 }
 
 // evaluate fills the figures from the results.
@@ -270,6 +271,9 @@ func (r *report) markdown(w *strings.Builder) {
 		"SSE fan-out (one hub goroutine, a channel and a handler per subscriber, one write and flush per event; `cmd/beacon-load/reference.go`). "+
 		"Figures are medians of %d run(s); the ratio is Beacon ÷ reference (below 1 is better where lower is better). "+
 		"The %s client reads every stream.\n\n", m.CPUs, r.Runs, r.Client)
+	for _, n := range r.Notes {
+		w.WriteString(n + "\n\n")
+	}
 	w.WriteString("| | figure | target | Beacon | reference | ratio | status | command |\n|---|---|---|---|---|---|---|---|\n")
 	for _, f := range r.Figures {
 		title := f.Title

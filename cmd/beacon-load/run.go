@@ -61,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Smoke:   cfg.Smoke, Runs: cfg.Runs, Client: cfg.Client, Target: cfg.Target,
 		Started: time.Now(),
 	}
+	if n := roomNote(cfg); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	launchers := []*launcher{}
 	bl, err := beaconLauncher(ctx, cfg, dir, stderr)
 	if err != nil {
@@ -88,6 +91,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			for _, l := range launchers {
 				if ctx.Err() != nil {
 					break
+				}
+				if l.kind == kindReference && sc.transport == "ws" {
+					continue // the reference server has no rooms
 				}
 				b := &bench{cfg: cfg, ctl: ctl, log: stderr}
 				if prof != nil && l.kind == kindBeacon && i == cfg.Runs {
@@ -139,7 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // runOnce starts a fresh server, runs the scenario against it and stops it.
 func runOnce(ctx context.Context, b *bench, l *launcher, sc scenario, run string) (*sample, error) {
-	srv, err := l.start(ctx, run)
+	var extra []string
+	if sc.beaconArgs != nil {
+		extra = sc.beaconArgs(b.cfg)
+	}
+	srv, err := l.start(ctx, run, extra)
 	if err != nil {
 		return nil, err
 	}

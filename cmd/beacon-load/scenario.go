@@ -23,20 +23,26 @@ type bench struct {
 }
 
 // scenario is one kind of load. Transport names the live transport it loads:
-// "sse" today; room scenarios over WebSocket add "ws" (see figures).
+// "sse", "http", or "ws" (WebSocket rooms, which the reference server does
+// not have: those run against Beacon alone).
 type scenario struct {
 	name      string
 	transport string
 	run       func(ctx context.Context, b *bench, srv *server) (*sample, error)
+	// beaconArgs, when set, returns flags Beacon is started with for it.
+	beaconArgs func(c *config) []string
 }
 
 var scenarios = map[string]scenario{
-	"idle":    {"idle", "sse", runIdle},
-	"fanout":  {"fanout", "sse", runFanout},
-	"burst":   {"burst", "sse", runBurst},
-	"connect": {"connect", "sse", runConnect},
-	"leak":    {"leak", "sse", runLeak},
-	"page":    {"page", "http", runPage},
+	"idle":     {"idle", "sse", runIdle, nil},
+	"ws-idle":  {"ws-idle", "ws", runWSIdle, nil},
+	"fanout":   {"fanout", "sse", runFanout, nil},
+	"burst":    {"burst", "sse", runBurst, nil},
+	"ws-burst": {"ws-burst", "ws", runWSBurst, func(c *config) []string { return roomArgs(c.WSBurstConns) }},
+	"room":     {"room", "ws", runRoom, func(c *config) []string { return roomArgs(c.RoomMembers) }},
+	"connect":  {"connect", "sse", runConnect, nil},
+	"leak":     {"leak", "sse", runLeak, nil},
+	"page":     {"page", "http", runPage, nil},
 }
 
 // sample is what one run of one scenario against one server measured.
@@ -66,7 +72,11 @@ func (b *bench) progress(format string, a ...any) {
 
 // openFleet opens n connections and notes every failure in s.
 func (b *bench) openFleet(ctx context.Context, srv *server, n, expect int, s *sample) *fleet {
-	f := newFleet(srv, b.cfg.Client, expect)
+	return b.open(ctx, newFleet(srv, b.cfg.Client, expect), n, s)
+}
+
+// open opens n connections of f and notes every failure in s.
+func (b *bench) open(ctx context.Context, f *fleet, n int, s *sample) *fleet {
 	f.open(ctx, n, b.cfg.DialConcurrency)
 	if failed := f.failed.Load(); failed > 0 {
 		s.problem("%d of %d connections failed: %v", failed, n, f.errors())
@@ -92,7 +102,10 @@ func settle(ctx context.Context, d time.Duration) {
 // warmUp opens and closes a few connections, so the baseline that follows
 // includes what a server allocates once (pools, maps, buffers).
 func (b *bench) warmUp(ctx context.Context, srv *server) (serverStats, error) {
-	f := newFleet(srv, b.cfg.Client, 0)
+	return b.warmUpWith(ctx, srv, newFleet(srv, b.cfg.Client, 0))
+}
+
+func (b *bench) warmUpWith(ctx context.Context, srv *server, f *fleet) (serverStats, error) {
 	f.open(ctx, 50, 50)
 	f.closeAll()
 	if _, err := waitGauge(ctx, b.ctl, srv, 0, 10*time.Second); err != nil {
@@ -105,13 +118,25 @@ func (b *bench) warmUp(ctx context.Context, srv *server) (serverStats, error) {
 // runIdle holds N connections open and reads the server's memory and
 // goroutines before and after: the cost of one idle connection.
 func runIdle(ctx context.Context, b *bench, srv *server) (*sample, error) {
-	s, n := newSample(), b.cfg.IdleConns
-	before, err := b.warmUp(ctx, srv)
+	return b.idle(ctx, srv, "idle", b.cfg.IdleConns, func() *fleet { return newFleet(srv, b.cfg.Client, 0) })
+}
+
+// runWSIdle is runIdle with WebSocket room members, wsRoomSize to a room
+// (Beacon's default --room-conns).
+func runWSIdle(ctx context.Context, b *bench, srv *server) (*sample, error) {
+	srv.ConnGauge = wsGauge
+	return b.idle(ctx, srv, "ws-idle", b.cfg.WSIdleConns, func() *fleet { return newRoomFleet(srv, 0, wsRoomSize, 0) })
+}
+
+// idle measures n idle connections of the fleets that newFleet returns.
+func (b *bench) idle(ctx context.Context, srv *server, name string, n int, newFleet func() *fleet) (*sample, error) {
+	s := newSample()
+	before, err := b.warmUpWith(ctx, srv, newFleet())
 	if err != nil {
 		return nil, err
 	}
-	stop := b.measure(srv, "idle")
-	f := b.openFleet(ctx, srv, n, 0, s)
+	stop := b.measure(srv, name)
+	f := b.open(ctx, newFleet(), n, s)
 	defer f.closeAll()
 	b.progress("%d connections open in %s; settling %s", len(f.clients), f.opened.Round(time.Millisecond), b.cfg.Settle)
 	settle(ctx, b.cfg.Settle)

@@ -25,6 +25,10 @@ const (
 	pagePath    = "/"                     // the dashboard
 )
 
+// wsGauge counts Beacon's open WebSocket connections (the room scenarios'
+// connection gauge; the reference server has none).
+const wsGauge = `beacon_live_connections{transport="ws"}`
+
 // Kinds of server.
 const (
 	kindBeacon    = "beacon"
@@ -57,8 +61,10 @@ func (s *server) Stop() error {
 
 // launcher starts a fresh server of one kind for every run.
 type launcher struct {
-	kind  string
-	start func(ctx context.Context, run string) (*server, error)
+	kind string
+	// start starts a server; extra are flags for Beacon that the scenario
+	// needs (the reference ignores them, and so does a -target).
+	start func(ctx context.Context, run string, extra []string) (*server, error)
 }
 
 // beaconLauncher starts Beacon for every run: bin (built when "") as a child
@@ -69,7 +75,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 	gauge := `beacon_live_connections{transport="sse"}`
 	if cfg.Target != "" {
 		srv := &server{Kind: kindBeacon, URL: cfg.Target, Addr: strings.TrimPrefix(cfg.Target, "http://"), ConnGauge: gauge}
-		l.start = func(context.Context, string) (*server, error) { return srv, nil }
+		l.start = func(context.Context, string, []string) (*server, error) { return srv, nil }
 		return l, nil
 	}
 	bin := cfg.BeaconBin
@@ -79,13 +85,13 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 			return nil, err
 		}
 	}
-	l.start = func(ctx context.Context, run string) (*server, error) {
+	l.start = func(ctx context.Context, run string, extra []string) (*server, error) {
 		rundir := filepath.Join(dir, kindBeacon+"-"+run)
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
 		}
-		return startChild(ctx, kindBeacon, gauge, rundir, bin, nil,
-			"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn")
+		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn"}
+		return startChild(ctx, kindBeacon, gauge, rundir, bin, nil, append(args, extra...)...)
 	}
 	return l, nil
 }
@@ -98,7 +104,7 @@ func referenceLauncher(dir string) (*launcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find this program to start the reference server: %w", err)
 	}
-	return &launcher{kind: kindReference, start: func(ctx context.Context, run string) (*server, error) {
+	return &launcher{kind: kindReference, start: func(ctx context.Context, run string, _ []string) (*server, error) {
 		rundir := filepath.Join(dir, kindReference+"-"+run)
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
