@@ -216,8 +216,8 @@ func (b *Board) Chart(now time.Time) views.Chart {
 	return c
 }
 
-// Frames renders the metrics panel and the chart as out-of-band fragments.
-func (b *Board) Frames(ctx context.Context, now time.Time) []live.Frame {
+// frames renders the metrics panel and the chart as out-of-band fragments.
+func (b *Board) frames(ctx context.Context, now time.Time) []live.Frame {
 	return []live.Frame{
 		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(b.Metrics(), true)), At: now},
 		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(b.Chart(now), true)), At: now},
@@ -225,7 +225,7 @@ func (b *Board) Frames(ctx context.Context, now time.Time) []live.Frame {
 }
 
 func (b *Board) publish(now time.Time) {
-	for _, f := range b.Frames(context.Background(), now) {
+	for _, f := range b.frames(context.Background(), now) {
 		if len(f.Data) > 0 {
 			b.hub.Publish(f)
 		}

@@ -33,7 +33,7 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
 	board := NewBoard(hub, time.Second, log)
 	pub.Hub, pub.Board = hub, board
-	src := NewSource(store.Epoch(), store, board)
+	src := NewSource(store.Epoch(), store)
 	reg := rooms.NewRegistry(rooms.Config{}, &RoomOutput{Hub: hub, Log: log})
 	t.Cleanup(func() {
 		reg.Close()

@@ -85,15 +85,14 @@ type logReader interface {
 type Source struct {
 	epoch string
 	log   logReader
-	board *Board
 	class func(string) live.Class
 }
 
 var _ live.Source = (*Source)(nil)
 
 // NewSource returns the source that resumes live connections from store.
-func NewSource(epoch string, store logReader, board *Board) *Source {
-	return &Source{epoch: epoch, log: store, board: board, class: Classify}
+func NewSource(epoch string, store logReader) *Source {
+	return &Source{epoch: epoch, log: store, class: Classify}
 }
 
 // messageOut is a chat message as programs read it (subprotocol

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("read metrics: %w", err)
 	}
 	board.Restore(samples)
-	src := handlers.NewSource(store.Epoch(), store, board)
+	src := handlers.NewSource(store.Epoch(), store)
 	sse := live.NewSSE(hub, src, live.SSEConfig{
 		WriteTimeout: cfg.WriteTimeout,
 		ResyncEvent:  views.EventResync,
