@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -86,9 +87,12 @@ type Conn struct {
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the writer has stopped
 
+	frames []byte // the writer's buffer of encoded JSON-mode frames
+
 	mu     sync.Mutex
 	direct [][]byte // guarded by mu; messages for this client only
 	over   bool     // guarded by mu; direct overflowed
+	pong   *string  // guarded by mu; the payload of a ping to answer
 }
 
 // Open brings the client up to date (replay or resync, as for SSE), sends
@@ -96,6 +100,19 @@ type Conn struct {
 // call Close when its reading loop ends.
 func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn, error) {
 	c := &Conn{t: t, ws: ws, mode: req.Mode, stop: make(chan struct{}), done: make(chan struct{})}
+	// Only the writer writes: the reading side's automatic answers to a
+	// ping and to a close would otherwise write from the reader's goroutine,
+	// in the middle of a batch written straight to the socket.
+	ws.SetPingHandler(func(data string) error {
+		c.mu.Lock()
+		c.pong = &data
+		c.mu.Unlock()
+		if c.sub != nil {
+			c.sub.signal()
+		}
+		return nil
+	})
+	ws.SetCloseHandler(func(int, string) error { return nil }) // the writer answers when the caller calls Close
 	epoch := t.hub.Epoch()
 	sub, at, resynced, err := attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
 		return c.writeFrames(frames)
@@ -184,9 +201,14 @@ func (c *Conn) run() {
 		var ping, evicted bool
 		batch, ping, evicted = c.sub.take(batch[:0])
 		c.mu.Lock()
-		direct, over := c.direct, c.over
-		c.direct = nil
+		direct, over, pong := c.direct, c.over, c.pong
+		c.direct, c.pong = nil, nil
 		c.mu.Unlock()
+		if pong != nil {
+			if err := c.ws.WriteControl(websocket.PongMessage, []byte(*pong), time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
+				return
+			}
+		}
 		if err := c.writeBatch(batch); err != nil {
 			return
 		}
@@ -229,15 +251,27 @@ func (c *Conn) writeBatch(batch []*message) error {
 		return nil
 	}
 	if c.mode == ModeJSON {
+		// Every frame is a message of its own, but all of them go out in one
+		// write: gorilla would flush (one write(2)) per message.
+		buf := c.frames[:0]
 		for _, msg := range batch {
-			if msg.JSON == nil {
-				continue
-			}
-			if err := c.writeMessage(msg.JSON); err != nil {
-				return err
+			if msg.JSON != nil {
+				buf = appendTextFrame(buf, msg.JSON)
 			}
 		}
-		return nil
+		c.frames = buf[:0]
+		if cap(buf) > 64<<10 {
+			c.frames = nil
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		nc := c.ws.NetConn()
+		if err := nc.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+		_, err := nc.Write(buf)
+		return err
 	}
 	var last int64
 	for _, msg := range batch {
@@ -288,6 +322,23 @@ func (c *Conn) closeWith(code int, reason string) {
 
 // Wait blocks until every WebSocket writer has stopped or ctx is done.
 func (t *WS) Wait(ctx context.Context) error { return t.conns.wait(ctx) }
+
+// appendTextFrame appends payload as one unmasked, final WebSocket text
+// frame (RFC 6455 section 5.2), as a server sends it.
+func appendTextFrame(dst, payload []byte) []byte {
+	dst = append(dst, 0x81) // FIN, text
+	switch n := len(payload); {
+	case n < 126:
+		dst = append(dst, byte(n))
+	case n <= 0xFFFF:
+		dst = append(dst, 126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	return append(dst, payload...)
+}
 
 // jsonString returns b as the inside of a JSON string (without the quotes).
 func jsonString(b []byte) []byte {
