@@ -1116,3 +1116,59 @@ func TestRoomSlowReader(t *testing.T) {
 		t.Errorf("the stalled client's messages before and after resuming: %v", err)
 	}
 }
+
+// TestRoomAnswersPings: the socket's writer, not its reader, answers pings
+// (a batch is written straight to the socket, so only one goroutine may
+// write). A program that keeps its connection alive with pings gets pongs
+// with the same payload, and a message sent after still arrives.
+func TestRoomAnswersPings(t *testing.T) {
+	in := start(t, "", "")
+	conn, resp, err := dialRoom(t.Context(), nil, in.Addr, "pings", "pinger", "", nil)
+	if err != nil {
+		t.Fatalf("connect: %v (%s)", err, statusOf(resp))
+	}
+	defer conn.Close()
+	pongs := make(chan string, 4)
+	conn.SetPongHandler(func(data string) error { pongs <- data; return nil })
+	got := make(chan string, 64)
+	go func() {
+		defer close(got)
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			got <- string(data)
+		}
+	}()
+	for _, payload := range []string{"one", "two"} {
+		if err := conn.WriteControl(websocket.PingMessage, []byte(payload), time.Now().Add(roomWait)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case p := <-pongs:
+			if p != payload {
+				t.Fatalf("pong %q, want %q", p, payload)
+			}
+		case <-time.After(roomWait):
+			t.Fatalf("no pong for ping %q within %v", payload, roomWait)
+		}
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat","content":"after the pings"}`)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(roomWait)
+	for {
+		select {
+		case m, ok := <-got:
+			if !ok {
+				t.Fatal("the connection ended before the message came back")
+			}
+			if strings.Contains(m, `"after the pings"`) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the message did not come back within %v", roomWait)
+		}
+	}
+}
