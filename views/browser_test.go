@@ -306,7 +306,12 @@ func TestBrowserStopsWhenRefused(t *testing.T) {
 			if got := eval[string](t, ctx, `document.getElementById('`+views.IDNotice+`').textContent`); !strings.Contains(got, fmt.Sprint(tc.status)) {
 				t.Errorf("notice = %q", got)
 			}
-			time.Sleep(1500 * time.Millisecond) // a retry would have come by now
+			// No retry is pending: hx-sse has dropped its connection (it
+			// only does so once it has stopped reconnecting), and beacon.js
+			// retries nothing once it has shown the refusal checked above.
+			if eval[bool](t, ctx, `!!document.getElementById('`+views.IDLive+`')._htmx?.sse`) {
+				t.Errorf("hx-sse still holds a connection after a %d: it would retry", tc.status)
+			}
 			if n := len(ls.liveRequests()); n != tc.wantTries {
 				t.Errorf("%d requests after a %d, want %d (no retry)", n, tc.status, tc.wantTries)
 			}
@@ -315,13 +320,20 @@ func TestBrowserStopsWhenRefused(t *testing.T) {
 }
 
 func TestBrowserReconnectsAtOnceWhenVisibleOrOnline(t *testing.T) {
+	endFirst := make(chan struct{})    // closed by the test once the page is live
+	secondEnded := make(chan struct{}) // closed when the hidden tab has dropped its stream
 	ls := newLiveServer(t, nil, func(s sseStream, r *http.Request, attempt int) {
 		openStream(s)
 		// A long retry hint (as at shutdown): without beacon.js the browser
 		// would wait about 20 s before each reconnect.
 		s.send("retry", "20000", "event", "hello", "data", "x")
-		if attempt == 1 {
-			time.Sleep(100 * time.Millisecond)
+		switch attempt {
+		case 1:
+			<-endFirst
+			return
+		case 2:
+			<-r.Context().Done()
+			close(secondEnded)
 			return
 		}
 		<-r.Context().Done()
@@ -329,6 +341,7 @@ func TestBrowserReconnectsAtOnceWhenVisibleOrOnline(t *testing.T) {
 	ctx := browser(t)
 	do(t, ctx, chromedp.Navigate(ls.URL+"/"))
 	waitState(t, ctx, "live")
+	close(endFirst)
 	waitState(t, ctx, "reconnecting")
 
 	eval[chromedp.Void](t, ctx, `window.dispatchEvent(new Event('online'))`)
@@ -338,7 +351,11 @@ func TestBrowserReconnectsAtOnceWhenVisibleOrOnline(t *testing.T) {
 	// Hide the tab (hx-sse closes the stream), then show it again.
 	eval[chromedp.Void](t, ctx, `Object.defineProperty(document, 'hidden', {configurable: true, get: () => !!window.testHidden});
 		window.testHidden = true; document.dispatchEvent(new Event('visibilitychange'))`)
-	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-secondEnded:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hidden tab did not drop its stream")
+	}
 	eval[chromedp.Void](t, ctx, `window.testHidden = false; document.dispatchEvent(new Event('visibilitychange'))`)
 	waitFor(t, "a reconnect when the tab is visible again", 5*time.Second, func() bool { return len(ls.liveRequests()) == 3 })
 	waitState(t, ctx, "live")
