@@ -46,7 +46,16 @@ type message struct {
 	Frame
 	class Class
 	sse   []byte // the SSE event
-	html  []byte // Data as the inside of a JSON string, for WebSocket pages
+
+	htmlOnce sync.Once
+	html     []byte // Data as the inside of a JSON string; see jsonHTML
+}
+
+// jsonHTML returns Data as the inside of a JSON string, for WebSocket pages.
+// It is made on first use, once: most frames only ever go out as SSE.
+func (m *message) jsonHTML() []byte {
+	m.htmlOnce.Do(func() { m.html = jsonString(m.Data) })
+	return m.html
 }
 
 // HubConfig configures a Hub. Zero fields take the defaults below.
@@ -138,7 +147,6 @@ func (h *Hub) Publish(f Frame) {
 		return
 	}
 	m.sse = sse
-	m.html = jsonString(f.Data)
 
 	h.published.Add(1)
 	h.cfg.Metrics.publishedBy[m.class].Inc()

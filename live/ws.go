@@ -239,7 +239,7 @@ func (c *Conn) writeFrames(frames []Frame) error {
 		if frames[i].Position > 0 {
 			class = Log
 		}
-		msgs[i] = &message{Frame: frames[i], class: class, html: jsonString(frames[i].Data)}
+		msgs[i] = &message{Frame: frames[i], class: class}
 	}
 	return c.writeBatch(msgs)
 }
@@ -298,7 +298,7 @@ func (c *Conn) writeBatch(batch []*message) error {
 		return err
 	}
 	for _, msg := range batch {
-		if _, err := w.Write(msg.html); err != nil {
+		if _, err := w.Write(msg.jsonHTML()); err != nil {
 			return err
 		}
 	}
