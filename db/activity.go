@@ -53,32 +53,27 @@ func (s *Store) RecentActivities(ctx context.Context, limit int) ([]Activity, in
 	if limit <= 0 {
 		return nil, 0, fmt.Errorf("%w: limit %d is not positive", ErrInvalid, limit)
 	}
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, s.readErr(err)
-	}
-	defer tx.Rollback()
-
-	// The snapshot starts with the first SELECT; both see the same database.
-	var head int64
-	if err := tx.QueryRowContext(ctx, `SELECT `+headSQL).Scan(&head); err != nil {
-		return nil, 0, s.readErr(err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT position, text, link, created_at FROM activities
-		ORDER BY position DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, 0, s.readErr(err)
-	}
-	defer rows.Close()
 	var items []Activity
-	for rows.Next() {
-		var a Activity
-		var ms int64
-		if err := rows.Scan(&a.Position, &a.Text, &a.Link, &ms); err != nil {
-			return nil, 0, err
+	head, err := s.readAtHead(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT position, text, link, created_at FROM activities
+			ORDER BY position DESC LIMIT ?`, limit)
+		if err != nil {
+			return err
 		}
-		a.At = fromMilli(ms)
-		items = append(items, a)
+		defer rows.Close()
+		for rows.Next() {
+			var a Activity
+			var ms int64
+			if err := rows.Scan(&a.Position, &a.Text, &a.Link, &ms); err != nil {
+				return err
+			}
+			a.At = fromMilli(ms)
+			items = append(items, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	return items, head, s.readErr(rows.Err())
+	return items, head, nil
 }

@@ -68,6 +68,26 @@ func (s *Store) Horizon(ctx context.Context) (horizon, head int64, err error) {
 	return oldest.Int64 - 1, head, nil
 }
 
+// readAtHead runs read in one read-only transaction together with reading
+// the log's head, so what read returns and the head are the same moment:
+// a page rendered from them starts its live stream exactly after head.
+func (s *Store) readAtHead(ctx context.Context, read func(*sql.Tx) error) (int64, error) {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, s.readErr(err)
+	}
+	defer tx.Rollback()
+	// The snapshot starts with the first SELECT; both see the same database.
+	var head int64
+	if err := tx.QueryRowContext(ctx, `SELECT `+headSQL).Scan(&head); err != nil {
+		return 0, s.readErr(err)
+	}
+	if err := read(tx); err != nil {
+		return 0, s.readErr(err)
+	}
+	return head, nil
+}
+
 // headSQL selects the newest position ever given. sqlite_sequence keeps it
 // even when the newest events are gone, and has no row before the first one.
 const headSQL = `COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`

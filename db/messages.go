@@ -56,33 +56,27 @@ func (s *Store) Messages(ctx context.Context, room string, before int64, limit i
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, s.readErr(err)
-	}
-	defer tx.Rollback()
-	var head int64
-	if err := tx.QueryRowContext(ctx, `SELECT `+headSQL).Scan(&head); err != nil {
-		return nil, 0, s.readErr(err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT position, author, content, created_at FROM messages
-		WHERE room = ? AND position < ? ORDER BY position DESC LIMIT ?`, room, before, limit)
-	if err != nil {
-		return nil, 0, s.readErr(err)
-	}
-	defer rows.Close()
 	var out []Message
-	for rows.Next() {
-		m := Message{Room: room}
-		var ms int64
-		if err := rows.Scan(&m.Position, &m.User, &m.Content, &ms); err != nil {
-			return nil, 0, err
+	head, err := s.readAtHead(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT position, author, content, created_at FROM messages
+			WHERE room = ? AND position < ? ORDER BY position DESC LIMIT ?`, room, before, limit)
+		if err != nil {
+			return err
 		}
-		m.At = fromMilli(ms)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, s.readErr(err)
+		defer rows.Close()
+		for rows.Next() {
+			m := Message{Room: room}
+			var ms int64
+			if err := rows.Scan(&m.Position, &m.User, &m.Content, &ms); err != nil {
+				return err
+			}
+			m.At = fromMilli(ms)
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
