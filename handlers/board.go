@@ -45,7 +45,7 @@ type Board struct {
 
 	mu     sync.Mutex
 	custom map[string]*stats.Series // guarded by mu; posted metrics by name
-	last   views.Metrics            // guarded by mu; the newest reading, for page renders
+	last   views.Metrics            // guarded by mu; the newest reading of the server's own figures
 }
 
 // NewBoard returns a board that publishes to hub every tick.
@@ -157,9 +157,7 @@ func (b *Board) sample(now time.Time, eventRate float64) {
 	b.conns.Add(stats.Point{At: now, Value: float64(conns)})
 	b.p95.Add(stats.Point{At: now, Value: float64(p95) / float64(time.Millisecond)})
 	b.mu.Lock()
-	custom := b.last.Custom
 	b.last = m
-	b.last.Custom = custom
 	b.mu.Unlock()
 }
 
@@ -167,20 +165,32 @@ func (b *Board) sample(now time.Time, eventRate float64) {
 func (b *Board) Metrics() views.Metrics {
 	b.mu.Lock()
 	m := b.last
+	b.mu.Unlock()
+	series, units := b.posted()
+	m.Custom = make([]views.CustomMetric, 0, len(series))
+	for i, sr := range series {
+		if p, ok := sr.Latest(); ok {
+			m.Custom = append(m.Custom, views.CustomMetric{Name: sr.Name, Unit: units[i], Value: p.Value, At: p.At})
+		}
+	}
+	return m
+}
+
+// posted returns the posted metrics' series by name, with their units read
+// under b.mu, which guards Unit.
+func (b *Board) posted() ([]*stats.Series, []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	names := make([]string, 0, len(b.custom))
 	for n := range b.custom {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	m.Custom = make([]views.CustomMetric, 0, len(names))
-	for _, n := range names {
-		sr := b.custom[n]
-		if p, ok := sr.Latest(); ok {
-			m.Custom = append(m.Custom, views.CustomMetric{Name: n, Unit: sr.Unit, Value: p.Value, At: p.At})
-		}
+	series, units := make([]*stats.Series, len(names)), make([]string, len(names))
+	for i, n := range names {
+		series[i], units[i] = b.custom[n], b.custom[n].Unit
 	}
-	b.mu.Unlock()
-	return m
+	return series, units
 }
 
 // Chart returns every series over the window before now: the built-in ones
@@ -198,18 +208,7 @@ func (b *Board) Chart(now time.Time) views.Chart {
 	for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
 		add(sr, sr.Unit)
 	}
-	b.mu.Lock()
-	names := make([]string, 0, len(b.custom))
-	for n := range b.custom {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	custom := make([]*stats.Series, len(names))
-	units := make([]string, len(names)) // Unit is written under b.mu
-	for i, n := range names {
-		custom[i], units[i] = b.custom[n], b.custom[n].Unit
-	}
-	b.mu.Unlock()
+	custom, units := b.posted()
 	for i, sr := range custom {
 		add(sr, units[i])
 	}
