@@ -768,17 +768,10 @@ func TestResumeFromAnotherEpoch(t *testing.T) {
 	})
 }
 
-// TestResumePointOfFreshStream checks the promise "every stream starts by
-// telling the client its position, so a client that saw no event yet can
-// still come back without a gap" while events are being published: the
-// first activity after a fresh stream's position block P must be P+1 (no
-// write fails here, so positions are contiguous). Otherwise the events
-// between P and the first one sent are neither sent on this stream nor
-// replayed to the client, which believes it is at P.
-func TestResumePointOfFreshStream(t *testing.T) {
-	const streams = 200
-	in := start(t, "", "")
-
+// keepPosting posts activities from two posters until the test ends, and
+// reports the first error on the returned channel. The posters are stopped
+// and waited for in t.Cleanup.
+func keepPosting(t *testing.T, base string) <-chan error {
 	stop := make(chan struct{})
 	var posting sync.WaitGroup
 	postErr := make(chan error, 2)
@@ -791,18 +784,33 @@ func TestResumePointOfFreshStream(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := postActivity(pub.client, in.URL, fmt.Sprintf("poster %d item %d", w, i)); err != nil {
+				if _, err := postActivity(pub.client, base, fmt.Sprintf("poster %d item %d", w, i)); err != nil {
 					postErr <- err
 					return
 				}
 			}
 		})
 	}
-	defer func() {
+	t.Cleanup(func() {
 		close(stop)
 		posting.Wait()
 		pub.client.CloseIdleConnections()
-	}()
+	})
+	return postErr
+}
+
+// TestResumePointOfFreshStream checks the promise "every stream starts by
+// telling the client its position, so a client that saw no event yet can
+// still come back without a gap" while events are being published: the
+// first activity after a fresh stream's position block P must be P+1 (no
+// write fails here, so positions are contiguous). Otherwise the events
+// between P and the first one sent are neither sent on this stream nor
+// replayed to the client, which believes it is at P.
+func TestResumePointOfFreshStream(t *testing.T) {
+	const streams = 200
+	in := start(t, "", "")
+
+	postErr := keepPosting(t, in.URL)
 
 	var gaps []string
 	for range streams {
@@ -927,30 +935,7 @@ func TestLiveBadInput(t *testing.T) {
 func TestResumeResyncSnapshotIsConsistent(t *testing.T) {
 	const streams = 100
 	in := start(t, "", "")
-	stop := make(chan struct{})
-	var posting sync.WaitGroup
-	postErr := make(chan error, 2)
-	pub := newPublisher(t, 2)
-	for w := range 2 {
-		posting.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := postActivity(pub.client, in.URL, fmt.Sprintf("poster %d item %d", w, i)); err != nil {
-					postErr <- err
-					return
-				}
-			}
-		})
-	}
-	defer func() {
-		close(stop)
-		posting.Wait()
-		pub.client.CloseIdleConnections()
-	}()
+	postErr := keepPosting(t, in.URL)
 
 	var problems []string
 	for range streams {
