@@ -109,11 +109,7 @@ type onlineReader interface {
 // socket starts exactly after the position its history was read at.
 func handleRoom(history historyReader, online onlineReader, epoch string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		name := c.Param("room")
-		if err := checkRoom(name); err != nil {
-			return err
-		}
-		before, err := optionalPosition(c.QueryParam("before"), "before")
+		name, before, err := roomAndBefore(c)
 		if err != nil {
 			return err
 		}
@@ -199,11 +195,7 @@ type historyBody struct {
 // of history, oldest first, paged backwards by position.
 func handleHistory(history historyReader) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		name := c.Param("room")
-		if err := checkRoom(name); err != nil {
-			return err
-		}
-		before, err := optionalPosition(c.QueryParam("before"), "before")
+		name, before, err := roomAndBefore(c)
 		if err != nil {
 			return err
 		}
@@ -226,6 +218,17 @@ func handleHistory(history historyReader) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, body)
 	}
+}
+
+// roomAndBefore reads the room name from the path and the optional
+// ?before= position that pages history backwards.
+func roomAndBefore(c echo.Context) (string, int64, error) {
+	name := c.Param("room")
+	if err := checkRoom(name); err != nil {
+		return "", 0, err
+	}
+	before, err := optionalPosition(c.QueryParam("before"), "before")
+	return name, before, err
 }
 
 func optionalPosition(s, field string) (int64, error) {
