@@ -134,6 +134,7 @@ func (s *Source) Since(ctx context.Context, topics []string, after int64, limit 
 func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, int64, error) {
 	var frames []live.Frame
 	var at int64
+	read := false // whether at was read together with a snapshot
 	for _, t := range topics {
 		switch t {
 		case views.TopicActivity:
@@ -146,10 +147,13 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 				return nil, 0, err
 			}
 			frames = append(frames, live.Frame{Topic: t, Data: buf.Bytes()})
-			at = head
+			at, read = head, true
 		}
 	}
-	if at == 0 {
+	if !read {
+		// No log topic: the position is the head now. (Reading it again
+		// after a snapshot would pass events committed since, whatever the
+		// head the snapshot saw, 0 included.)
 		_, head, err := s.log.Horizon(ctx)
 		if err != nil {
 			return nil, 0, err
