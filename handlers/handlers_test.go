@@ -155,3 +155,36 @@ func TestPagesSendSecurityHeaders(t *testing.T) {
 		t.Errorf("unknown page: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestSnapshotRendersARoomAtItsPosition: a room viewer that cannot be
+// replayed (another epoch, or older than retention) gets the room's last
+// messages re-rendered, and the position they were read at, so the live
+// stream goes on from exactly there.
+func TestSnapshotRendersARoomAtItsPosition(t *testing.T) {
+	_, store := newTestServer(t)
+	ctx := context.Background()
+	for _, text := range []string{"first", "second"} {
+		if _, err := store.AddMessage(ctx, "lobby", "ann", text, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.AddMessage(ctx, "other", "bob", "elsewhere", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	frames, at, err := NewSource(store.Epoch(), store).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at != 3 || len(frames) != 1 {
+		t.Fatalf("snapshot of %d frames at %d, want 1 frame at the head, 3", len(frames), at)
+	}
+	html := string(frames[0].Data)
+	for _, want := range []string{`id="messages"`, `hx-swap-oob="true"`, `id="msg-1"`, `id="msg-2"`, "first", "second"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("snapshot lacks %q: %s", want, html)
+		}
+	}
+	if strings.Contains(html, "elsewhere") {
+		t.Errorf("snapshot of lobby shows another room's message: %s", html)
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/a-h/templ"
 
 	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/live"
@@ -78,6 +81,7 @@ type logReader interface {
 	EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]db.Event, error)
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	feedReader
+	historyReader
 }
 
 // Source is the live.Source of the dashboard's topics: it replays the log
@@ -129,25 +133,47 @@ func (s *Source) Since(ctx context.Context, topics []string, after int64, limit 
 	return frames, nil
 }
 
-// Snapshot implements live.Source: the feed as it is now, and the newest
-// metrics and chart.
+// Snapshot implements live.Source: the feed or a room's last messages as
+// they are now. State topics (metrics, chart, presence, typing) need nothing:
+// the hub hands every new subscriber their newest frames.
 func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, int64, error) {
 	var frames []live.Frame
 	var at int64
 	read := false // whether at was read together with a snapshot
+	add := func(t string, c templ.Component, head int64) error {
+		var buf bytes.Buffer
+		if err := c.Render(ctx, &buf); err != nil {
+			return err
+		}
+		frames = append(frames, live.Frame{Topic: t, Data: buf.Bytes()})
+		// Each log topic is read at its own moment. With several, the
+		// client starts at the oldest of them: nothing is lost, and an item
+		// of another topic may arrive again live (its DOM id is the same).
+		if !read || head < at {
+			at = head
+		}
+		read = true
+		return nil
+	}
 	for _, t := range topics {
-		switch t {
-		case views.TopicActivity:
+		switch {
+		case t == views.TopicActivity:
 			items, head, err := s.log.RecentActivities(ctx, views.ActivityItems)
 			if err != nil {
 				return nil, 0, err
 			}
-			var buf bytes.Buffer
-			if err := views.ActivityFeedFragment(activityViews(items)).Render(ctx, &buf); err != nil {
+			if err := add(t, views.ActivityFeedFragment(activityViews(items)), head); err != nil {
 				return nil, 0, err
 			}
-			frames = append(frames, live.Frame{Topic: t, Data: buf.Bytes()})
-			at, read = head, true
+		case strings.HasPrefix(t, views.TopicRoom("")):
+			room := strings.TrimPrefix(t, views.TopicRoom(""))
+			msgs, head, err := s.log.Messages(ctx, room, 0, views.HistoryPage)
+			if err != nil {
+				return nil, 0, err
+			}
+			if err := add(t, views.MessageListFragment(messageViews(msgs)), head); err != nil {
+				return nil, 0, err
+			}
 		}
 	}
 	if !read {
@@ -160,7 +186,5 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 		}
 		at = head
 	}
-	// State topics need nothing here: the hub hands every new subscriber the
-	// newest metrics and chart frames.
 	return frames, at, nil
 }
