@@ -15,18 +15,25 @@ type Message struct {
 	Position int64     `json:"position"`
 	Room     string    `json:"room"`
 	User     string    `json:"user"`
+	UserID   int64     `json:"user_id,omitempty"` // 0 for a guest
 	Content  string    `json:"content"`
 	At       time.Time `json:"timestamp"`
 }
 
-// AddMessage stores a chat message and its event (topic TopicRoom(room),
-// kind "message") in one transaction and returns it with its position.
-// Content and user are stored as given: the caller has validated them.
+// AddMessage stores a guest's chat message: AddMessageAs with no user id.
 func (s *Store) AddMessage(ctx context.Context, room, user, content string, at time.Time) (Message, error) {
+	return s.AddMessageAs(ctx, room, 0, user, content, at)
+}
+
+// AddMessageAs stores a chat message by the account userID (0 for a guest)
+// shown as user, and its event (topic TopicRoom(room), kind "message"), in
+// one transaction and returns it with its position. Content and user are
+// stored as given: the caller has validated them.
+func (s *Store) AddMessageAs(ctx context.Context, room string, userID int64, user, content string, at time.Time) (Message, error) {
 	if room == "" || user == "" || content == "" {
 		return Message{}, fmt.Errorf("%w: a message needs a room, a user and content", ErrInvalid)
 	}
-	m := Message{Room: room, User: user, Content: content, At: toMilli(at)}
+	m := Message{Room: room, User: user, UserID: userID, Content: content, At: toMilli(at)}
 	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
 		e, err := appendEvent(tx, TopicRoom(room), "message", m.At, func(pos int64) any {
 			m.Position = pos
@@ -35,8 +42,8 @@ func (s *Store) AddMessage(ctx context.Context, room, user, content string, at t
 		if err != nil {
 			return nil, err
 		}
-		_, err = tx.Exec(`INSERT INTO messages (position, room, author, content, created_at) VALUES (?, ?, ?, ?, ?)`,
-			m.Position, m.Room, m.User, m.Content, m.At.UnixMilli())
+		_, err = tx.Exec(`INSERT INTO messages (position, room, author, user_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			m.Position, m.Room, m.User, nullID(m.UserID), m.Content, m.At.UnixMilli())
 		return []Event{e}, err
 	})
 	if err != nil {
@@ -58,7 +65,7 @@ func (s *Store) Messages(ctx context.Context, room string, before int64, limit i
 	}
 	var out []Message
 	head, err := s.readAtHead(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT position, author, content, created_at FROM messages
+		rows, err := tx.QueryContext(ctx, `SELECT position, author, COALESCE(user_id, 0), content, created_at FROM messages
 			WHERE room = ? AND position < ? ORDER BY position DESC LIMIT ?`, room, before, limit)
 		if err != nil {
 			return err
@@ -67,7 +74,7 @@ func (s *Store) Messages(ctx context.Context, room string, before int64, limit i
 		for rows.Next() {
 			m := Message{Room: room}
 			var ms int64
-			if err := rows.Scan(&m.Position, &m.User, &m.Content, &ms); err != nil {
+			if err := rows.Scan(&m.Position, &m.User, &m.UserID, &m.Content, &ms); err != nil {
 				return err
 			}
 			m.At = fromMilli(ms)

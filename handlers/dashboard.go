@@ -29,11 +29,15 @@ type activeRooms interface {
 // handleDashboard serves GET /. The page streams: the shell, the metrics and
 // the chart (all in memory) are flushed first; the activity feed is read from
 // the database after that, and the live connection, placed after the feed,
-// starts exactly at the position the feed was read at.
-func handleDashboard(b *Board, feed feedReader, active activeRooms, epoch string) echo.HandlerFunc {
+// starts at the position the feed was read at (or the bell's, if older).
+func handleDashboard(b *Board, feed feedReader, unread unreadReader, active activeRooms, epoch string) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		page, bellHead, err := pageFor(c, unread, "Dashboard")
+		if err != nil {
+			return err
+		}
 		d := views.Dashboard{
-			Page:    views.Page{Title: "Dashboard"},
+			Page:    page,
 			Metrics: b.Metrics(),
 			Chart:   b.Chart(time.Now()),
 			Rooms:   roomSummaries(active.Active()),
@@ -47,7 +51,10 @@ func handleDashboard(b *Board, feed feedReader, active activeRooms, epoch string
 				return err
 			}
 			topics := []string{views.TopicMetrics, views.TopicChart, views.TopicRooms, views.TopicActivity}
-			return views.LiveConnector(liveURL(topics, epoch, head)).Render(ctx, w)
+			if page.Viewer.SignedIn() {
+				topics = append(topics, views.TopicUser(page.Viewer.ID))
+			}
+			return views.LiveConnector(liveURL(topics, epoch, min(head, bellHead))).Render(ctx, w)
 		})
 		return renderStream(c, views.DashboardPage(d, slow))
 	}

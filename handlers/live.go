@@ -17,8 +17,9 @@ import (
 // maxTopics bounds how many topics one connection may carry.
 const maxTopics = 16
 
-// topicRule says whether a topic exists and who may read it.
-type topicRule func(topic string) bool
+// topicRule says whether a topic exists and whether this request may read
+// it: nil, or an error that says why not (404, 403).
+type topicRule func(topic string) error
 
 // publicTopics are the topics anyone may read: the dashboard's, and every
 // room's messages, presence and typing (read-only, for viewers and embeds).
@@ -38,10 +39,33 @@ func publicTopics(topic string) bool {
 	return false
 }
 
-// Classify returns the class of a topic: the activity feed and room
-// messages are logs; everything else is state.
+// viewerTopics is the rule of /live: the public topics for anyone, and a
+// user's private topic for that user only.
+func viewerTopics(c echo.Context) topicRule {
+	return func(topic string) error {
+		if publicTopics(topic) {
+			return nil
+		}
+		if !strings.HasPrefix(topic, "user:") {
+			return &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", topic)}
+		}
+		s := sessionOf(c)
+		switch {
+		case s == nil:
+			return &fieldError{Status: http.StatusForbidden, Field: "topics",
+				Message: fmt.Sprintf("%q is a private topic; sign in as its owner to read it", topic)}
+		case topic != views.TopicUser(s.User.ID):
+			return &fieldError{Status: http.StatusForbidden, Field: "topics",
+				Message: fmt.Sprintf("%q is another person's private topic", topic)}
+		}
+		return nil
+	}
+}
+
+// Classify returns the class of a topic: the activity feed, room messages
+// and users' notifications are logs; everything else is state.
 func Classify(topic string) live.Class {
-	if topic == views.TopicActivity || strings.HasPrefix(topic, views.TopicRoom("")) {
+	if topic == views.TopicActivity || strings.HasPrefix(topic, views.TopicRoom("")) || strings.HasPrefix(topic, "user:") {
 		return live.Log
 	}
 	return live.State
@@ -50,9 +74,12 @@ func Classify(topic string) live.Class {
 // handleLive serves GET /live?topics=a,b,c: the page's one SSE connection.
 // It resumes from Last-Event-ID, or from the position in ?after= that the
 // page was rendered at.
-func handleLive(sse *live.SSE, allowed topicRule, log *slog.Logger) echo.HandlerFunc {
+//
+// A signed-in viewer's stream belongs to its session: signing out, or
+// revoking the session, ends it at once.
+func handleLive(sse *live.SSE, sessions *liveSessions, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		topics, err := parseTopics(c.QueryParam("topics"), allowed)
+		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c))
 		if err != nil {
 			return err
 		}
@@ -60,12 +87,18 @@ func handleLive(sse *live.SSE, allowed topicRule, log *slog.Logger) echo.Handler
 		if resume == "" {
 			resume = c.QueryParam("after")
 		}
-		err = sse.Serve(c.Response(), c.Request(), live.Request{
+		r := c.Request()
+		if s := sessionOf(c); s != nil {
+			ctx, release := sessions.hold(r.Context(), s.ID)
+			defer release()
+			r = r.WithContext(ctx)
+		}
+		err = sse.Serve(c.Response(), r, live.Request{
 			Topics: topics,
 			Resume: resume,
-			User:   visitorID(c),
+			User:   viewerKey(c),
 		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && c.Request().Context().Err() == nil {
+		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
 			log.Debug("live stream ended", "err", err)
 		}
 		return nil
@@ -93,8 +126,8 @@ func parseTopics(s string, allowed topicRule) ([]string, error) {
 		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	for _, t := range topics {
-		if !allowed(t) {
-			return nil, &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", t)}
+		if err := allowed(t); err != nil {
+			return nil, err
 		}
 	}
 	return topics, nil

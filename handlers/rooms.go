@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,44 +105,68 @@ type onlineReader interface {
 	Online(room string) []string
 }
 
-// handleRoom serves GET /rooms/:room: the last messages rendered on the
-// server, who is online, and the message form (or the name form). The page's
-// socket starts exactly after the position its history was read at.
-func handleRoom(history historyReader, online onlineReader, epoch string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		name, before, err := roomAndBefore(c)
-		if err != nil {
-			return err
-		}
-		return roomPage(c, http.StatusOK, history, online, epoch, name, before, displayName(c), "")
-	}
+// roomPages serves a room's page and its name form.
+type roomPages struct {
+	history historyReader
+	online  onlineReader
+	unread  unreadReader
+	users   userFinder
+	epoch   string
+	guests  bool // signed-out visitors may post under a chosen name
 }
 
-// roomPage renders a room page for user (empty for a viewer).
-func roomPage(c echo.Context, status int, history historyReader, online onlineReader, epoch, name string,
-	before int64, user, nameError string) error {
-	msgs, head, err := history.Messages(c.Request().Context(), name, before, views.HistoryPage)
+// handleRoom serves GET /rooms/:room: the last messages rendered on the
+// server, who is online, and the message form (or the name form, or a link
+// to sign in). The page's socket starts exactly after the position its
+// history was read at.
+func (p *roomPages) handleRoom(c echo.Context) error {
+	name, before, err := roomAndBefore(c)
 	if err != nil {
 		return err
 	}
+	user := ""
+	if s := sessionOf(c); s != nil {
+		user = s.User.Name
+	} else if p.guests {
+		user = displayName(c)
+	}
+	return p.render(c, http.StatusOK, name, before, user, "")
+}
+
+// render renders a room page for user (empty for a viewer).
+func (p *roomPages) render(c echo.Context, status int, name string, before int64, user, nameError string) error {
+	msgs, head, err := p.history.Messages(c.Request().Context(), name, before, views.HistoryPage)
+	if err != nil {
+		return err
+	}
+	page, bellHead, err := pageFor(c, p.unread, "#"+name)
+	if err != nil {
+		return err
+	}
+	head = min(head, bellHead)
 	r := views.Room{
-		Page:      views.Page{Title: "#" + name},
+		Page:      page,
 		Name:      name,
 		Messages:  messageViews(msgs),
-		Online:    online.Online(name),
+		Online:    p.online.Online(name),
 		User:      user,
+		Guests:    p.guests,
 		NameError: nameError,
 	}
 	if len(msgs) == views.HistoryPage {
 		r.Earlier = msgs[0].Position
 	}
+	topics := []string{views.TopicRoom(name), views.TopicPresence(name), views.TopicTyping(name)}
+	if page.Viewer.SignedIn() {
+		topics = append(topics, views.TopicUser(page.Viewer.ID))
+	}
 	if before > 0 {
 		// An older page is a look back; it does not go live.
 		r.User = ""
 	} else if r.User != "" {
-		r.SocketURL = "/rooms/" + name + "/ws?after=" + url.QueryEscape(live.FormatID(epoch, head))
+		r.SocketURL = "/rooms/" + name + "/ws?after=" + url.QueryEscape(live.FormatID(p.epoch, head))
 	} else {
-		r.LiveURL = liveURL([]string{views.TopicRoom(name), views.TopicPresence(name), views.TopicTyping(name)}, epoch, head)
+		r.LiveURL = liveURL(topics, p.epoch, head)
 	}
 	return render(c, status, views.RoomPage(r))
 }
@@ -155,32 +180,55 @@ func handleOpenRoom(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/rooms/"+name)
 }
 
-// handleChooseName serves POST /rooms/:room/name: it keeps the display name
-// in a cookie and goes back to the room. A refused name shows the room again
-// with the reason next to the form.
-func handleChooseName(history historyReader, online onlineReader, epoch string) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		room := c.Param("room")
-		if err := checkRoom(room); err != nil {
+// handleChooseName serves POST /rooms/:room/name (when guests may post):
+// it keeps the display name in a cookie and goes back to the room. A
+// refused name shows the room again with the reason next to the form.
+func (p *roomPages) handleChooseName(c echo.Context) error {
+	room := c.Param("room")
+	if err := checkRoom(room); err != nil {
+		return err
+	}
+	if !p.guests {
+		return &fieldError{Status: http.StatusForbidden, Field: "name", Message: "sign in to post in rooms; this server does not let guests post"}
+	}
+	name := strings.TrimSpace(c.FormValue("name"))
+	if err := p.checkGuestName(c.Request().Context(), name); err != nil {
+		var fe *fieldError
+		if !errors.As(err, &fe) {
 			return err
 		}
-		name := strings.TrimSpace(c.FormValue("name"))
-		if err := checkDisplayName(name); err != nil {
-			var fe *fieldError
-			errors.As(err, &fe)
-			return roomPage(c, http.StatusBadRequest, history, online, epoch, room, 0, "", "Your name "+fe.Message+".")
-		}
-		return chooseName(c, room, name)
+		return p.render(c, cmp.Or(fe.Status, http.StatusBadRequest), room, 0, "", "Your name "+fe.Message+".")
 	}
-}
-
-// chooseName keeps name in a cookie and goes back to the room.
-func chooseName(c echo.Context, room, name string) error {
 	c.SetCookie(&http.Cookie{
 		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: 365 * 24 * 3600,
 	})
 	return c.Redirect(http.StatusSeeOther, "/rooms/"+room)
+}
+
+// userFinder looks accounts up by name.
+type userFinder interface {
+	UserByName(ctx context.Context, name string) (db.User, error)
+}
+
+// checkGuestName validates a guest's display name, which must not be an
+// account's: a guest cannot pass for a member.
+func checkGuestName(ctx context.Context, users userFinder, name string) error {
+	if err := checkDisplayName(name); err != nil {
+		return err
+	}
+	_, err := users.UserByName(ctx, name)
+	switch {
+	case err == nil:
+		return &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
+	case errors.Is(err, db.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+func (p *roomPages) checkGuestName(ctx context.Context, name string) error {
+	return checkGuestName(ctx, p.users, name)
 }
 
 // historyBody is the JSON answer of the history API.
@@ -244,7 +292,7 @@ func optionalPosition(s, field string) (int64, error) {
 
 // messageAdder stores a chat message and publishes it after commit.
 type messageAdder interface {
-	AddMessage(ctx context.Context, room, user, content string, at time.Time) (db.Message, error)
+	AddMessageAs(ctx context.Context, room string, userID int64, user, content string, at time.Time) (db.Message, error)
 }
 
 // roomJoiner admits connections to rooms.
@@ -306,23 +354,17 @@ var socketUpgrader = websocket.Upgrader{
 // it and gets HTML fragments back; programs choosing the beacon.v1.json
 // subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
 // is replayed what it missed.
-func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, limits ChatLimits, log *slog.Logger) echo.HandlerFunc {
+func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, sessions *liveSessions,
+	guests bool, limits ChatLimits, log *slog.Logger) echo.HandlerFunc {
 	limits.fill()
 	return func(c echo.Context) error {
 		room := c.Param("room")
 		if err := checkRoom(room); err != nil {
 			return err
 		}
-		user := displayName(c)
-		if q := strings.TrimSpace(c.QueryParam("name")); q != "" {
-			if err := checkDisplayName(q); err != nil {
-				return err
-			}
-			user = q
-		}
-		if user == "" {
-			return &fieldError{Status: http.StatusUnauthorized, Field: "name",
-				Message: "choose a display name first (the room page's form, or ?name= for programs)"}
+		user, userID, err := chatIdentity(c, guests, users)
+		if err != nil {
+			return err
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
@@ -332,7 +374,23 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, limits Ch
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		s := &socket{conn: conn, room: room, user: user, mode: mode, limits: limits, store: store, log: log}
+		ctx := c.Request().Context()
+		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
+		if sess := sessionOf(c); sess != nil {
+			// The socket belongs to its session: signing out closes it,
+			// with 1008 so the page does not just come back.
+			var release func()
+			ctx, release = sessions.hold(ctx, sess.ID)
+			defer release()
+			stop := context.AfterFunc(ctx, func() {
+				conn.WriteControl(websocket.CloseMessage, //nolint:errcheck // closing anyway
+					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "signed out"), time.Now().Add(time.Second))
+				conn.Close()
+			})
+			defer stop()
+			topics = append(topics, views.TopicUser(sess.User.ID))
+		}
+		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log}
 		member, err := reg.Join(room, user)
 		if err != nil {
 			s.refuse(err)
@@ -340,11 +398,11 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, limits Ch
 		}
 		defer member.Leave()
 		s.member = member
-		wc, err := ws.Open(c.Request().Context(), conn, live.WSRequest{
+		wc, err := ws.Open(ctx, conn, live.WSRequest{
 			Request: live.Request{
-				Topics: []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)},
+				Topics: topics,
 				Resume: c.QueryParam("after"),
-				User:   user,
+				User:   cmp.Or(viewerKey(c), user),
 			},
 			Mode:  mode,
 			Hello: s.hello,
@@ -355,9 +413,34 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, limits Ch
 		}
 		defer wc.Close()
 		s.out = wc
-		s.read(c.Request().Context())
+		s.read(ctx)
 		return nil
 	}
+}
+
+// chatIdentity says who a socket posts as: the signed-in account, or, when
+// guests may post, the name chosen on the page (cookie) or by a program
+// (?name=), which must not be an account's.
+func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64, error) {
+	if s := sessionOf(c); s != nil {
+		return s.User.Name, s.User.ID, nil
+	}
+	if !guests {
+		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "session",
+			Message: "sign in to post in rooms (signed-out visitors may read a room's page but not post)"}
+	}
+	name := displayName(c)
+	if q := strings.TrimSpace(c.QueryParam("name")); q != "" {
+		name = q
+	}
+	if name == "" {
+		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "name",
+			Message: "choose a display name first (the room page's form, or ?name= for programs)"}
+	}
+	if err := checkGuestName(c.Request().Context(), users, name); err != nil {
+		return "", 0, err
+	}
+	return name, 0, nil
 }
 
 // socket is the reading side of one room connection.
@@ -365,6 +448,7 @@ type socket struct {
 	conn   *websocket.Conn
 	room   string
 	user   string
+	userID int64 // 0 for a guest
 	mode   live.Mode
 	limits ChatLimits
 	store  messageAdder
@@ -416,7 +500,7 @@ func (s *socket) read(ctx context.Context) {
 				Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", s.limits.Rate)})
 			continue
 		}
-		if _, err := s.store.AddMessage(ctx, s.room, s.user, in.Content, time.Now()); err != nil {
+		if _, err := s.store.AddMessageAs(ctx, s.room, s.userID, s.user, in.Content, time.Now()); err != nil {
 			if !errors.Is(err, context.Canceled) {
 				s.log.Error("store message", "room", s.room, "err", err)
 			}
@@ -495,7 +579,7 @@ func htmlMessage(c templ.Component) []byte {
 func messageViews(msgs []db.Message) []views.Message {
 	out := make([]views.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = views.Message{Position: m.Position, User: m.User, Content: m.Content, At: m.At}
+		out[i] = views.Message{Position: m.Position, User: m.User, Guest: m.UserID == 0, Content: m.Content, At: m.At}
 	}
 	return out
 }

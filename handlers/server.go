@@ -17,32 +17,38 @@ import (
 
 // Deps are the parts a Server is made of; cmd/beacon makes them.
 type Deps struct {
-	Store   *db.Store
-	Hub     *live.Hub
-	SSE     *live.SSE
-	WS      *live.WS
-	Rooms   *rooms.Registry
-	Chat    ChatLimits
-	Board   *Board
-	Metrics http.Handler // serves /metrics
-	Logger  *slog.Logger
+	Store    *db.Store
+	Hub      *live.Hub
+	SSE      *live.SSE
+	WS       *live.WS
+	Rooms    *rooms.Registry
+	Chat     ChatLimits
+	Accounts AccountConfig
+	Limits   Limits
+	Board    *Board
+	Metrics  http.Handler // serves /metrics
+	Logger   *slog.Logger
 }
 
 // Server is Beacon's HTTP handler.
 type Server struct {
 	Deps
-	echo *echo.Echo
+	echo     *echo.Echo
+	live     *liveSessions
+	accounts *accounts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
-	s := &Server{Deps: d}
+	s := &Server{Deps: d, live: newLiveSessions()}
+	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
 	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/"))
+	e.Use(s.accounts.session)
 	s.routes(e)
 	s.echo = e
 	return s

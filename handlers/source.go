@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,18 @@ func renderEvent(ctx context.Context, epoch string, ev db.Event) (live.Frame, er
 			return f, fmt.Errorf("event %d: %w", ev.Position, err)
 		}
 		if err := views.ActivityItemFragment(activityView(a)).Render(ctx, &buf); err != nil {
+			return f, err
+		}
+	case "notification", "read":
+		var u db.UserEvent
+		if err := json.Unmarshal(ev.Data, &u); err != nil {
+			return f, fmt.Errorf("event %d: %w", ev.Position, err)
+		}
+		c := views.ReadFragment(u.Read, u.Unread)
+		if u.Notification != nil {
+			c = views.NotificationFragment(notificationView(*u.Notification), u.Unread)
+		}
+		if err := c.Render(ctx, &buf); err != nil {
 			return f, err
 		}
 	default:
@@ -82,6 +95,7 @@ type logReader interface {
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	feedReader
 	historyReader
+	Notifications(ctx context.Context, userID int64, limit int) ([]db.Notification, int, int64, error)
 }
 
 // Source is the live.Source of the dashboard's topics: it replays the log
@@ -133,8 +147,8 @@ func (s *Source) Since(ctx context.Context, topics []string, after int64, limit 
 	return frames, nil
 }
 
-// Snapshot implements live.Source: the feed or a room's last messages as
-// they are now. State topics (metrics, chart, presence, typing) need nothing:
+// Snapshot implements live.Source: the feed, a room's last messages or a
+// user's notifications as they are now. State topics (metrics, chart, presence, typing) need nothing:
 // the hub hands every new subscriber their newest frames.
 func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, int64, error) {
 	var frames []live.Frame
@@ -163,6 +177,18 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 				return nil, 0, err
 			}
 			if err := add(t, views.ActivityFeedFragment(activityViews(items)), head); err != nil {
+				return nil, 0, err
+			}
+		case strings.HasPrefix(t, "user:"):
+			id, err := strconv.ParseInt(strings.TrimPrefix(t, "user:"), 10, 64)
+			if err != nil {
+				return nil, 0, fmt.Errorf("topic %q: %w", t, err)
+			}
+			items, unread, head, err := s.log.Notifications(ctx, id, views.NotificationItems)
+			if err != nil {
+				return nil, 0, err
+			}
+			if err := add(t, views.NotificationsFragment(notificationViews(items), unread), head); err != nil {
 				return nil, 0, err
 			}
 		case strings.HasPrefix(t, views.TopicRoom("")):

@@ -270,3 +270,34 @@ func titled(title string) string {
 	}
 	return title + " · Beacon"
 }
+
+// bellLabel is the bell's accessible name.
+func bellLabel(unread int) string {
+	switch unread {
+	case 0:
+		return "Notifications, none unread"
+	case 1:
+		return "Notifications, 1 unread"
+	}
+	return "Notifications, " + strconv.Itoa(unread) + " unread"
+}
+
+// tokenScopes are the scopes the settings form offers (auth.AllScopes;
+// views does not import auth).
+var tokenScopes = []string{"ingest:metrics", "ingest:activity", "notify"}
+
+// markReadPath is where the form that marks one notification read posts.
+func markReadPath(pos int64) string {
+	return "/notifications/" + strconv.FormatInt(pos, 10) + "/read"
+}
+
+// nextQuery is "?next=…" for a local path to come back to, or "".
+func nextQuery(next string) string {
+	if next == "" {
+		return ""
+	}
+	return "?next=" + url.QueryEscape(next)
+}
+
+// day formats a date for lists: "2 Jan 2006 15:04" in UTC.
+func day(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") }

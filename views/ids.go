@@ -1,5 +1,7 @@
 package views
 
+import "strconv"
+
 // DOM ids, SSE event names and topic names that the server, the fragments and
 // static/beacon.js must agree on. Nothing here is spelled anywhere else.
 const (
@@ -64,3 +66,29 @@ func TopicTyping(room string) string   { return "typing:" + room }
 
 // HistoryPage is how many messages a room page shows at first.
 const HistoryPage = 50
+
+// Accounts and notifications.
+const (
+	// IDBell is the header's link to the notifications, with the unread count.
+	IDBell = "bell"
+	// IDNotifications is the notifications page's list; new ones go on top.
+	IDNotifications = "notification-list"
+	// IDCSRF is a hidden field with the page's CSRF token, which forms that
+	// arrive over the live connection include (hx-include).
+	IDCSRF = "csrf"
+	// FieldCSRF is the form field that carries the CSRF token.
+	FieldCSRF = "_csrf"
+	// HeaderCSRF is the request header that may carry it instead.
+	HeaderCSRF = "X-CSRF-Token"
+)
+
+// TopicUser names a user's private topic: notifications and their reads.
+func TopicUser(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
+
+// NotificationID is the DOM id of a notification; NotificationStateID of
+// the part of it that says whether it was read.
+func NotificationID(pos int64) string      { return "notification-" + strconv.FormatInt(pos, 10) }
+func NotificationStateID(pos int64) string { return NotificationID(pos) + "-state" }
+
+// NotificationItems is how many notifications the notifications page shows.
+const NotificationItems = 50

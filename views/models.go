@@ -9,6 +9,72 @@ type Page struct {
 	// LiveURL is the page's SSE URL (topics and the position the page was rendered at);
 	// empty for a page without live content.
 	LiveURL string
+	// Viewer is the signed-in person; zero when signed out.
+	Viewer Viewer
+	// CSRF is the token every form of the page carries.
+	CSRF string
+}
+
+// Viewer is the signed-in person a page is for.
+type Viewer struct {
+	ID     int64
+	Name   string
+	Unread int // unread notifications, for the bell
+}
+
+// SignedIn reports whether the page is for a signed-in person.
+func (v Viewer) SignedIn() bool { return v.ID != 0 }
+
+// Notification is one item of a user's notification feed.
+type Notification struct {
+	Position int64
+	Title    string
+	Body     string
+	Link     string // an http or https URL, a local path, or empty
+	At       time.Time
+	Read     bool
+}
+
+// Notifications is the view model of GET /notifications.
+type Notifications struct {
+	Page
+	Items []Notification // newest first
+}
+
+// AuthForm is the view model of the sign-in and sign-up pages.
+type AuthForm struct {
+	Page
+	Name  string // as typed, to fill the form again
+	Next  string // local path to go to afterwards
+	Error string
+}
+
+// Settings is the view model of GET /settings.
+type Settings struct {
+	Page
+	Tokens   []Token
+	Sessions []Session
+	// NewToken is a token just made, shown this once.
+	NewToken string
+	Error    string
+}
+
+// Token is an API token as the settings page lists it.
+type Token struct {
+	ID       int64
+	Name     string
+	Scopes   []string
+	At       time.Time
+	LastUsed time.Time
+	Revoked  bool
+}
+
+// Session is a signed-in browser as the settings page lists it.
+type Session struct {
+	ID      int64
+	Agent   string
+	At      time.Time
+	Current bool
 }
 
 // Metrics is one reading of the figures the server measures itself, plus the
@@ -73,6 +139,7 @@ type Dashboard struct {
 type Message struct {
 	Position int64
 	User     string
+	Guest    bool // posted by a signed-out visitor under a chosen name
 	Content  string
 	At       time.Time
 }
@@ -86,8 +153,11 @@ type Room struct {
 	Earlier int64
 	Online  []string
 	Typing  []string
-	// User is the display name; empty for a viewer, who gets the name form.
+	// User is the display name; empty for a viewer, who gets the name form
+	// (when guests may post) or a link to sign in.
 	User string
+	// Guests says whether signed-out visitors may post under a chosen name.
+	Guests bool
 	// SocketURL is the room's WebSocket URL, for a page with a User.
 	SocketURL string
 	// NameError says why a chosen name was refused.

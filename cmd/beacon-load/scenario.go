@@ -179,6 +179,7 @@ func (p *publisher) post(ctx context.Context, seq int64) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+loadToken)
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		return err

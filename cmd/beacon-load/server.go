@@ -21,8 +21,11 @@ import (
 const (
 	livePath    = "/live?topics=activity" // one SSE connection on the activity feed (a log topic)
 	publishPath = "/api/activity"         // POST {"text": …}: stored, then pushed to every feed
-	metricsPath = "/metrics"              // Prometheus text, with the standard process and Go collectors
-	pagePath    = "/"                     // the dashboard
+	// loadToken is the API token the load tool gives Beacon to start with
+	// (BEACON_BOOTSTRAP_TOKEN) and publishes with.
+	loadToken   = "bcn_load-tool-token-0123456789abcdef"
+	metricsPath = "/metrics" // Prometheus text, with the standard process and Go collectors
+	pagePath    = "/"        // the dashboard
 )
 
 // wsGauge counts Beacon's open WebSocket connections (the room scenarios'
@@ -90,8 +93,12 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
 		}
-		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn"}
-		return startChild(ctx, kindBeacon, gauge, rundir, bin, nil, append(args, extra...)...)
+		// One machine plays thousands of clients from one address: the
+		// per-address limits would be the only thing measured.
+		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn",
+			"--live-rate", "0", "--api-rate", "0", "--guests"}
+		return startChild(ctx, kindBeacon, gauge, rundir, bin, []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken},
+			append(args, extra...)...)
 	}
 	return l, nil
 }

@@ -371,7 +371,13 @@ func (p *browserPage) checkMarker() {
 // test unless it is accepted with 201.
 func browserPost(t *testing.T, in *instance, path, contentType, body string) {
 	t.Helper()
-	resp, err := http.Post(in.URL+path, contentType, strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, in.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}

@@ -27,6 +27,13 @@ type config struct {
 	MessageRate     float64
 	MessageBurst    int
 	SendBuffer      int
+	Guests          bool
+	SessionTTL      time.Duration
+	LiveRate        float64
+	LiveBurst       int
+	APIRate         float64
+	APIBurst        int
+	ProxyHeader     string
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -52,6 +59,13 @@ func settings(c *config) []setting {
 		{"message-rate", "BEACON_MESSAGE_RATE", "chat messages one connection may send per second", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.MessageRate, n, 10, u) }},
 		{"message-burst", "BEACON_MESSAGE_BURST", "chat messages one connection may send in a burst", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBurst, n, 20, u) }},
 		{"send-buffer", "BEACON_SEND_BUFFER", "kernel send buffer per connection in bytes (0: the kernel's autotuning, up to ~4 MiB); small, so a client that stops reading is noticed early", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.SendBuffer, n, 256<<10, u) }},
+		{"guests", "BEACON_GUESTS", "let signed-out visitors post in rooms under a chosen name (marked as guests)", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.Guests, n, false, u) }},
+		{"session-ttl", "BEACON_SESSION_TTL", "how long a sign-in lasts", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.SessionTTL, n, 30*24*time.Hour, u) }},
+		{"live-rate", "BEACON_LIVE_RATE", "new live connections one address may open per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.LiveRate, n, 10, u) }},
+		{"live-burst", "BEACON_LIVE_BURST", "new live connections one address may open at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.LiveBurst, n, 60, u) }},
+		{"api-rate", "BEACON_API_RATE", "API requests one address may make per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.APIRate, n, 50, u) }},
+		{"api-burst", "BEACON_API_BURST", "API requests one address may make at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.APIBurst, n, 200, u) }},
+		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }
@@ -95,6 +109,10 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("tick must be at least 10ms")
 	case c.RoomConns < 1 || c.MessageBytes < 1 || c.MessageRate <= 0 || c.MessageBurst < 1:
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
+	case c.SessionTTL < time.Minute:
+		return c, fmt.Errorf("session-ttl must be at least 1m")
+	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
+		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
 	}
 	return c, nil
 }

@@ -21,6 +21,18 @@ func TestMain(m *testing.M) {
 	)
 }
 
+// testToken is the API token every test instance starts with, as
+// BEACON_BOOTSTRAP_TOKEN: a server token with every scope.
+const testToken = "bcn_test-token-for-every-scope-0123456789"
+
+// testEnv is the environment of test instances.
+func testEnv(name string) string {
+	if name == "BEACON_BOOTSTRAP_TOKEN" {
+		return testToken
+	}
+	return ""
+}
+
 // instance is one running Beacon, started by run exactly as main does.
 type instance struct {
 	URL  string // http://127.0.0.1:port
@@ -45,9 +57,13 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	in := &instance{DB: db, stop: cancel, done: make(chan error, 1), logs: &strings.Builder{}}
-	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn"}, flags...)
+	// Tests open many streams from one address and post as guests; the
+	// tests of limits and accounts turn those back on with their own flags
+	// (the last of a repeated flag wins).
+	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn",
+		"--live-rate", "0", "--api-rate", "0", "--guests"}, flags...)
 	go func() {
-		err := run(ctx, args, func(string) string { return "" }, outW, &lockedWriter{b: in.logs})
+		err := run(ctx, args, testEnv, outW, &lockedWriter{b: in.logs})
 		outW.Close()
 		in.done <- err
 	}()

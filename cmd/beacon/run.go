@@ -26,7 +26,12 @@ import (
 // run starts Beacon and serves until ctx ends, then shuts down: it stops
 // accepting, tells every live connection to come back, waits for them, and
 // flushes the database.
+//
+// "beacon token …" manages API tokens instead (see token.go).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := newConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -42,6 +47,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
+	if tok := getenv(bootstrapEnv); tok != "" {
+		if err := bootstrap(ctx, store, tok); err != nil {
+			return err
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -76,7 +86,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: handlers.NewServer(handlers.Deps{
 			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
-			Chat:    handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
+			Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
+			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, Guests: cfg.Guests},
+			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
+				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

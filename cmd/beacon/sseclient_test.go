@@ -183,7 +183,13 @@ func streamClient(t testing.TB) *http.Client {
 // postActivity posts one activity as a form and returns the position the
 // server stored it at.
 func postActivity(c *http.Client, base, text string) (int64, error) {
-	resp, err := c.PostForm(base+"/api/activity", url.Values{"text": {text}})
+	req, err := http.NewRequest(http.MethodPost, base+"/api/activity", strings.NewReader(url.Values{"text": {text}}.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
 	}

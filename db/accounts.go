@@ -1,0 +1,174 @@
+package db
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// ErrExists is returned when a record with the same unique name exists.
+var ErrExists = errors.New("db: already exists")
+
+// User is an account.
+type User struct {
+	ID       int64
+	Name     string
+	Password string // PHC string of the password's hash
+	At       time.Time
+}
+
+// CreateUser stores a new account; a name taken in any case is ErrExists.
+// The caller has validated name and hashed the password.
+func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User, error) {
+	if name == "" || passwordHash == "" {
+		return User{}, fmt.Errorf("%w: a user needs a name and a password hash", ErrInvalid)
+	}
+	u := User{Name: name, Password: passwordHash, At: toMilli(time.Time{})}
+	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		res, err := tx.Exec(`INSERT INTO users (name, password, created_at) VALUES (?, ?, ?)`,
+			u.Name, u.Password, u.At.UnixMilli())
+		if err != nil {
+			return nil, uniqueErr(err, "the name "+name)
+		}
+		u.ID, err = res.LastInsertId()
+		return nil, err
+	})
+	return u, err
+}
+
+// UserByName returns the account called name (in any case), or ErrNotFound.
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	return s.user(ctx, `SELECT id, name, password, created_at FROM users WHERE name = ?`, name)
+}
+
+// UserByID returns the account with id, or ErrNotFound.
+func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	return s.user(ctx, `SELECT id, name, password, created_at FROM users WHERE id = ?`, id)
+}
+
+func (s *Store) user(ctx context.Context, query string, arg any) (User, error) {
+	var u User
+	var ms int64
+	err := s.r.QueryRowContext(ctx, query, arg).Scan(&u.ID, &u.Name, &u.Password, &ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, s.readErr(err)
+	}
+	u.At = fromMilli(ms)
+	return u, nil
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	ID      int64
+	User    User
+	CSRF    string // the token the session's forms carry
+	Agent   string // the browser's User-Agent, to tell sessions apart
+	At      time.Time
+	Expires time.Time
+}
+
+// CreateSession stores a session of user for a cookie secret; only the
+// secret's SHA-256 is kept.
+func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (Session, error) {
+	if secret == "" || csrf == "" {
+		return Session{}, fmt.Errorf("%w: a session needs a secret and a CSRF token", ErrInvalid)
+	}
+	sess := Session{User: User{ID: userID}, CSRF: csrf, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
+	h := hashOf(secret)
+	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			h, userID, csrf, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli())
+		if err != nil {
+			return nil, err
+		}
+		sess.ID, err = res.LastInsertId()
+		return nil, err
+	})
+	return sess, err
+}
+
+// SessionBySecret returns the unexpired session whose cookie secret is
+// secret, with its user, or ErrNotFound.
+func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
+	var sess Session
+	var at, exp, uat int64
+	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.csrf, s.agent, s.created_at, s.expires_at,
+			u.id, u.name, u.password, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.hash = ? AND s.expires_at > ?`, hashOf(secret), now.UnixMilli()).
+		Scan(&sess.ID, &sess.CSRF, &sess.Agent, &at, &exp, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrNotFound
+	}
+	if err != nil {
+		return Session{}, s.readErr(err)
+	}
+	sess.At, sess.Expires, sess.User.At = fromMilli(at), fromMilli(exp), fromMilli(uat)
+	return sess, nil
+}
+
+// Sessions lists a user's unexpired sessions, newest first.
+func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, agent, created_at, expires_at FROM sessions
+		WHERE user_id = ? AND expires_at > ? ORDER BY id DESC`, userID, now.UnixMilli())
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		sess := Session{User: User{ID: userID}}
+		var at, exp int64
+		if err := rows.Scan(&sess.ID, &sess.Agent, &at, &exp); err != nil {
+			return nil, err
+		}
+		sess.At, sess.Expires = fromMilli(at), fromMilli(exp)
+		out = append(out, sess)
+	}
+	return out, s.readErr(rows.Err())
+}
+
+// DeleteSession ends session id of user; a session of someone else, or one
+// already gone, is ErrNotFound.
+func (s *Store) DeleteSession(ctx context.Context, userID, id int64) error {
+	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		res, err := tx.Exec(`DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
+		if err != nil {
+			return nil, err
+		}
+		return nil, mustChange(res)
+	})
+}
+
+// hashOf is how secrets (session cookies, API tokens) are stored. They are
+// 256 random bits, so a fast hash is enough: there is nothing to guess.
+func hashOf(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// uniqueErr turns a UNIQUE constraint failure into ErrExists about what.
+func uniqueErr(err error, what string) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+		return fmt.Errorf("%w: %s is taken", ErrExists, what)
+	}
+	return err
+}
+
+// mustChange returns ErrNotFound when a statement changed no row.
+func mustChange(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,175 @@
+package db
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TopicUser returns the log topic of a user's private notification feed.
+func TopicUser(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
+
+// Notification is one item of a user's private feed.
+type Notification struct {
+	Position int64     `json:"position"`
+	UserID   int64     `json:"user_id"`
+	Title    string    `json:"title"`
+	Body     string    `json:"body,omitempty"`
+	Link     string    `json:"link,omitempty"`
+	At       time.Time `json:"at"`
+	Read     bool      `json:"read"`
+}
+
+// UserEvent is the data of an event of a user's topic: a new notification
+// (kind "notification") or notifications that were read (kind "read").
+// Unread is the user's unread count right after the event, so the last
+// event a client applied always leaves its bell right.
+type UserEvent struct {
+	Notification *Notification `json:"notification,omitempty"`
+	Read         []int64       `json:"read,omitempty"`
+	Unread       int           `json:"unread"`
+}
+
+// maxReadListed bounds the positions one "read" event lists; marking more
+// than this at once still marks them all, and a client that shows an older
+// one unread is put right by its next page load.
+const maxReadListed = 500
+
+// AddNotification stores a notification for user and its event in one
+// transaction and returns it with its position. Fields are stored as
+// given: the caller has validated them.
+func (s *Store) AddNotification(ctx context.Context, userID int64, title, body, link string) (Notification, error) {
+	if userID == 0 || strings.TrimSpace(title) == "" {
+		return Notification{}, fmt.Errorf("%w: a notification needs a user and a title", ErrInvalid)
+	}
+	n := Notification{UserID: userID, Title: title, Body: body, Link: link, At: toMilli(time.Time{})}
+	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		var unread int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&unread); err != nil {
+			return nil, err
+		}
+		e, err := appendEvent(tx, TopicUser(userID), "notification", n.At, func(pos int64) any {
+			n.Position = pos
+			return UserEvent{Notification: &n, Unread: unread + 1}
+		})
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.Exec(`INSERT INTO notifications (position, user_id, title, body, link, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			n.Position, userID, title, body, link, n.At.UnixMilli())
+		return []Event{e}, err
+	})
+	if err != nil {
+		return Notification{}, err
+	}
+	return n, nil
+}
+
+// MarkRead marks user's notifications at positions read (all of them when
+// positions is nil) and announces the change on the user's topic. Positions
+// that are not the user's, or already read, are left alone; when nothing
+// changes nothing is announced. It returns how many it marked.
+func (s *Store) MarkRead(ctx context.Context, userID int64, positions []int64) (int, error) {
+	if positions != nil && len(positions) == 0 {
+		return 0, nil
+	}
+	var marked int
+	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		now := time.Now().UnixMilli()
+		query := `UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`
+		args := []any{now, userID}
+		if positions != nil {
+			query += ` AND position IN (?` + strings.Repeat(", ?", len(positions)-1) + `)`
+			for _, p := range positions {
+				args = append(args, p)
+			}
+		}
+		rows, err := tx.Query(query+` RETURNING position`, args...)
+		if err != nil {
+			return nil, err
+		}
+		var read []int64
+		for rows.Next() {
+			var p int64
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			read = append(read, p)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		marked = len(read)
+		if marked == 0 {
+			return nil, nil
+		}
+		if len(read) > maxReadListed {
+			// RETURNING has no order: keep the newest, the ones pages show.
+			slices.SortFunc(read, func(a, b int64) int { return cmp.Compare(b, a) })
+			read = read[:maxReadListed]
+		}
+		var unread int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&unread); err != nil {
+			return nil, err
+		}
+		e, err := appendEvent(tx, TopicUser(userID), "read", time.Time{}, func(int64) any {
+			return UserEvent{Read: read, Unread: unread}
+		})
+		if err != nil {
+			return nil, err
+		}
+		return []Event{e}, nil
+	})
+	return marked, err
+}
+
+// Notifications returns up to limit of user's newest notifications, newest
+// first, the unread count and the log's head, all read at one moment.
+func (s *Store) Notifications(ctx context.Context, userID int64, limit int) ([]Notification, int, int64, error) {
+	if limit < 0 {
+		return nil, 0, 0, fmt.Errorf("%w: limit %d is negative", ErrInvalid, limit)
+	}
+	var out []Notification
+	var unread int
+	head, err := s.readAtHead(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`,
+			userID).Scan(&unread); err != nil {
+			return err
+		}
+		if limit == 0 {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT position, title, body, link, created_at, read_at IS NOT NULL
+			FROM notifications WHERE user_id = ? ORDER BY position DESC LIMIT ?`, userID, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			n := Notification{UserID: userID}
+			var ms int64
+			if err := rows.Scan(&n.Position, &n.Title, &n.Body, &n.Link, &ms, &n.Read); err != nil {
+				return err
+			}
+			n.At = fromMilli(ms)
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return out, unread, head, nil
+}
+
+// Unread returns user's unread count and the log's head, read at one moment.
+func (s *Store) Unread(ctx context.Context, userID int64) (int, int64, error) {
+	_, unread, head, err := s.Notifications(ctx, userID, 0)
+	return unread, head, err
+}

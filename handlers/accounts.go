@@ -1,0 +1,333 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/beacon-live/beacon/auth"
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/limit"
+	"github.com/beacon-live/beacon/views"
+)
+
+// AccountConfig is how accounts behave.
+type AccountConfig struct {
+	// SessionTTL is how long a sign-in lasts. Default 30 days.
+	SessionTTL time.Duration
+	// Guests lets signed-out visitors post in rooms under a chosen name,
+	// marked as guests. Off by default: they may read but not post.
+	Guests bool
+}
+
+// Sign-in throttling. A name gets signInBurst wrong passwords, then one more
+// per signInEvery; an address gets ipBurst tries of any name, then one per
+// ipEvery. Only failures count, and a success forgets the name's.
+const (
+	signInBurst = 10
+	signInEvery = time.Minute
+	ipBurst     = 50
+	ipEvery     = 10 * time.Second
+)
+
+// Cookies of accounts.
+const (
+	sessionCookie = "beacon_session"
+	csrfCookie    = "beacon_csrf" // the CSRF token of a signed-out browser
+)
+
+// ctxSession is where the session middleware keeps the request's session.
+const ctxSession = "beacon.session"
+
+// users is what accounts need from the store.
+type users interface {
+	CreateUser(ctx context.Context, name, passwordHash string) (db.User, error)
+	UserByName(ctx context.Context, name string) (db.User, error)
+	CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (db.Session, error)
+	SessionBySecret(ctx context.Context, secret string, now time.Time) (db.Session, error)
+	Sessions(ctx context.Context, userID int64, now time.Time) ([]db.Session, error)
+	DeleteSession(ctx context.Context, userID, id int64) error
+}
+
+// accounts serves signing up, in and out, and knows each request's session.
+type accounts struct {
+	store    users
+	cfg      AccountConfig
+	live     *liveSessions
+	clientIP func(*http.Request) string
+	byName   *limit.Keyed // failed sign-ins per account
+	byIP     *limit.Keyed // failed sign-ins and sign-ups per address
+	dummy    string       // a hash to check when the name is unknown, so both take as long
+}
+
+func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string) *accounts {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * 24 * time.Hour
+	}
+	return &accounts{
+		store: store, cfg: cfg, live: live, clientIP: clientIP,
+		byName: limit.New(1/signInEvery.Seconds(), signInBurst),
+		byIP:   limit.New(1/ipEvery.Seconds(), ipBurst),
+		dummy:  auth.HashPassword("no such user"),
+	}
+}
+
+// session finds the request's session from its cookie; a request without a
+// valid one goes on signed out (and an unknown cookie is cleared).
+func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ck, err := c.Cookie(sessionCookie)
+		if err != nil || ck.Value == "" {
+			return next(c)
+		}
+		sess, err := a.store.SessionBySecret(c.Request().Context(), ck.Value, time.Now())
+		switch {
+		case err == nil:
+			c.Set(ctxSession, &sess)
+		case errors.Is(err, db.ErrNotFound):
+			a.clearCookie(c)
+		default:
+			return err
+		}
+		return next(c)
+	}
+}
+
+// sessionOf returns the request's session, or nil when signed out.
+func sessionOf(c echo.Context) *db.Session {
+	s, _ := c.Get(ctxSession).(*db.Session)
+	return s
+}
+
+// requireUser sends signed-out visitors of a page to sign in first, and
+// refuses other requests with 401.
+func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if sessionOf(c) != nil {
+			return next(c)
+		}
+		if c.Request().Method == http.MethodGet {
+			return c.Redirect(http.StatusSeeOther, "/login"+nextQuery(c.Request().URL.RequestURI()))
+		}
+		return &fieldError{Status: http.StatusUnauthorized, Field: "session", Message: "sign in first"}
+	}
+}
+
+// csrfToken returns the token the page's forms must carry: the session's,
+// or for a signed-out browser the one in its CSRF cookie (made now if it
+// has none).
+func csrfToken(c echo.Context) string {
+	if s := sessionOf(c); s != nil {
+		return s.CSRF
+	}
+	if tok, ok := c.Get(csrfCookie).(string); ok {
+		return tok
+	}
+	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) == 43 {
+		return ck.Value
+	}
+	tok := auth.Secret("")
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS()})
+	c.Set(csrfCookie, tok)
+	return tok
+}
+
+// checkCSRF refuses a form POST that does not carry the token of its
+// session (or, signed out, of its CSRF cookie) in the _csrf field or the
+// X-CSRF-Token header. Another site can make a browser send its cookies,
+// but cannot read the token out of Beacon's pages.
+func checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var want string
+		if s := sessionOf(c); s != nil {
+			want = s.CSRF
+		} else if ck, err := c.Cookie(csrfCookie); err == nil {
+			want = ck.Value
+		}
+		got := c.Request().Header.Get(views.HeaderCSRF)
+		if got == "" {
+			got = c.FormValue(views.FieldCSRF)
+		}
+		switch {
+		case got == "":
+			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
+				Message: "this form came without its CSRF token; reload the page and send it again"}
+		case want == "" || !auth.Equal(got, want):
+			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
+				Message: "this form's CSRF token is not this browser's (it may be from an old page, or another site); reload the page and send it again"}
+		}
+		return next(c)
+	}
+}
+
+// handleLoginPage serves GET /login.
+func (a *accounts) handleLoginPage(c echo.Context) error {
+	return render(c, http.StatusOK, views.LoginPage(a.form(c, "Sign in", "", "")))
+}
+
+// handleSignupPage serves GET /signup.
+func (a *accounts) handleSignupPage(c echo.Context) error {
+	return render(c, http.StatusOK, views.SignupPage(a.form(c, "Sign up", "", "")))
+}
+
+func (a *accounts) form(c echo.Context, title, name, problem string) views.AuthForm {
+	next := safeNext(c.FormValue("next"))
+	return views.AuthForm{Page: views.Page{Title: title, CSRF: csrfToken(c)}, Name: name, Next: next, Error: problem}
+}
+
+// handleLogin serves POST /login. Too many failures for the name, or from
+// the address, are refused with 429 before the password is looked at.
+func (a *accounts) handleLogin(c echo.Context) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	password := c.FormValue("password")
+	now := time.Now()
+	nameKey, ipKey := strings.ToLower(name), a.clientIP(c.Request())
+	okName, waitName := a.byName.Peek(nameKey, now)
+	okIP, waitIP := a.byIP.Peek(ipKey, now)
+	if !okName || !okIP {
+		wait := max(waitName, waitIP)
+		c.Response().Header().Set("Retry-After", limit.RetryAfter(wait))
+		return render(c, http.StatusTooManyRequests, views.LoginPage(a.form(c, "Sign in", name,
+			"Too many failed sign-ins. Try again in "+limit.RetryAfter(wait)+" seconds.")))
+	}
+	u, err := a.store.UserByName(c.Request().Context(), name)
+	hash := u.Password
+	if errors.Is(err, db.ErrNotFound) || name == "" {
+		hash = a.dummy // same work, so timing does not tell which names exist
+	} else if err != nil {
+		return err
+	}
+	if err := auth.CheckPassword(hash, password); err != nil || hash == a.dummy {
+		a.byName.Allow(nameKey, now)
+		a.byIP.Allow(ipKey, now)
+		return render(c, http.StatusUnauthorized, views.LoginPage(a.form(c, "Sign in", name, "Wrong name or password.")))
+	}
+	a.byName.Reset(nameKey)
+	return a.signIn(c, u)
+}
+
+// handleSignup serves POST /signup.
+func (a *accounts) handleSignup(c echo.Context) error {
+	name := strings.TrimSpace(c.FormValue("name"))
+	password := c.FormValue("password")
+	problem := ""
+	if err := checkUserName(name); err != nil {
+		problem = "Your name " + err.(*fieldError).Message + "."
+	} else if err := checkPassword(password); err != nil {
+		problem = "Your password " + err.(*fieldError).Message + "."
+	}
+	if problem != "" {
+		return render(c, http.StatusBadRequest, views.SignupPage(a.form(c, "Sign up", name, problem)))
+	}
+	if ok, wait := a.byIP.Allow(a.clientIP(c.Request()), time.Now()); !ok {
+		c.Response().Header().Set("Retry-After", limit.RetryAfter(wait))
+		return render(c, http.StatusTooManyRequests, views.SignupPage(a.form(c, "Sign up", name,
+			"Too many attempts from your address. Try again in "+limit.RetryAfter(wait)+" seconds.")))
+	}
+	u, err := a.store.CreateUser(c.Request().Context(), name, auth.HashPassword(password))
+	if errors.Is(err, db.ErrExists) {
+		return render(c, http.StatusConflict, views.SignupPage(a.form(c, "Sign up", name, "That name is taken.")))
+	}
+	if err != nil {
+		return err
+	}
+	return a.signIn(c, u)
+}
+
+// signIn starts a session for u, sets its cookie and goes on to ?next.
+func (a *accounts) signIn(c echo.Context, u db.User) error {
+	secret := auth.Secret("")
+	agent := truncate(c.Request().UserAgent(), 200)
+	if agent == "" {
+		agent = "unknown browser"
+	}
+	if _, err := a.store.CreateSession(c.Request().Context(), u.ID, secret, auth.Secret(""), agent,
+		time.Now().Add(a.cfg.SessionTTL)); err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: int(a.cfg.SessionTTL.Seconds()),
+	})
+	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+}
+
+// handleLogout serves POST /logout: it ends the session and its live
+// connections.
+func (a *accounts) handleLogout(c echo.Context) error {
+	if s := sessionOf(c); s != nil {
+		if err := a.endSession(c.Request().Context(), s.User.ID, s.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+	}
+	a.clearCookie(c)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// endSession deletes session id of user and closes its live connections.
+func (a *accounts) endSession(ctx context.Context, userID, id int64) error {
+	err := a.store.DeleteSession(ctx, userID, id)
+	if err == nil {
+		a.live.end(id)
+	}
+	return err
+}
+
+func (a *accounts) clearCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: -1})
+}
+
+// checkUserName validates an account name: 1–32 letters, digits and . _ -
+// (no spaces, so a name is one word in a mention or a URL).
+func checkUserName(name string) error {
+	if name == "" {
+		return badField("name", "is required")
+	}
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 32 {
+		return badField("name", "must be at most 32 characters")
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-", r) {
+			return badField("name", "may hold only letters, digits and . _ - (found %q)", r)
+		}
+	}
+	return nil
+}
+
+// checkPassword validates a new password: 8 to 256 bytes of UTF-8.
+func checkPassword(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < 8:
+		return badField("password", "must be at least 8 characters")
+	case len(pw) > 256:
+		return badField("password", "must be at most 256 bytes")
+	case !utf8.ValidString(pw):
+		return badField("password", "is not valid UTF-8")
+	}
+	return nil
+}
+
+// safeNext returns next if it is a path on this site, else "/": a sign-in
+// link must not send anyone to another site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return next
+}
+
+// nextQuery is "?next=…" for a local path to come back to.
+func nextQuery(path string) string { return "?next=" + url.QueryEscape(path) }

@@ -1,0 +1,44 @@
+package handlers
+
+import (
+	"context"
+	"math"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/beacon-live/beacon/views"
+)
+
+// unreadReader reads a user's unread count.
+type unreadReader interface {
+	Unread(ctx context.Context, userID int64) (int, int64, error)
+}
+
+// pageFor returns the Page of a full page for the request's viewer: the
+// title, the CSRF token, and for a signed-in viewer the bell's count, read
+// at position head. A page that goes live starts its stream at the lowest
+// position it read anything at (so nothing is missed; what arrives twice is
+// harmless: the bell carries a count, not an increment, and lists drop
+// copies). Signed out, head is the largest position.
+func pageFor(c echo.Context, unread unreadReader, title string) (views.Page, int64, error) {
+	p := views.Page{Title: title, CSRF: csrfToken(c)}
+	s := sessionOf(c)
+	if s == nil {
+		return p, math.MaxInt64, nil
+	}
+	n, head, err := unread.Unread(c.Request().Context(), s.User.ID)
+	if err != nil {
+		return p, 0, err
+	}
+	p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: n}
+	return p, head, nil
+}
+
+// viewerKey is who the active-users figure counts a connection as: the
+// account, or the anonymous visitor cookie.
+func viewerKey(c echo.Context) string {
+	if s := sessionOf(c); s != nil {
+		return views.TopicUser(s.User.ID)
+	}
+	return visitorID(c)
+}

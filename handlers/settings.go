@@ -1,0 +1,133 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/beacon-live/beacon/auth"
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/views"
+)
+
+// tokenKeeper is what the settings page needs from the store.
+type tokenKeeper interface {
+	CreateToken(ctx context.Context, userID int64, name, token string, scopes []string) (db.Token, error)
+	Tokens(ctx context.Context, userID int64) ([]db.Token, error)
+	RevokeToken(ctx context.Context, userID, id int64, now time.Time) error
+}
+
+// settings serves GET /settings and its forms: API tokens and sessions.
+type settings struct {
+	tokens   tokenKeeper
+	accounts *accounts
+	unread   unreadReader
+}
+
+// handlePage serves GET /settings.
+func (s *settings) handlePage(c echo.Context) error {
+	return s.render(c, http.StatusOK, "", "")
+}
+
+// render shows the settings page, with a token just made (shown this once)
+// or a problem with the form.
+func (s *settings) render(c echo.Context, status int, newToken, problem string) error {
+	ctx := c.Request().Context()
+	sess := sessionOf(c)
+	p, _, err := pageFor(c, s.unread, "Settings")
+	if err != nil {
+		return err
+	}
+	tokens, err := s.tokens.Tokens(ctx, sess.User.ID)
+	if err != nil {
+		return err
+	}
+	sessions, err := s.accounts.store.Sessions(ctx, sess.User.ID, time.Now())
+	if err != nil {
+		return err
+	}
+	v := views.Settings{Page: p, NewToken: newToken, Error: problem}
+	for _, t := range tokens {
+		v.Tokens = append(v.Tokens, views.Token{ID: t.ID, Name: t.Name, Scopes: t.Scopes, At: t.At,
+			LastUsed: t.LastUsed, Revoked: !t.Revoked.IsZero()})
+	}
+	for _, ss := range sessions {
+		v.Sessions = append(v.Sessions, views.Session{ID: ss.ID, Agent: ss.Agent, At: ss.At, Current: ss.ID == sess.ID})
+	}
+	return render(c, status, views.SettingsPage(v))
+}
+
+// tokenInput is a decoded, valid token form.
+type tokenInput struct {
+	Name   string
+	Scopes []string
+}
+
+// decodeTokenForm validates the settings page's token form: a name and at
+// least one known scope.
+func decodeTokenForm(form url.Values) (tokenInput, error) {
+	in := tokenInput{Name: strings.TrimSpace(form.Get("name"))}
+	if err := checkText("name", in.Name, 64, true); err != nil {
+		return tokenInput{}, err
+	}
+	scopes, err := auth.ParseScopes(strings.Join(form["scope"], " "))
+	if err != nil {
+		return tokenInput{}, badField("scope", "%s", err.Error())
+	}
+	in.Scopes = scopes
+	return in, nil
+}
+
+// handleCreateToken serves POST /settings/tokens: it makes a token and
+// shows it once; only its hash is kept.
+func (s *settings) handleCreateToken(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return badField("body", "is not a valid form")
+	}
+	in, err := decodeTokenForm(form)
+	if err != nil {
+		var fe *fieldError
+		errors.As(err, &fe)
+		return s.render(c, http.StatusBadRequest, "", "The token's "+fe.Field+" "+fe.Message+".")
+	}
+	token := auth.Secret(auth.TokenPrefix)
+	if _, err := s.tokens.CreateToken(c.Request().Context(), sessionOf(c).User.ID, in.Name, token, in.Scopes); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store") // the page holds a secret
+	return s.render(c, http.StatusCreated, token, "")
+}
+
+// handleRevokeToken serves POST /settings/tokens/:id/revoke.
+func (s *settings) handleRevokeToken(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return badField("id", "must be a token's number")
+	}
+	err = s.tokens.RevokeToken(c.Request().Context(), sessionOf(c).User.ID, id, time.Now())
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings")
+}
+
+// handleRevokeSession serves POST /settings/sessions/:id/revoke: that
+// browser is signed out and its live connections close now.
+func (s *settings) handleRevokeSession(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return badField("id", "must be a session's number")
+	}
+	err = s.accounts.endSession(c.Request().Context(), sessionOf(c).User.ID, id)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/settings")
+}
