@@ -76,7 +76,7 @@ func parseHash(hash string) (argonParams, error) {
 	if err != nil || fmt.Sprintf("m=%d,t=%d,p=%d", p.memory, p.time, p.threads) != parts[3] {
 		return p, fmt.Errorf("auth: bad argon2 parameters %q", parts[3])
 	}
-	if p.memory < 8 || p.memory > 1<<20 || p.time < 1 || p.time > 16 || p.threads < 1 || p.threads > 16 {
+	if p.memory < 8 || p.memory > 1<<18 || p.time < 1 || p.time > 16 || p.threads < 1 || p.threads > 16 {
 		return p, fmt.Errorf("auth: argon2 parameters out of range %q", parts[3])
 	}
 	b64 := base64.RawStdEncoding

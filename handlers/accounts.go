@@ -140,27 +140,28 @@ func csrfToken(c echo.Context) string {
 	return tok
 }
 
-// checkCSRF refuses a form POST that does not carry the token of its
-// session (or, signed out, of its CSRF cookie) in the _csrf field or the
-// X-CSRF-Token header. Another site can make a browser send its cookies,
-// but cannot read the token out of Beacon's pages.
+// checkCSRF refuses a form POST that does not carry the CSRF token of its
+// browser, in the _csrf field or the X-CSRF-Token header: its session's,
+// or the one in its CSRF cookie (a form rendered before signing in, in
+// another tab, still works). Another site can make a browser send its
+// cookies, but cannot read the tokens out of Beacon's pages.
 func checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		var want string
-		if s := sessionOf(c); s != nil {
-			want = s.CSRF
-		} else if ck, err := c.Cookie(csrfCookie); err == nil {
-			want = ck.Value
-		}
 		got := c.Request().Header.Get(views.HeaderCSRF)
 		if got == "" {
 			got = c.FormValue(views.FieldCSRF)
 		}
-		switch {
-		case got == "":
+		if got == "" {
 			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
 				Message: "this form came without its CSRF token; reload the page and send it again"}
-		case want == "" || !auth.Equal(got, want):
+		}
+		ok := false
+		if s := sessionOf(c); s != nil && auth.Equal(got, s.CSRF) {
+			ok = true
+		} else if ck, err := c.Cookie(csrfCookie); err == nil && ck.Value != "" && auth.Equal(got, ck.Value) {
+			ok = true
+		}
+		if !ok {
 			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
 				Message: "this form's CSRF token is not this browser's (it may be from an old page, or another site); reload the page and send it again"}
 		}
@@ -214,19 +215,38 @@ func (a *accounts) handleLogin(c echo.Context) error {
 	return a.signIn(c, u)
 }
 
+// credentials are a decoded, valid sign-up form.
+type credentials struct {
+	Name, Password string
+}
+
+// decodeSignup validates the sign-up form: a name (checkUserName) and a
+// password (checkPassword). The error says which and why.
+func decodeSignup(form url.Values) (credentials, error) {
+	in := credentials{Name: strings.TrimSpace(form.Get("name")), Password: form.Get("password")}
+	if err := checkUserName(in.Name); err != nil {
+		return credentials{}, err
+	}
+	if err := checkPassword(in.Password); err != nil {
+		return credentials{}, err
+	}
+	return in, nil
+}
+
 // handleSignup serves POST /signup.
 func (a *accounts) handleSignup(c echo.Context) error {
-	name := strings.TrimSpace(c.FormValue("name"))
-	password := c.FormValue("password")
-	problem := ""
-	if err := checkUserName(name); err != nil {
-		problem = "Your name " + err.(*fieldError).Message + "."
-	} else if err := checkPassword(password); err != nil {
-		problem = "Your password " + err.(*fieldError).Message + "."
+	form, err := c.FormParams()
+	if err != nil {
+		return badField("body", "is not a valid form")
 	}
-	if problem != "" {
-		return render(c, http.StatusBadRequest, views.SignupPage(a.form(c, "Sign up", name, problem)))
+	in, err := decodeSignup(form)
+	if err != nil {
+		var fe *fieldError
+		errors.As(err, &fe)
+		return render(c, http.StatusBadRequest, views.SignupPage(a.form(c, "Sign up", form.Get("name"),
+			"Your "+fe.Field+" "+fe.Message+".")))
 	}
+	name, password := in.Name, in.Password
 	if ok, wait := a.byIP.Allow(a.clientIP(c.Request()), time.Now()); !ok {
 		c.Response().Header().Set("Retry-After", limit.RetryAfter(wait))
 		return render(c, http.StatusTooManyRequests, views.SignupPage(a.form(c, "Sign up", name,

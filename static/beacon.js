@@ -11,6 +11,11 @@
     notice: 'live-notice',          // views.IDNotice
     eventResync: 'beacon:resync',   // views.EventResync
     activityItems: 50,              // views.ActivityItems
+    lists: [                        // live lists: views.IDActivity, IDMessages, IDNotifications
+      { id: 'activity-list', top: true },
+      { id: 'messages', top: false },
+      { id: 'notification-list', top: true }
+    ],
     socket: 'room-socket',          // views.IDRoomSocket: holds a room page's WebSocket
     chatForm: 'chat-form'           // views.IDChatForm
   };
@@ -141,23 +146,27 @@
   });
 
   // (3) After every swap: drop a second copy of an item (ids are event-log
-  // positions; a replay that overlaps the page inserts a copy at the top, and
-  // the first copy is the one in its place), then keep the feed at its length.
-  document.addEventListener('htmx:after:swap', function () {
-    var list = byId(BEACON.activity);
-    if (!list) return;
+  // positions; a replay that overlaps the page inserts a copy, and the copy
+  // already in its place is the one kept: for lists that grow at the top,
+  // the lower one), then keep the feed at its length.
+  function dedupe(list, growsAtTop) {
     var items = Array.prototype.slice.call(list.children);
+    if (growsAtTop) items.reverse();
     var seen = new Set();
-    for (var i = items.length - 1; i >= 0; i--) {
-      var id = items[i].id;
-      if (id && seen.has(id)) {
-        items[i].remove();
-        items.splice(i, 1);
-      } else {
-        seen.add(id);
-      }
-    }
-    items.slice(BEACON.activityItems).forEach(function (item) { item.remove(); });
+    var kept = items.filter(function (item) {
+      if (item.id && seen.has(item.id)) { item.remove(); return false; }
+      seen.add(item.id);
+      return true;
+    });
+    return growsAtTop ? kept.reverse() : kept;
+  }
+  document.addEventListener('htmx:after:swap', function () {
+    BEACON.lists.forEach(function (l) {
+      var list = byId(l.id);
+      if (!list) return;
+      var kept = dedupe(list, l.top);
+      if (l.id === BEACON.activity) kept.slice(BEACON.activityItems).forEach(function (item) { item.remove(); });
+    });
   });
 
   // (4) The server re-rendered the current state instead of replaying the gap.

@@ -699,10 +699,11 @@ func (c *chatTab) visibility() string {
 // and on the socket.
 func rbRefusedNames(t *testing.T, in *instance) {
 	t.Helper()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := noRedirects(newJar(t))
 	defer client.CloseIdleConnections()
+	csrf := csrfOf(t, client, in.URL+"/rooms/lobby")
 	for _, name := range []string{"<b>x</b>", "a\r\ndata: x", "a\nevent: x", "x\ry"} {
-		resp, err := client.PostForm(in.URL+"/rooms/lobby/name", url.Values{"name": {name}})
+		resp, err := client.PostForm(in.URL+"/rooms/lobby/name", url.Values{"name": {name}, "_csrf": {csrf}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -949,7 +950,7 @@ func (s *rbSSE) expectMessages(msgs []db.Message) {
 			continue
 		}
 		var frag bytes.Buffer
-		if err := views.MessageFragment(views.Message{Position: m.Position, User: m.User, Content: m.Content, At: m.At}).Render(context.Background(), &frag); err != nil {
+		if err := views.MessageFragment(views.Message{Position: m.Position, User: m.User, Guest: m.UserID == 0, Content: m.Content, At: m.At}).Render(context.Background(), &frag); err != nil {
 			s.t.Fatal(err)
 		}
 		if want := rbNewlines.Replace(frag.String()); b.Data != want {

@@ -39,7 +39,8 @@ func buildBeacon(t *testing.T) string {
 // /healthz, and kills it when the test ends.
 func startChild(t *testing.T, bin, addr, db string, flags ...string) *child {
 	t.Helper()
-	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn"}, flags...)
+	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn",
+		"--live-rate", "0", "--api-rate", "0", "--guests"}, flags...)
 	c := &child{cmd: exec.Command(bin, args...), out: &lockedWriter{b: &strings.Builder{}}, exited: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out // exec copies both until the process exits; Wait waits for that
 	if err := c.cmd.Start(); err != nil {

@@ -56,11 +56,20 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	dbPath := fs.String("db", "beacon.db", "SQLite database file (env BEACON_DB)")
 	scope := fs.String("scope", "", "scopes of the new token, comma-separated")
 	name := fs.String("name", "", "what the token is for (default: cli <date>)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	// Flags may come before or after the arguments (revoke 3 --db x).
+	var rest []string
+	for args = args[1:]; ; {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
 		}
-		return err
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -68,20 +77,20 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		*dbPath = v
 	}
 
-	var run func(*db.Store) error
+	var do func(*db.Store) error
 	switch cmd {
 	case "create":
 		scopes, err := auth.ParseScopes(*scope)
 		if err != nil {
 			return fmt.Errorf("beacon token create: --scope: %w", err)
 		}
-		if fs.NArg() > 0 {
-			return fmt.Errorf("beacon token create: unexpected argument %q", fs.Arg(0))
+		if len(rest) > 0 {
+			return fmt.Errorf("beacon token create: unexpected argument %q", rest[0])
 		}
 		if *name == "" {
 			*name = "cli " + time.Now().UTC().Format("2006-01-02 15:04")
 		}
-		run = func(store *db.Store) error {
+		do = func(store *db.Store) error {
 			tok := auth.Secret(auth.TokenPrefix)
 			t, err := store.CreateToken(ctx, 0, *name, tok, scopes)
 			if err != nil {
@@ -93,7 +102,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			return nil
 		}
 	case "list":
-		run = func(store *db.Store) error {
+		do = func(store *db.Store) error {
 			tokens, err := store.Tokens(ctx, 0)
 			if err != nil {
 				return err
@@ -114,14 +123,14 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			return tw.Flush()
 		}
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(rest) != 1 {
 			return errors.New("beacon token revoke: give the ID of one token (see beacon token list)")
 		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		id, err := strconv.ParseInt(rest[0], 10, 64)
 		if err != nil || id < 1 {
-			return fmt.Errorf("beacon token revoke: %q is not a token ID", fs.Arg(0))
+			return fmt.Errorf("beacon token revoke: %q is not a token ID", rest[0])
 		}
-		run = func(store *db.Store) error {
+		do = func(store *db.Store) error {
 			err := store.RevokeToken(ctx, 0, id, time.Now())
 			if errors.Is(err, db.ErrNotFound) {
 				return fmt.Errorf("no active server token has ID %d (see beacon token list)", id)
@@ -139,5 +148,5 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	return errors.Join(run(store), store.Close())
+	return errors.Join(do(store), store.Close())
 }
