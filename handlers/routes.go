@@ -23,7 +23,7 @@ func (s *Server) routes(e *echo.Echo) {
 	apiLimit := perAddress(limit.New(s.Limits.APIRate, s.Limits.APIBurst), ip, "API requests")
 	rooms := &roomPages{history: s.Store, online: s.Rooms, unread: s.Store, users: s.Store,
 		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests}
-	set := &settings{tokens: s.Store, accounts: a, unread: s.Store}
+	set := &settings{tokens: s.Store, accounts: a, unread: s.Store, epoch: s.Hub.Epoch()}
 
 	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Rooms, s.Hub.Epoch()), visitor)
 	e.GET("/live", handleLive(s.SSE, s.live, s.Logger), liveLimit, visitor)

@@ -28,6 +28,7 @@ type settings struct {
 	tokens   tokenKeeper
 	accounts *accounts
 	unread   unreadReader
+	epoch    string
 }
 
 // handlePage serves GET /settings.
@@ -40,10 +41,11 @@ func (s *settings) handlePage(c echo.Context) error {
 func (s *settings) render(c echo.Context, status int, newToken, problem string) error {
 	ctx := c.Request().Context()
 	sess := sessionOf(c)
-	p, _, err := pageFor(c, s.unread, "Settings")
+	p, head, err := pageFor(c, s.unread, "Settings")
 	if err != nil {
 		return err
 	}
+	p.LiveURL = liveURL([]string{views.TopicUser(sess.User.ID)}, s.epoch, head) // the bell
 	tokens, err := s.tokens.Tokens(ctx, sess.User.ID)
 	if err != nil {
 		return err
