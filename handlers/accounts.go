@@ -80,11 +80,12 @@ func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP fu
 }
 
 // session finds the request's session from its cookie; a request without a
-// valid one goes on signed out (and an unknown cookie is cleared).
+// valid one goes on signed out (and an unknown cookie is cleared). Static
+// files need no session, and cost no query.
 func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ck, err := c.Cookie(sessionCookie)
-		if err != nil || ck.Value == "" {
+		if err != nil || ck.Value == "" || strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			return next(c)
 		}
 		sess, err := a.store.SessionBySecret(c.Request().Context(), ck.Value, time.Now())

@@ -240,10 +240,23 @@ func TestAccountsSignUpInOut(t *testing.T) {
 		t.Errorf("session cookie %+v, want HttpOnly and SameSite=Lax", session)
 	}
 
-	// Signing out ends the session: the cookie no longer signs anyone in.
+	// Signing out ends the session and its live connections (closed before
+	// the sign-out is answered): the cookie no longer signs anyone in.
+	st := userStream(t, in.URL, ann, "")
+	if b, err := st.Next(); err != nil || !isPositionBlock(b) {
+		t.Fatalf("first block %+v %v", b, err)
+	}
 	resp, _ = postForm(t, ann.C, in.URL+"/logout", url.Values{"_csrf": {ann.CSRF}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign out: %s", resp.Status)
+	}
+	for {
+		if _, err := st.Next(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("the stream of a signed-out session ended with %v", err)
+			}
+			break
+		}
 	}
 	if _, status := get(t, ann.C, in.URL+"/notifications"); status != http.StatusSeeOther {
 		t.Errorf("notifications after signing out: %d, want 303 to /login", status)

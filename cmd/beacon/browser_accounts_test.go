@@ -233,6 +233,14 @@ func TestBrowserNotifications(t *testing.T) {
 	annList.bellCount(0)
 	annList.checkNotes("before any notification", nil)
 	annList.setMarker()
+	// A room page of ann's goes live over its WebSocket, not SSE: her
+	// topic rides on that one connection, and its bell is live too.
+	annRoom := newTabBeside(t, annDash, "ann's room")
+	annRoom.visit(in.URL + "/rooms/lobby")
+	annRoom.waitFor(`ann's "Message" field and a live socket`,
+		rb(`!!field('Message') && !!button('Send') && !field('Your name') && indicator().dataset.state === 'live'`), nil)
+	annRoom.checkSignedIn("ann")
+	annRoom.bellCount(0)
 
 	// bob: the same in a browser context of his own.
 	bobDash := newChatTab(t, browser, "bob's dashboard")
@@ -265,6 +273,7 @@ func TestBrowserNotifications(t *testing.T) {
 	browserPostNotification(t, in, "ann", payroll)
 	annDash.bellCount(2)
 	annList.bellCount(2)
+	annRoom.bellCount(2)
 	second := annList.waitTopNote(payroll)
 	payrollNote := nbNote{ID: second[0].ID, Title: payroll}
 	if payrollNote.ID == deployNote.ID {
@@ -314,6 +323,7 @@ func TestBrowserNotifications(t *testing.T) {
 	annList.bellCount(0)
 	annDash.bellCount(0)
 	annOther.bellCount(0)
+	annRoom.bellCount(0)
 	readDeploy := deployNote
 	readDeploy.Read = "Read"
 	for _, p := range []*chatTab{annList, annOther} {

@@ -82,7 +82,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		s.bind(fs, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: beacon [flags]\n\nBeacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
+		fmt.Fprintf(stderr, "Usage: beacon [flags]\n       beacon token create|list|revoke (see beacon token --help)\n\n"+
+			"Beacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
