@@ -76,7 +76,8 @@ type Session struct {
 }
 
 // CreateSession stores a session of user for a cookie secret; only the
-// secret's SHA-256 is kept.
+// secret's SHA-256 is kept. The user's expired sessions go at the same time,
+// so the table holds about one row per browser.
 func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (Session, error) {
 	if secret == "" || csrf == "" {
 		return Session{}, fmt.Errorf("%w: a session needs a secret and a CSRF token", ErrInvalid)
@@ -84,6 +85,9 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, a
 	sess := Session{User: User{ID: userID}, CSRF: csrf, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
 	h := hashOf(secret)
 	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, userID, sess.At.UnixMilli()); err != nil {
+			return nil, err
+		}
 		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			h, userID, csrf, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli())
 		if err != nil {

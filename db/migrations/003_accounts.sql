@@ -9,9 +9,10 @@ CREATE TABLE users (
 
 -- sessions are signed-in browsers. The cookie holds a random secret; only
 -- its SHA-256 is stored, so a copy of the database signs no one in. csrf is
--- the token every form of the session must carry.
+-- the token every form of the session must carry. AUTOINCREMENT: an id
+-- names one session for ever (the settings page revokes by id).
 CREATE TABLE sessions (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     hash       BLOB    NOT NULL UNIQUE,
     user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     csrf       TEXT    NOT NULL,
@@ -25,7 +26,7 @@ CREATE INDEX sessions_user ON sessions (user_id);
 -- once). user_id is NULL for a server token (made by `beacon token create`
 -- or BEACON_BOOTSTRAP_TOKEN); scopes are space-separated.
 CREATE TABLE tokens (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     hash         BLOB    NOT NULL UNIQUE,
     user_id      INTEGER REFERENCES users (id) ON DELETE CASCADE,
     name         TEXT    NOT NULL,
