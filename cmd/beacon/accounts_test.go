@@ -368,7 +368,7 @@ func TestAuthorizationEdges(t *testing.T) {
 		}
 		for _, tt := range []struct {
 			name, token, want string
-			status             int
+			status            int
 		}{
 			{"no token", "", "Authorization: Bearer", 401},
 			{"unknown token", "bcn_nope", "not known", 401},
