@@ -54,7 +54,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if body.Field != "" {
 				msg = body.Field + ": " + msg
 			}
-			err = views.ErrorPage(views.Page{Title: http.StatusText(status)}, status, msg).Render(c.Request().Context(), c.Response())
+			p := views.Page{Title: http.StatusText(status)}
+			if s := sessionOf(c); s != nil {
+				// Still signed in on an error page; its bell is not counted.
+				p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: -1}
+				p.CSRF = s.CSRF
+			}
+			err = views.ErrorPage(p, status, msg).Render(c.Request().Context(), c.Response())
 		}
 		if err != nil {
 			log.Debug("write error response", "err", err)

@@ -273,10 +273,12 @@ func titled(title string) string {
 
 // bellLabel is the bell's accessible name.
 func bellLabel(unread int) string {
-	switch unread {
-	case 0:
+	switch {
+	case unread < 0:
+		return "Notifications"
+	case unread == 0:
 		return "Notifications, none unread"
-	case 1:
+	case unread == 1:
 		return "Notifications, 1 unread"
 	}
 	return "Notifications, " + strconv.Itoa(unread) + " unread"
