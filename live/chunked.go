@@ -268,3 +268,9 @@ func jittered(lo, hi time.Duration) time.Duration {
 // Wait blocks until every stream has ended or ctx is done. After Hub.Close,
 // streams end as soon as they have written their last element.
 func (s *Streams) Wait(ctx context.Context) error { return s.conns.wait(ctx) }
+
+// Chunked returns a Chunked writer for w with the streams' write timeout,
+// for a page that is streamed once rather than followed (the dashboard).
+func (s *Streams) Chunked(w http.ResponseWriter, status int) (*Chunked, error) {
+	return NewChunked(w, status, s.cfg.WriteTimeout)
+}

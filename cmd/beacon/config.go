@@ -27,6 +27,9 @@ type config struct {
 	MessageRate     float64
 	MessageBurst    int
 	SendBuffer      int
+	EmbedOrigins    originList
+	StreamLifetime  time.Duration
+	Secret          secretValue
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -52,6 +55,9 @@ func settings(c *config) []setting {
 		{"message-rate", "BEACON_MESSAGE_RATE", "chat messages one connection may send per second", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.MessageRate, n, 10, u) }},
 		{"message-burst", "BEACON_MESSAGE_BURST", "chat messages one connection may send in a burst", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBurst, n, 20, u) }},
 		{"send-buffer", "BEACON_SEND_BUFFER", "kernel send buffer per connection in bytes (0: the kernel's autotuning, up to ~4 MiB); small, so a client that stops reading is noticed early", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.SendBuffer, n, 256<<10, u) }},
+		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
+		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
+		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }
@@ -93,6 +99,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("queue must be at least 1")
 	case c.Tick < 10*time.Millisecond:
 		return c, fmt.Errorf("tick must be at least 10ms")
+	case c.StreamLifetime < time.Second:
+		return c, fmt.Errorf("stream-lifetime must be at least 1s")
 	case c.RoomConns < 1 || c.MessageBytes < 1 || c.MessageRate <= 0 || c.MessageBurst < 1:
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
 	}

@@ -27,6 +27,12 @@ import (
 // accepting, tells every live connection to come back, waits for them, and
 // flushes the database.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "embed":
+			return runEmbed(ctx, args[1:], getenv, stdout, stderr)
+		}
+	}
 	cfg, err := newConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -42,6 +48,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
+	secret, err := serverSecret(ctx, cfg.Secret, store)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -67,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ResyncEvent:  views.EventResync,
 		RetryEvent:   views.EventRetry,
 	})
+	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
 	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
 	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace}, roomOut)
@@ -78,6 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
 			Chat:    handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			Secret:  secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
@@ -115,6 +127,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub.Close()                                // every stream sends a jittered retry hint and ends
 	if err := sse.Wait(sctx); err != nil {
 		log.Warn("live connections still open at shutdown", "err", err)
+	}
+	if err := streams.Wait(sctx); err != nil {
+		log.Warn("widget streams still open at shutdown", "err", err)
 	}
 	if err := <-shut; err != nil {
 		srv.Close()
