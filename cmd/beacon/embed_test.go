@@ -296,4 +296,3 @@ func TestEmbedCreateCommand(t *testing.T) {
 		t.Errorf("a token signed with the database's secret: %d %.200s", resp.StatusCode, body)
 	}
 }
-
