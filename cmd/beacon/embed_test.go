@@ -296,3 +296,48 @@ func TestEmbedCreateCommand(t *testing.T) {
 		t.Errorf("a token signed with the database's secret: %d %.200s", resp.StatusCode, body)
 	}
 }
+
+// TestEmbedButtonMintsTokens posts the "Embed" form as htmx does (a
+// fragment back) and as a browser without script does (a page back).
+func TestEmbedButtonMintsTokens(t *testing.T) {
+	in := startEmbed(t)
+	c := streamClient(t)
+	form := url.Values{"widget": {"room"}, "room": {"lobby"}, "post": {"true"}, "origins": {"https://a.example, http://127.0.0.1:9"}, "ttl": {"24h"}}
+	req, _ := http.NewRequest(http.MethodPost, in.URL+"/embed/tokens", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	frag := string(body)
+	if resp.StatusCode != 200 || strings.Contains(frag, "<html") || !strings.Contains(frag, "Live widget") || !strings.Contains(frag, "Without JavaScript") {
+		t.Fatalf("htmx form: %d, want a fragment with both snippets:\n%s", resp.StatusCode, frag)
+	}
+	i := strings.Index(frag, "/embed/rooms/lobby?token=")
+	if i < 0 {
+		t.Fatalf("no widget URL in %s", frag)
+	}
+	tok, _, _ := strings.Cut(frag[i+len("/embed/rooms/lobby?token="):], "&")
+	tok, _ = url.QueryUnescape(tok)
+	claims, err := widget.Parse(embedSecret, tok, time.Now())
+	if err != nil || !claims.Post || len(claims.Origins) != 2 || claims.Expires > time.Now().Add(25*time.Hour).Unix() {
+		t.Errorf("the snippet's token %q: %+v, %v; want a posting room token for both origins, for a day", tok, claims, err)
+	}
+
+	r, page := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}})
+	if r.StatusCode != 200 || !strings.Contains(page, "<title>Embed · Beacon</title>") || !strings.Contains(page, "/stream/chart?token=") {
+		t.Errorf("form without script: %d, want a page with the snippets:\n%.500s", r.StatusCode, page)
+	}
+	for _, bad := range []url.Values{
+		{"widget": {"chart"}, "ttl": {"forever"}},
+		{"widget": {"map"}, "ttl": {"1h"}},
+		{"widget": {"chart"}, "ttl": {"1h"}, "origins": {"https://a.example;script-src"}},
+	} {
+		if r, body := postForm(t, c, in.URL+"/embed/tokens", bad); r.StatusCode != 400 {
+			t.Errorf("POST /embed/tokens %v: %d, want 400: %.200s", bad, r.StatusCode, body)
+		}
+	}
+}
