@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ type activeRooms interface {
 // the chart (all in memory) are flushed first; the activity feed is read from
 // the database after that, and the live connection, placed after the feed,
 // starts at the position the feed was read at (or the bell's, if older).
-func handleDashboard(b *Board, feed feedReader, unread unreadReader, active activeRooms, epoch string) echo.HandlerFunc {
+func handleDashboard(b *Board, feed feedReader, unread unreadReader, active activeRooms, pages chunker, epoch string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		page, bellHead, err := pageFor(c, unread, "Dashboard")
 		if err != nil {
@@ -47,7 +48,8 @@ func handleDashboard(b *Board, feed feedReader, unread unreadReader, active acti
 			if err != nil {
 				return err
 			}
-			if err := views.ActivityPanel(activityViews(items)).Render(ctx, w); err != nil {
+			panel := views.EmbeddablePanel(views.ActivityPanel(activityViews(items)), views.EmbedOffer{Widget: "activity", CSRF: page.CSRF}, false)
+			if err := panel.Render(ctx, w); err != nil {
 				return err
 			}
 			topics := []string{views.TopicMetrics, views.TopicChart, views.TopicRooms, views.TopicActivity}
@@ -56,7 +58,7 @@ func handleDashboard(b *Board, feed feedReader, unread unreadReader, active acti
 			}
 			return views.LiveConnector(liveURL(topics, epoch, min(head, bellHead))).Render(ctx, w)
 		})
-		return renderStream(c, views.DashboardPage(d, slow))
+		return renderStream(c, pages, views.DashboardPage(d, slow))
 	}
 }
 
@@ -81,12 +83,22 @@ func activityView(a db.Activity) views.Activity {
 	return views.Activity{Position: a.Position, Text: a.Text, Link: a.Link, At: a.At}
 }
 
+// chunker makes the writer of a streamed page.
+type chunker interface {
+	Chunked(w http.ResponseWriter, status int) (*live.Chunked, error)
+}
+
 // renderStream writes a full page as it renders: every templ.Flush in the
-// component sends what is ready.
-func renderStream(c echo.Context, comp templ.Component) error {
-	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
-	h.Set("X-Accel-Buffering", "no")
-	c.Response().WriteHeader(200)
-	return comp.Render(c.Request().Context(), c.Response())
+// component sends what is ready, through the same writer as the widget
+// streams (deadlines, no proxy buffering, no compression).
+func renderStream(c echo.Context, pages chunker, comp templ.Component) error {
+	w, err := pages.Chunked(c.Response(), http.StatusOK)
+	if err != nil {
+		return err
+	}
+	if err := comp.Render(c.Request().Context(), w); err != nil {
+		return err
+	}
+	w.Flush()
+	return w.Err()
 }

@@ -47,6 +47,7 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 	return NewServer(Deps{
 		Store: store, Hub: hub, SSE: live.NewSSE(hub, src, live.SSEConfig{}), WS: live.NewWS(hub, src, live.WSConfig{}),
 		Rooms: reg, Board: board, Logger: log, Metrics: http.NotFoundHandler(),
+		Secret: testSecret, Streams: live.NewStreams(hub, live.StreamConfig{}),
 	}), store
 }
 

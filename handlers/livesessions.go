@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // liveSessions knows the live connections (SSE streams, room sockets) of
@@ -10,10 +11,19 @@ import (
 // the settings page, closes them at once instead of leaving them running
 // until the browser goes away. Only this process's connections: with
 // several instances, the others notice at their next reconnect.
+//
+// A connection's session was looked up before it is held; a session ended in
+// between must still end it, so ended ids are remembered for a while (ids
+// are never reused) and hold returns a context that is already done.
 type liveSessions struct {
 	mu    sync.Mutex
 	conns map[int64]*connSet
+	ended map[int64]time.Time // sessions ended in the last endedFor
 }
+
+// endedFor is how long an ended session is remembered: far longer than a
+// request takes from its session lookup to holding its connection.
+const endedFor = time.Minute
 
 // connSet is the cancel functions of one session's connections.
 type connSet struct {
@@ -21,7 +31,7 @@ type connSet struct {
 }
 
 func newLiveSessions() *liveSessions {
-	return &liveSessions{conns: map[int64]*connSet{}}
+	return &liveSessions{conns: map[int64]*connSet{}, ended: map[int64]time.Time{}}
 }
 
 // hold returns a context for a connection of session id that end cancels,
@@ -30,6 +40,11 @@ func (l *liveSessions) hold(parent context.Context, id int64) (context.Context, 
 	ctx, cancel := context.WithCancel(parent)
 	key := &cancel
 	l.mu.Lock()
+	if _, ok := l.ended[id]; ok {
+		l.mu.Unlock()
+		cancel()
+		return ctx, cancel
+	}
 	set := l.conns[id]
 	if set == nil {
 		set = &connSet{m: map[*context.CancelFunc]struct{}{}}
@@ -50,7 +65,14 @@ func (l *liveSessions) hold(parent context.Context, id int64) (context.Context, 
 
 // end cancels every connection of session id.
 func (l *liveSessions) end(id int64) {
+	now := time.Now()
 	l.mu.Lock()
+	for old, at := range l.ended {
+		if now.Sub(at) > endedFor {
+			delete(l.ended, old)
+		}
+	}
+	l.ended[id] = now
 	var cancels []*context.CancelFunc
 	if set := l.conns[id]; set != nil {
 		for c := range set.m {

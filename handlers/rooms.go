@@ -366,6 +366,17 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if err != nil {
 			return err
 		}
+		// The socket belongs to its session from before the upgrade, so a
+		// sign-out at any moment after the session was read ends it.
+		ctx := c.Request().Context()
+		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
+		sess := sessionOf(c)
+		if sess != nil {
+			var release func()
+			ctx, release = sessions.hold(ctx, sess.ID)
+			defer release()
+			topics = append(topics, views.TopicUser(sess.User.ID))
+		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
 			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
@@ -374,21 +385,15 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		ctx := c.Request().Context()
-		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
-		if sess := sessionOf(c); sess != nil {
-			// The socket belongs to its session: signing out closes it,
-			// with 1008 so the page does not just come back.
-			var release func()
-			ctx, release = sessions.hold(ctx, sess.ID)
-			defer release()
+		if sess != nil {
+			// Signing out closes it with 1008, so the page does not just
+			// come back.
 			stop := context.AfterFunc(ctx, func() {
 				conn.WriteControl(websocket.CloseMessage, //nolint:errcheck // closing anyway
 					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "signed out"), time.Now().Add(time.Second))
 				conn.Close()
 			})
 			defer stop()
-			topics = append(topics, views.TopicUser(sess.User.ID))
 		}
 		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log}
 		member, err := reg.Join(room, user)

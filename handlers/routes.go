@@ -25,7 +25,7 @@ func (s *Server) routes(e *echo.Echo) {
 		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests}
 	set := &settings{tokens: s.Store, accounts: a, unread: s.Store, epoch: s.Hub.Epoch()}
 
-	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Rooms, s.Hub.Epoch()), visitor)
+	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Rooms, s.Streams, s.Hub.Epoch()), visitor)
 	e.GET("/live", handleLive(s.SSE, s.live, s.Logger), liveLimit, visitor)
 
 	e.GET("/rooms", handleOpenRoom)
@@ -53,6 +53,9 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/metrics", handleIngestMetric(s.Store, s.Board), requireScope(s.Store, auth.ScopeMetrics))
 	api.POST("/activity", handleIngestActivity(s.Store), requireScope(s.Store, auth.ScopeActivity))
 	api.POST("/notifications", handleNotify(s.Store), requireScope(s.Store, auth.ScopeNotify))
+
+	s.embedRoutes(e, liveLimit)
+	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret), checkCSRF)
 
 	e.GET("/healthz", handleHealth(s.Store))
 	e.GET("/metrics", echo.WrapHandler(s.Metrics))

@@ -28,6 +28,13 @@ type Deps struct {
 	Board    *Board
 	Metrics  http.Handler // serves /metrics
 	Logger   *slog.Logger
+
+	// Secret signs widget tokens, and nothing else.
+	Secret []byte
+	// Streams serves the zero-JavaScript widget streams and writes the
+	// dashboard's streamed first render.
+	Streams *live.Streams
+	Embed   EmbedConfig
 }
 
 // Server is Beacon's HTTP handler.
@@ -47,7 +54,7 @@ func NewServer(d Deps) *Server {
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
-	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/"))
+	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/", "/embed/live", "/stream/"))
 	e.Use(s.accounts.session)
 	s.routes(e)
 	s.echo = e

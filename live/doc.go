@@ -13,6 +13,11 @@
 //   - attach brings any new connection up to date (replay, resync or a fresh
 //     start) the same way for both transports.
 //   - AppendEvent is the only writer of the SSE wire format.
+//   - Chunked writes one HTML response in flushed, deadlined chunks (the
+//     dashboard's streamed first render); Streams builds on it to serve
+//     topics as never-ending HTML documents that need no JavaScript
+//     (GET /stream/…): each update a new element, a comment as heartbeat,
+//     a reloading last element after a lifetime.
 //
 // # Who owns what
 //
@@ -70,5 +75,7 @@
 // # Shutdown
 //
 //   - Hub.Close tells every connection to come back: each writes a jittered
-//     retry hint and ends. SSE.Wait waits for them.
+//     retry hint (a chunked stream: a last element that reloads the page
+//     after a jittered delay) and ends. SSE.Wait and Streams.Wait wait for
+//     them.
 package live

@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -196,13 +195,7 @@ func (s *SSE) comeBack(dst []byte) []byte {
 	return dst
 }
 
-func (s *SSE) retry() time.Duration {
-	spread := int64(s.cfg.RetryMax - s.cfg.RetryMin)
-	if spread <= 0 {
-		return s.cfg.RetryMin
-	}
-	return s.cfg.RetryMin + time.Duration(rand.Int64N(spread))
-}
+func (s *SSE) retry() time.Duration { return jittered(s.cfg.RetryMin, s.cfg.RetryMax) }
 
 // Wait blocks until every stream has ended or ctx is done. After Hub.Close,
 // streams end as soon as they have written their retry hint.
@@ -230,20 +223,8 @@ func (c *conn) write(buf []byte, sent []*message) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	// The deadline is per chunk, so a slow link that keeps reading can take
-	// a long replay; one that stops reading is cut after one timeout.
-	for len(buf) > 0 {
-		n := min(len(buf), writeChunk)
-		if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-			return err
-		}
-		if _, err := c.w.Write(buf[:n]); err != nil {
-			return err
-		}
-		if err := c.rc.Flush(); err != nil {
-			return err
-		}
-		buf = buf[n:]
+	if err := writeDeadlined(c.w, c.rc, c.timeout, buf); err != nil {
+		return err
 	}
 	c.m.delivered(sent)
 	return nil

@@ -12,6 +12,7 @@ func TestFSHoldsWhatThePagesLoad(t *testing.T) {
 	for _, name := range []string{
 		"beacon.js",
 		"beacon.css",
+		"embed.css",
 		"vendor/htmx.min.js",
 		"vendor/hx-sse.min.js",
 		"vendor/hx-ws.min.js",

@@ -60,11 +60,11 @@ func DashboardPage(d Dashboard, feed templ.Component) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = MetricsPanel(d.Metrics, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = EmbeddablePanel(MetricsPanel(d.Metrics, false), EmbedOffer{Widget: "metrics", CSRF: d.CSRF}, true).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = ChartPanel(d.Chart, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = EmbeddablePanel(ChartPanel(d.Chart, false), EmbedOffer{Widget: "chart", CSRF: d.CSRF}, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -53,6 +53,8 @@ const (
 	IDRoomSocket = "room-socket"
 	// IDRooms is the dashboard's list of active rooms.
 	IDRooms = "rooms-panel"
+	// IDWidgetPost is a room widget's message form.
+	IDWidgetPost = "widget-post"
 
 	// TopicRooms carries the dashboard's list of active rooms.
 	TopicRooms = "rooms"

@@ -65,10 +65,13 @@ func get(t testing.TB, c *http.Client, page string) (string, int) {
 	return string(b), resp.StatusCode
 }
 
-// postForm posts form to page with c and returns the answer, body read.
+// postForm posts form to page with c and returns the answer, body read. It
+// does not follow a redirect: the redirect is the answer.
 func postForm(t testing.TB, c *http.Client, page string, form url.Values) (*http.Response, string) {
 	t.Helper()
-	resp, err := c.PostForm(page, form)
+	nc := *c
+	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := nc.PostForm(page, form)
 	if err != nil {
 		t.Fatal(err)
 	}

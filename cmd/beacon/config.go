@@ -34,6 +34,9 @@ type config struct {
 	APIRate         float64
 	APIBurst        int
 	ProxyHeader     string
+	EmbedOrigins    originList
+	StreamLifetime  time.Duration
+	Secret          secretValue
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -66,6 +69,9 @@ func settings(c *config) []setting {
 		{"api-rate", "BEACON_API_RATE", "API requests one address may make per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.APIRate, n, 50, u) }},
 		{"api-burst", "BEACON_API_BURST", "API requests one address may make at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.APIBurst, n, 200, u) }},
 		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
+		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
+		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
+		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }
@@ -108,6 +114,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("queue must be at least 1")
 	case c.Tick < 10*time.Millisecond:
 		return c, fmt.Errorf("tick must be at least 10ms")
+	case c.StreamLifetime < time.Second:
+		return c, fmt.Errorf("stream-lifetime must be at least 1s")
 	case c.RoomConns < 1 || c.MessageBytes < 1 || c.MessageRate <= 0 || c.MessageBurst < 1:
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
 	case c.SessionTTL < time.Minute:

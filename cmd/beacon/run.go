@@ -27,10 +27,16 @@ import (
 // accepting, tells every live connection to come back, waits for them, and
 // flushes the database.
 //
-// "beacon token …" manages API tokens instead (see token.go).
+// "beacon token …" and "beacon embed …" manage API and widget tokens
+// instead (token.go, embed.go).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "token" {
-		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "token":
+			return runToken(ctx, args[1:], getenv, stdout, stderr)
+		case "embed":
+			return runEmbed(ctx, args[1:], getenv, stdout, stderr)
+		}
 	}
 	cfg, err := newConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -51,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := bootstrap(ctx, store, tok); err != nil {
 			return err
 		}
+	}
+	secret, err := serverSecret(ctx, cfg.Secret, store)
+	if err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -77,6 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ResyncEvent:  views.EventResync,
 		RetryEvent:   views.EventRetry,
 	})
+	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
 	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
 	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace}, roomOut)
@@ -91,6 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
 				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			Secret:  secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
@@ -128,6 +140,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	hub.Close()                                // every stream sends a jittered retry hint and ends
 	if err := sse.Wait(sctx); err != nil {
 		log.Warn("live connections still open at shutdown", "err", err)
+	}
+	if err := streams.Wait(sctx); err != nil {
+		log.Warn("widget streams still open at shutdown", "err", err)
 	}
 	if err := <-shut; err != nil {
 		srv.Close()

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/widget"
+)
+
+// runEmbed runs `beacon embed …`. Its one command, create, makes a widget
+// token with the server's secret (from --secret, BEACON_SECRET or the
+// database, like the server) and prints it with the snippets to paste.
+func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "Usage: beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h]")
+		return errors.New("beacon embed: the only command is create")
+	}
+	fs := flag.NewFlagSet("beacon embed create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		c       widget.Claims
+		origins originList
+		secret  secretValue
+		ttl     time.Duration
+		dbPath  string
+		base    string
+	)
+	fs.StringVar(&c.Widget, "widget", "", "the widget: "+strings.Join(widget.Kinds, ", "))
+	fs.StringVar(&c.Room, "room", "", "the room of a room widget")
+	fs.BoolVar(&c.Post, "post", false, "let visitors post to the room (as guests)")
+	fs.Var(&origins, "origin", "an origin that may frame the widget, e.g. https://example.com (repeat, or separate by commas); none leaves it to BEACON_EMBED_ORIGINS")
+	fs.DurationVar(&ttl, "ttl", 30*24*time.Hour, "how long the token works")
+	fs.StringVar(&dbPath, "db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database whose secret signs the token (env BEACON_DB)")
+	fs.Var(&secret, "secret", "the server's secret, if it is not the database's (env BEACON_SECRET)")
+	fs.StringVar(&base, "base", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080"), "the address people's browsers reach Beacon at")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see beacon embed create --help)", fs.Arg(0))
+	}
+	if secret == nil {
+		if v := getenv("BEACON_SECRET"); v != "" {
+			if err := secret.Set(v); err != nil {
+				return fmt.Errorf("BEACON_SECRET: %w", err)
+			}
+		}
+	}
+	if ttl <= 0 {
+		return errors.New("--ttl must be positive")
+	}
+	c.Origins = origins
+	c.Expires = time.Now().Add(ttl).Unix()
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	key := []byte(secret)
+	if key == nil {
+		store, err := db.Open(ctx, dbPath, db.Options{})
+		if err != nil {
+			return fmt.Errorf("open database: %w", err)
+		}
+		key, err = store.Secret(ctx)
+		if cerr := store.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	token, err := widget.Sign(key, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "token (expires %s):\n%s\n\n", time.Unix(c.Expires, 0).UTC().Format(time.RFC3339), token)
+	fmt.Fprintf(stdout, "live widget:\n%s\n\n", widget.IFrame(base, "/embed", token, c))
+	fmt.Fprintf(stdout, "without JavaScript:\n%s\n", widget.IFrame(base, "/stream", token, c))
+	return nil
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// serverSecret returns the secret that signs widget tokens: the configured
+// one, else the database's (made on first use).
+func serverSecret(ctx context.Context, configured []byte, store *db.Store) ([]byte, error) {
+	if configured != nil {
+		return configured, nil
+	}
+	s, err := store.Secret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server secret: %w", err)
+	}
+	return s, nil
+}
+
+// secretValue is a flag holding the server secret: 64+ hex digits (32+
+// bytes), or any other text of 32 bytes or more, used as it is.
+type secretValue []byte
+
+func (s *secretValue) String() string {
+	if s == nil || len(*s) == 0 {
+		return ""
+	}
+	return "(set)" // never print a secret
+}
+
+func (s *secretValue) Set(v string) error {
+	if b, err := hex.DecodeString(v); err == nil && len(b) >= widget.MinSecret {
+		*s = b
+		return nil
+	}
+	if len(v) < widget.MinSecret {
+		return fmt.Errorf("the secret must be at least %d bytes (e.g. 64 hex digits from `openssl rand -hex 32`)", widget.MinSecret)
+	}
+	*s = []byte(v)
+	return nil
+}
+
+// originList is a flag of origins that may frame widgets, separated by
+// commas or spaces, or given again; "*" means any.
+type originList []string
+
+func (o *originList) String() string { return strings.Join(*o, ",") }
+
+func (o *originList) Set(v string) error {
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if f == "*" {
+			*o = append(*o, f)
+			continue
+		}
+		origin, err := widget.ParseOrigin(f)
+		if err != nil {
+			return err
+		}
+		*o = append(*o, origin)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/beacon-live/beacon/views"
+	"github.com/beacon-live/beacon/widget"
+)
+
+// handleWidgetPost serves POST /embed/rooms/:room/messages, the room
+// widget's message form. The token in the form is the credential: it must
+// be a room token for this room with post set. There is no cookie and no
+// session, so there is nothing for cross-site request forgery to ride on: a
+// forged request can do only what the token in it allows, and whoever holds
+// the token can do that anyway. The author is the name the visitor typed,
+// stored as a guest's (no account; pages mark it), and it may not be an
+// account's name: visitors of another site type anything.
+//
+// Without JavaScript the answer is a redirect back to the widget (which
+// keeps the name in its URL); with htmx it is the form again, emptied, or
+// with the reason the message was refused.
+func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, users userFinder, limits ChatLimits, epoch string) echo.HandlerFunc {
+	limits.fill()
+	perClient := newClientLimiter(limits)
+	return func(c echo.Context) error {
+		room := c.Param("room")
+		if err := checkRoom(room); err != nil {
+			return err
+		}
+		claims, err := auth.check(c, widget.Room, room)
+		if err == nil && !claims.Post {
+			err = errors.New("this widget's token does not allow posting")
+		}
+		if err != nil {
+			return widgetError(c, err)
+		}
+		token := c.FormValue("token")
+		name := strings.TrimSpace(c.FormValue("name"))
+		form := views.WidgetRoom{Name: room, Post: true, Token: token, Guest: name, PostAction: postPath(room)}
+		status := http.StatusBadRequest
+		content, err := checkContent(c.FormValue("content"), limits.MessageBytes)
+		if nameErr := checkGuestName(c.Request().Context(), users, name); nameErr != nil {
+			var fe *fieldError
+			if !errors.As(nameErr, &fe) {
+				return nameErr
+			}
+			err = nameErr
+		}
+		if err == nil && !perClient.allow(c.Request().RemoteAddr, time.Now()) {
+			status = http.StatusTooManyRequests
+			err = fmt.Errorf("too fast: at most %g messages a second; this one was not sent", limits.Rate)
+		}
+		if err == nil {
+			if _, err = store.AddMessageAs(c.Request().Context(), room, 0, name, content, time.Now()); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			form.Problem = problemText(err)
+			if c.Request().Header.Get("HX-Request") == "true" {
+				return render(c, status, views.WidgetPostForm(form))
+			}
+			return widgetPage(c, status, data, claims, token, epoch, form)
+		}
+		if c.Request().Header.Get("HX-Request") == "true" {
+			return render(c, http.StatusOK, views.WidgetPostForm(form))
+		}
+		q := url.Values{"token": {token}, "name": {name}}
+		if t := theme(c); t != "" {
+			q.Set("theme", t)
+		}
+		return c.Redirect(http.StatusSeeOther, "/embed/rooms/"+room+"?"+q.Encode())
+	}
+}
+
+// problemText is what the form says about a refused message.
+func problemText(err error) string {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		field := map[string]string{"name": "Your name", "content": "The message"}[fe.Field]
+		if field == "" {
+			return fe.Message
+		}
+		return field + " " + fe.Message + "."
+	}
+	return err.Error()
+}
+
+// checkContent validates a message's text as the room socket does.
+func checkContent(s string, maxBytes int) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", badField("content", "is empty")
+	case len(s) > maxBytes:
+		return "", badField("content", "is longer than %d KiB", maxBytes>>10)
+	case !utf8.ValidString(s):
+		return "", badField("content", "is not valid UTF-8")
+	}
+	return s, nil
+}
+
+// clientLimiter applies the chat rate to each client address, since a
+// widget post has no connection to hang a limiter on. It reads the socket's
+// address, never a forwarding header. Idle entries are dropped once the
+// table grows, so it stays small.
+type clientLimiter struct {
+	limits ChatLimits
+
+	mu      sync.Mutex
+	clients map[string]*clientRate // guarded by mu
+}
+
+type clientRate struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+// clientLimiterPrune is the table size past which idle clients are dropped.
+const clientLimiterPrune = 10_000
+
+func newClientLimiter(l ChatLimits) *clientLimiter {
+	return &clientLimiter{limits: l, clients: make(map[string]*clientRate)}
+}
+
+func (l *clientLimiter) allow(remote string, now time.Time) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.clients) >= clientLimiterPrune {
+		for k, c := range l.clients {
+			// Idle long enough to have a full burst again: forgetting it
+			// changes nothing.
+			if now.Sub(c.seen) > time.Duration(float64(l.limits.Burst)/l.limits.Rate*float64(time.Second)) {
+				delete(l.clients, k)
+			}
+		}
+	}
+	c := l.clients[host]
+	if c == nil {
+		c = &clientRate{lim: rate.NewLimiter(rate.Limit(l.limits.Rate), l.limits.Burst)}
+		l.clients[host] = c
+	}
+	c.seen = now
+	return c.lim.AllowN(now, 1)
+}
