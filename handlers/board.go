@@ -119,6 +119,10 @@ func (b *Board) Run(ctx context.Context) {
 	t := time.NewTicker(b.tick)
 	defer t.Stop()
 	prevEvents, prevAt := b.events.Load(), time.Now()
+	// A first reading now, not a tick from now: pages and widgets opened
+	// in the first second would show zeros.
+	b.sample(prevAt, 0)
+	b.publish(prevAt)
 	for {
 		select {
 		case <-ctx.Done():

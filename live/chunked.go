@@ -187,8 +187,15 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) er
 	}
 	ctx := r.Context()
 	sub := s.hub.Subscribe(p.Topics, p.User)
+	var batch []*message
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)
+		// Start renders the current state, so what the hub queued on
+		// subscribing (its newest state frames, or log frames committed
+		// before Start reads) is already in it, or older: sending it too
+		// would show every viewer its first state twice, or step back.
+		batch, _, _ = sub.take(batch)
+		clear(batch)
 	}
 	if err := p.Start(ctx, cw); err != nil {
 		return err
@@ -207,7 +214,6 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) er
 	}
 	over := time.NewTimer(lifetime)
 	defer over.Stop()
-	var batch []*message
 	var frames []Frame
 	for {
 		select {

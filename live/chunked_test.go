@@ -171,3 +171,24 @@ func TestChunkedFlushesEachPart(t *testing.T) {
 		t.Fatalf("second part %q, %v", line, err)
 	}
 }
+
+// TestStreamsStartIsTheFirstState: the state the hub holds when a viewer
+// subscribes is in Start already (or older); it is not sent again as the
+// first update, which would show it twice or step back.
+func TestStreamsStartIsTheFirstState(t *testing.T) {
+	hub, _, srv := streamFixture(t, HubConfig{}, StreamConfig{}, 0)
+	hub.Publish(Frame{Topic: "s", Data: []byte("before")})
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, _ := readLine(t, br); line != "start" {
+		t.Fatalf("first line %q, want start", line)
+	}
+	hub.Publish(Frame{Topic: "s", Data: []byte("after")})
+	if line, _ := readLine(t, br); line != "update after" {
+		t.Fatalf("first update %q, want the frame published after start (not the one before)", line)
+	}
+}

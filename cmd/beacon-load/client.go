@@ -85,7 +85,7 @@ func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
 // It counts what they receive.
 type fleet struct {
 	srv    *server
-	kind   string // "raw" or "r3labs" (SSE), or "ws" (WebSocket room members)
+	kind   string // "raw" or "r3labs" (SSE), "ws" (WebSocket room members) or "stream" (widget stream viewers)
 	expect int    // events each connection should receive; sizes its latency buffer
 
 	// WebSocket room members: connection i joins room roomPrefix<i/roomSize>;
@@ -97,7 +97,8 @@ type fleet struct {
 	request []byte       // the raw client's HTTP request
 	hc      *http.Client // the r3labs client's transport
 
-	received atomic.Int64 // stamped events received by all connections
+	received atomic.Int64 // stamped events received by all connections (stream viewers: update frames)
+	updated  atomic.Int64 // stream viewers shown a newer board than their first
 	failed   atomic.Int64 // connections that never completed their handshake
 	errMu    sync.Mutex
 	errs     []string // guarded by errMu; the first few failures, for the report
@@ -182,6 +183,11 @@ type sseClient struct {
 	disorder int             // guarded by mu; events that came after a later one
 	lastAt   time.Time       // guarded by mu; receipt of the last stamped event
 	retries  int             // guarded by mu; retry hints: the server asked us to come back
+
+	// Stream viewers only, guarded by mu; got counts their update frames.
+	stale, older int   // update frames that showed nothing newer; of which an older board
+	spanned      int64 // bytes of the document after the first frame, once it ended …
+	spanFrames   int   // … and how many update frames they hold
 }
 
 // dial starts connection i and returns at once; c.ready tells when its
@@ -208,7 +214,11 @@ func (f *fleet) dial(ctx context.Context, i int) *sseClient {
 		return c
 	}
 	c.close = func() { conn.Close() }
-	go c.readRaw(conn)
+	if f.kind == "stream" {
+		go c.readStream(conn)
+	} else {
+		go c.readRaw(conn)
+	}
 	return c
 }
 
@@ -367,7 +377,7 @@ func (f *fleet) open(ctx context.Context, n, conc int) {
 					c.closing.Store(true)
 					c.close()
 					<-c.done
-					f.noteErr(fmt.Errorf("no id block (SSE) or welcome (WebSocket) within 20s of dialing"))
+					f.noteErr(errNoHandshake)
 				case <-ctx.Done():
 					timer.Stop()
 					c.closing.Store(true)
@@ -386,6 +396,8 @@ func (f *fleet) open(ctx context.Context, n, conc int) {
 	}
 }
 
+var errNoHandshake = errors.New("no id block (SSE), welcome (WebSocket) or first frame (stream) within 20s of dialing")
+
 // cycle opens one connection, waits for its handshake and closes it.
 func (f *fleet) cycle(ctx context.Context) error {
 	c := f.dial(ctx, f.senders)
@@ -396,7 +408,7 @@ func (f *fleet) cycle(ctx context.Context) error {
 	case <-c.ready:
 		err = c.readyErr
 	case <-timer.C:
-		err = fmt.Errorf("no id block (SSE) or welcome (WebSocket) within 20s of dialing")
+		err = errNoHandshake
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -483,14 +495,7 @@ func (f *fleet) tally(want int) tally {
 // waitReceived waits until the fleet has received want stamped events in
 // all, or timeout.
 func (f *fleet) waitReceived(ctx context.Context, want int64, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for f.received.Load() < want {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(500 * time.Microsecond)
-	}
-	return true
+	return f.waitCount(ctx, &f.received, want, timeout)
 }
 
 // wsSubprotocol makes Beacon's room socket speak JSON, one object per message.

@@ -21,7 +21,8 @@ const (
 	maxCycles       = 100_000
 	maxRuns         = 9
 	maxPageDuration = 2 * time.Minute
-	fdReserve       = 256 // open files kept for everything that is not a client connection
+	maxStreamHold   = 3 * time.Minute // under Beacon's default --stream-lifetime (5m), opening included
+	fdReserve       = 256             // open files kept for everything that is not a client connection
 )
 
 // config is every setting of one invocation, with its defaults filled in
@@ -49,6 +50,9 @@ type config struct {
 	WSIdleConns  int // ws-idle: WebSocket room connections, at most wsRoomSize to a room
 	WSBurstConns int // ws-burst: members of the one room
 	RoomMembers  int // room: members of the one room, the senders among them
+	StreamConns  int // stream: viewers of /stream/metrics
+
+	StreamHold time.Duration // stream: how long the viewers are held
 
 	Senders      int           // room: members that send, each as fast as its messages are accepted
 	RoomDuration time.Duration // room: how long the senders send
@@ -73,7 +77,7 @@ type config struct {
 }
 
 // scenarioNames lists every scenario in the order a full suite runs them.
-var scenarioNames = []string{"idle", "ws-idle", "fanout", "burst", "ws-burst", "room", "connect", "leak", "page"}
+var scenarioNames = []string{"idle", "ws-idle", "stream", "fanout", "burst", "ws-burst", "room", "connect", "leak", "page"}
 
 // newConfig parses args: flags, then scenario names (also accepted before
 // the flags: `beacon-load fanout -n 2000`).
@@ -97,7 +101,7 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.StringVar(&c.Markdown, "markdown", "", "rewrite the generated part of this file (BENCHMARKS.md) with the report")
 	fs.StringVar(&c.Profile, "cpuprofile", "", "directory: record a perf CPU profile of Beacon during the last run of every scenario (shown for scenarios that miss a target)")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "stop everything after this long (at most 30m)")
-	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle, ws-idle and fan-out, 5,000 burst and ws-burst, 1,000 room, 19,000 connect)")
+	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle, ws-idle and fan-out, 5,000 burst and ws-burst, 1,000 room, 500 stream, 19,000 connect)")
 	fs.IntVar(&c.Events, "events", 10, "fanout: events published one at a time, each waited for at every subscriber")
 	fs.DurationVar(&c.Gap, "gap", 50*time.Millisecond, "fanout: pause between two events")
 	fs.IntVar(&c.Burst, "burst", 50, "burst: events published as fast as the server accepts them")
@@ -112,16 +116,20 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.DurationVar(&c.PageDuration, "page-duration", 10*time.Second, "page: how long the dashboard is requested (wrk -d)")
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "wait after opening connections before reading the server's memory")
 	fs.DurationVar(&c.Hold, "hold", time.Second, "connect: how long every connection is held before it is checked")
+	fs.DurationVar(&c.StreamHold, "stream-hold", beaconTick+beaconTick/2, "stream: how long the viewers are held; by default a bit over Beacon's 1s board tick, so every viewer gets an update (at most 3m)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: beacon-load [flags] [scenario ...]
        beacon-load reference [-addr 127.0.0.1:0]   (serve the reference server alone)
 
-Scenarios: idle, ws-idle, fanout, burst, ws-burst, room, connect, leak, page (default: all,
-in that order). Each runs against a fresh Beacon (built from ./cmd/beacon, or -target) and
+Scenarios: idle, ws-idle, stream, fanout, burst, ws-burst, room, connect, leak, page (default:
+all, in that order). Each runs against a fresh Beacon (built from ./cmd/beacon, or -target) and
 against the reference server, a plain net/http SSE fan-out in a child process of this tool.
 The WebSocket room scenarios (ws-idle, ws-burst, room) run against Beacon alone: the
 reference has no rooms. The tool starts Beacon for them with --room-conns raised to the
 room's size and --message-rate/--message-burst lifted; a -target must have been started so.
+The stream scenario holds viewers of the zero-JavaScript widget /stream/metrics; the tool
+starts Beacon with a widget secret and signs their token with it; a -target must have been
+started with BEACON_SECRET=`+loadSecret+`.
 
 Flags:
 `)
@@ -192,10 +200,10 @@ Flags:
 		}
 	}
 	c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns = 10_000, 10_000, 5_000, 19_000
-	c.WSIdleConns, c.WSBurstConns, c.RoomMembers = 10_000, 5_000, 1_000
+	c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns = 10_000, 5_000, 1_000, 500
 	if c.Conns > 0 {
 		c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns = c.Conns, c.Conns, c.Conns, c.Conns
-		c.WSIdleConns, c.WSBurstConns, c.RoomMembers = c.Conns, c.Conns, c.Conns
+		c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns = c.Conns, c.Conns, c.Conns, c.Conns
 	}
 	c.maxConns = min(maxConnsAbs, int(min(openFiles, 1<<31))-fdReserve)
 	return c, c.validate()
@@ -208,7 +216,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf(format, a...))
 		}
 	}
-	for _, n := range []int{c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns, c.WSIdleConns, c.WSBurstConns, c.RoomMembers} {
+	for _, n := range []int{c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns, c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns} {
 		check(n >= 1 && n <= c.maxConns, "-n %d: connections must be between 1 and %d (the open-files limit minus %d)", n, c.maxConns, fdReserve)
 	}
 	check(c.Runs >= 1 && c.Runs <= maxRuns, "-runs must be between 1 and %d", maxRuns)
@@ -232,6 +240,7 @@ func (c *config) validate() error {
 	check(c.Timeout > 0 && c.Timeout <= maxTimeout, "-timeout must be positive and at most %s", maxTimeout)
 	check(c.Settle >= 0 && c.Settle <= time.Minute, "-settle must be between 0 and 1m")
 	check(c.Hold >= 0 && c.Hold <= time.Minute, "-hold must be between 0 and 1m")
+	check(c.StreamHold > 0 && c.StreamHold <= maxStreamHold, "-stream-hold must be positive and at most %s", maxStreamHold)
 	check(c.Gap >= 0 && c.Gap <= 10*time.Second, "-gap must be between 0 and 10s")
 	check(c.Client == "raw" || c.Client == "r3labs", "-client must be raw or r3labs")
 	if c.Target != "" {
@@ -291,6 +300,8 @@ func (c *config) commandFor(scenario string) string {
 		a = append(a, "-n", strconv.Itoa(c.BurstConns), "-burst", strconv.Itoa(c.Burst), "-publishers", strconv.Itoa(c.Publishers), "-text", strconv.Itoa(c.TextSize))
 	case "ws-idle":
 		a = append(a, "-n", strconv.Itoa(c.WSIdleConns), "-settle", c.Settle.String())
+	case "stream":
+		a = append(a, "-n", strconv.Itoa(c.StreamConns), "-stream-hold", c.StreamHold.String())
 	case "ws-burst":
 		a = append(a, "-n", strconv.Itoa(c.WSBurstConns), "-burst", strconv.Itoa(c.Burst), "-publishers", strconv.Itoa(c.Publishers), "-text", strconv.Itoa(c.TextSize))
 	case "room":

@@ -76,6 +76,25 @@ var figures = []figure{
 	{ID: "idle.ws.goroutines", Scenario: "ws-idle", Transport: "ws", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
 		Title: "goroutines per idle room connection", Target: "≤ 1", Limit: fixed(1), Size: wsIdleSize},
 
+	{ID: "stream.memory", Scenario: "stream", Transport: "stream", Key: "bytes_per_conn", Unit: unitKiB, Lower: true,
+		Title: "memory per /stream/metrics viewer (server RSS)"},
+	{ID: "stream.heap", Scenario: "stream", Transport: "stream", Key: "heap_per_conn", Unit: unitKiB, Lower: true,
+		Title: "… of which Go heap in use"},
+	{ID: "stream.stack", Scenario: "stream", Transport: "stream", Key: "stack_per_conn", Unit: unitKiB, Lower: true,
+		Title: "… of which goroutine stacks"},
+	{ID: "stream.goroutines", Scenario: "stream", Transport: "stream", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
+		Title: "goroutines per viewer"},
+	{ID: "stream.updated", Scenario: "stream", Transport: "stream", Key: "updated", Unit: unitCount,
+		Title: "viewers shown a newer board than their first", Target: "all", Limit: func(c *config) float64 { return float64(c.StreamConns) }},
+	{ID: "stream.stale", Scenario: "stream", Transport: "stream", Key: "stale_per_viewer", Unit: unitDecimal, Lower: true,
+		Title: "stale frames per viewer (nothing newer than it had)"},
+	{ID: "stream.frame", Scenario: "stream", Transport: "stream", Key: "frame_bytes", Unit: unitKiB, Lower: true,
+		Title: "bytes appended to the document per update"},
+	{ID: "stream.cpu", Scenario: "stream", Transport: "stream", Key: "cpu_per_update", Unit: unitMicros, Lower: true,
+		Title: "server CPU per update frame delivered"},
+	{ID: "stream.goroutines.after", Scenario: "stream", Transport: "stream", Key: "goroutines_delta", Unit: unitCount, Lower: true,
+		Title: "goroutines after closing every viewer − baseline", Target: "≤ 2 (baseline)", Limit: fixed(2)},
+
 	{ID: "fanout.p50", Scenario: "fanout", Transport: "sse", Key: "latency_p50", Unit: unitDuration, Lower: true,
 		Title: "one 200-byte event, publish → receipt p50", Target: "≤ 40 ms", Limit: fixed(0.040), Size: fanoutSize},
 	{ID: "fanout.p99", Scenario: "fanout", Transport: "sse", Key: "latency_p99", Unit: unitDuration, Lower: true,
@@ -227,7 +246,7 @@ func (fg figure) evaluate(c *config, beacon, ref []float64) figureResult {
 	if len(ref) > 0 {
 		mr := median(ref)
 		r.Reference, r.RefRuns, r.RefValue = &mr, ref, fg.Unit.format(mr)
-		if mr != 0 {
+		if mr > 0 && mb >= 0 { // a ratio of differences that may be negative means nothing
 			ratio := mb / mr
 			r.Ratio = &ratio
 		}

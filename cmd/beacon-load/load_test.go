@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -97,6 +99,15 @@ func TestSmoke(t *testing.T) {
 			}
 			if v("page", "requests") < 1 {
 				t.Error("page: no request answered")
+			}
+			if held, updated := v("stream", "held"), v("stream", "updated"); held != n || updated != n {
+				t.Errorf("stream held %v viewers, %v of them updated; want %d and %d", held, updated, n, n)
+			}
+			if g := v("stream", "goroutines_per_conn"); g < 0.5 || g > 10 {
+				t.Errorf("stream: %v goroutines per viewer; a reading of /metrics went wrong", g)
+			}
+			if d := v("stream", "goroutines_delta"); d > 2 {
+				t.Errorf("%v goroutines more on the server after closing every stream viewer", d)
 			}
 		})
 	}
@@ -224,6 +235,8 @@ func TestConfigBounds(t *testing.T) {
 		{"-client", "curl"},
 		{"nosuch"},
 		{"-target", "http://127.0.0.1:8080", "-cpuprofile", "/tmp/x"},
+		{"-stream-hold", "0s"},
+		{"-stream-hold", "4m"},
 	} {
 		if _, err := newConfig(args, &bytes.Buffer{}, 20_000); err == nil {
 			t.Errorf("newConfig(%q) accepted it", args)
@@ -238,6 +251,9 @@ func TestConfigBounds(t *testing.T) {
 	}
 	if got := c.commandFor("burst"); got != "go run ./cmd/beacon-load -n 19000 -burst 50 -publishers 8 -text 200 burst" {
 		t.Errorf("commandFor(burst) = %q", got)
+	}
+	if got := c.commandFor("stream"); got != "go run ./cmd/beacon-load -n 19000 -stream-hold 1.5s stream" {
+		t.Errorf("commandFor(stream) = %q", got)
 	}
 }
 
@@ -296,5 +312,59 @@ func TestPercentileMedian(t *testing.T) {
 	}
 	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
 		t.Errorf("median = %v, want 2.5", got)
+	}
+}
+
+// TestStreamTags reads streamed widget documents as the stream viewers do,
+// in pieces of every size, and counts their frames.
+func TestStreamTags(t *testing.T) {
+	head := `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="stylesheet" href="/s.css"></head><body class="stream">`
+	frame := func(at string) string {
+		meta := ""
+		if at != "" {
+			meta = `<p class="meta">Measured at <time datetime="` + at + `">x</time></p>`
+		}
+		return `<div class="frame"><section id="metrics-panel"><dl><div class="card"><dt>Goroutines</dt><dd>9 </dd></div></dl>` + meta + `</section></div>`
+	}
+	const t1, t2, t3 = "2026-11-29T10:00:01Z", "2026-11-29T10:00:02Z", "2026-11-29T10:00:03Z"
+	for _, tc := range []struct {
+		name                             string
+		doc                              string
+		frames, got, stale, older, ended int
+		updated                          bool
+	}{
+		{"first frame only", head + frame(t1), 1, 0, 0, 0, 0, false},
+		{"ticks", head + frame(t1) + frame(t2) + "<!-- -->\n" + frame(t3), 3, 2, 0, 0, 0, true},
+		{"the newest state again", head + frame(t1) + frame(t1), 2, 1, 1, 0, 0, false},
+		{"an older state after a newer", head + frame(t2) + frame(t1) + frame(t3), 3, 2, 1, 1, 0, true},
+		{"not measured yet", head + frame("") + frame(t1), 2, 1, 0, 0, 0, true},
+		{"ended by the server", head + frame(t1) + frame(t2) + `<meta http-equiv="refresh" content="0"><p class="stream-end">Reconnecting…</p>`, 2, 1, 0, 0, 1, true},
+	} {
+		for _, rd := range []struct {
+			name string
+			wrap func(io.Reader) io.Reader
+		}{{"whole", func(r io.Reader) io.Reader { return r }}, {"one byte at a time", iotest.OneByteReader}, {"halves", iotest.HalfReader}} {
+			t.Run(tc.name+"/"+rd.name, func(t *testing.T) {
+				f := &fleet{}
+				c := &sseClient{f: f, ready: make(chan struct{})}
+				var v viewer
+				err := readTags(rd.wrap(strings.NewReader(tc.doc)), func(tag []byte) { c.streamTag(&v, tag) })
+				if err != io.EOF {
+					t.Fatalf("readTags: %v, want EOF", err)
+				}
+				if v.frames != tc.frames || c.got != tc.got || c.stale != tc.stale || c.older != tc.older || c.retries != tc.ended {
+					t.Errorf("frames %d, updates %d, stale %d, older %d, ended %d; want %d, %d, %d, %d, %d",
+						v.frames, c.got, c.stale, c.older, c.retries, tc.frames, tc.got, tc.stale, tc.older, tc.ended)
+				}
+				if got := f.updated.Load() == 1; got != tc.updated {
+					t.Errorf("updated = %v, want %v", got, tc.updated)
+				}
+				select {
+				case <-c.ready:
+				default:
+					t.Error("the first frame did not end the handshake")
+				}
+			})
+		}
 	}
 }

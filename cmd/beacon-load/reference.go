@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +32,12 @@ import (
 //
 // What it does not do, and Beacon must: store events and resume clients,
 // coalesce queued frames into one write, set write deadlines, heartbeat.
+//
+// It also serves the zero-JavaScript widget stream, GET /stream/metrics, the
+// same way: a second hub, a ticker that renders a metrics panel of the shape
+// of Beacon's once per tick and broadcasts it, and a handler per viewer that
+// appends every panel to its document as a frame. It checks no token and
+// never ends a stream on its own.
 
 // referenceGauge counts the reference server's open live connections.
 const referenceGauge = "reference_live_connections"
@@ -91,6 +99,11 @@ type reference struct {
 	hub   *refHub
 	pos   atomic.Int64
 	conns prometheus.Gauge
+	open  atomic.Int64 // live connections and streams, for the metrics panel
+
+	streams *refHub                // the viewers of /stream/metrics
+	panel   atomic.Pointer[[]byte] // the newest frame of the metrics panel
+	cards   *template.Template
 
 	mu     sync.Mutex
 	recent []refItem // guarded by mu; the newest 20, newest first
@@ -118,6 +131,8 @@ func (r *reference) live(w http.ResponseWriter, req *http.Request) {
 	}
 	r.conns.Inc()
 	defer r.conns.Dec()
+	r.open.Add(1)
+	defer r.open.Add(-1)
 	defer func() {
 		select {
 		case r.hub.unregister <- ch:
@@ -140,6 +155,110 @@ func (r *reference) live(w http.ResponseWriter, req *http.Request) {
 				return
 			}
 			if _, err := w.Write(msg); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}
+
+// refStreamHead opens a streamed widget: no script; the stylesheet shows
+// only the newest frame.
+const refStreamHead = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Metrics</title>` +
+	`<style>.frame{display:none}.frame:last-child{display:block}</style></head><body class="stream">`
+
+// refPanel is a metrics panel of the same shape and size as Beacon's, in a frame.
+const refPanel = `<div class="frame"><section id="metrics-panel" class="panel metrics-panel" aria-labelledby="metrics-panel-title">` +
+	`<h2 id="metrics-panel-title">Server</h2><dl class="cards">` +
+	`{{range .Cards}}<div class="card"><dt>{{.Name}}</dt><dd class="figure">{{.Value}} </dd></div>{{end}}</dl>` +
+	`<h3>Your metrics</h3><p class="hint">POST /api/metrics to add one.</p>` +
+	`<p class="meta">Measured at <time datetime="{{.At.Format "2006-01-02T15:04:05Z07:00"}}">{{.At.Format "15:04:05"}}</time></p></section></div>`
+
+// renderPanel renders the metrics panel as measured at now.
+func (r *reference) renderPanel(now time.Time) []byte {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cards := []refCard{
+		{"Live connections", strconv.FormatInt(r.open.Load(), 10)}, {"Active users", "0"}, {"Requests/min", "0"},
+		{"Response time p50", "0.0 ms"}, {"Response time p95", "0.0 ms"}, {"Events/s", "0"},
+		{"Goroutines", strconv.Itoa(runtime.NumGoroutine())}, {"Memory", fmt.Sprintf("%.1f MiB", float64(ms.HeapInuse)/(1<<20))},
+	}
+	var b bytes.Buffer
+	// Executing a parsed template into a buffer fails only on a bug.
+	if err := r.cards.Execute(&b, struct {
+		Cards []refCard
+		At    time.Time
+	}{cards, now.UTC()}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// tick renders the metrics panel every period and broadcasts it to the
+// stream viewers, until ctx ends.
+func (r *reference) tick(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			frame := r.renderPanel(now)
+			r.panel.Store(&frame)
+			select {
+			case r.streams.broadcast <- frame:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// stream serves GET /stream/metrics: the document's head and the newest
+// panel, then every new panel appended as a frame, one write and flush each.
+func (r *reference) stream(w http.ResponseWriter, req *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	// The panel is read before the viewer joins, so a tick in between is
+	// not shown twice (the next one comes a tick later).
+	first := *r.panel.Load()
+	ch := make(chan []byte, referenceQueue)
+	select {
+	case r.streams.register <- ch:
+	case <-r.streams.done:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	r.conns.Inc()
+	defer r.conns.Dec()
+	r.open.Add(1)
+	defer r.open.Add(-1)
+	defer func() {
+		select {
+		case r.streams.unregister <- ch:
+		case <-r.streams.done:
+		}
+	}()
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, refStreamHead)
+	w.Write(first)
+	fl.Flush()
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case frame, ok := <-ch:
+			if !ok {
+				return
+			}
+			if _, err := w.Write(frame); err != nil {
 				return
 			}
 			fl.Flush()
@@ -224,13 +343,17 @@ func serveReference(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("beacon-load reference", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+	tick := fs.Duration("tick", beaconTick, "how often the metrics panel of /stream/metrics is refreshed (Beacon's default --tick)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if host, _, err := net.SplitHostPort(*addr); err != nil || !loopbackHost(host) {
 		return fmt.Errorf("-addr %q: the reference server listens on loopback only (127.0.0.1:port)", *addr)
 	}
-	handler, stop := newReferenceHandler()
+	if *tick < 10*time.Millisecond {
+		return errors.New("-tick must be at least 10ms")
+	}
+	handler, stop := newReferenceHandler(*tick)
 	defer stop()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln, err := net.Listen("tcp", *addr)
@@ -254,19 +377,27 @@ func serveReference(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 // newReferenceHandler returns the reference server's routes and a function
-// that stops its hub.
-func newReferenceHandler() (http.Handler, func()) {
+// that stops its hubs and its ticker, which refreshes the metrics panel
+// every tick.
+func newReferenceHandler(tick time.Duration) (http.Handler, func()) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	conns := prometheus.NewGauge(prometheus.GaugeOpts{Name: referenceGauge, Help: "Open live connections."})
 	reg.MustRegister(conns)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &reference{hub: newRefHub(), conns: conns, page: template.Must(template.New("page").Parse(refPage))}
+	r := &reference{hub: newRefHub(), streams: newRefHub(), conns: conns,
+		page: template.Must(template.New("page").Parse(refPage)), cards: template.Must(template.New("panel").Parse(refPanel))}
+	first := r.renderPanel(time.Now())
+	r.panel.Store(&first)
 	go r.hub.run(ctx)
+	go r.streams.run(ctx)
+	ticked := make(chan struct{})
+	go func() { defer close(ticked); r.tick(ctx, tick) }()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/live", r.live)
 	mux.HandleFunc(publishPath, r.publish)
 	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc(pagePath, r.dashboard)
-	return mux, func() { cancel(); <-r.hub.done }
+	mux.HandleFunc(streamPath, r.stream)
+	return mux, func() { cancel(); <-r.hub.done; <-r.streams.done; <-ticked }
 }

@@ -61,8 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Smoke:   cfg.Smoke, Runs: cfg.Runs, Client: cfg.Client, Target: cfg.Target,
 		Started: time.Now(),
 	}
-	if n := roomNote(cfg); n != "" {
-		rep.Notes = append(rep.Notes, n)
+	for _, n := range []string{roomNote(cfg), streamNote(cfg)} {
+		if n != "" {
+			rep.Notes = append(rep.Notes, n)
+		}
 	}
 	launchers := []*launcher{}
 	bl, err := beaconLauncher(ctx, cfg, dir, stderr)

@@ -23,8 +23,9 @@ type bench struct {
 }
 
 // scenario is one kind of load. Transport names the live transport it loads:
-// "sse", "http", or "ws" (WebSocket rooms, which the reference server does
-// not have: those run against Beacon alone).
+// "sse", "http", "stream" (zero-JavaScript widget streams), or "ws"
+// (WebSocket rooms, which the reference server does not have: those run
+// against Beacon alone).
 type scenario struct {
 	name      string
 	transport string
@@ -36,6 +37,7 @@ type scenario struct {
 var scenarios = map[string]scenario{
 	"idle":     {"idle", "sse", runIdle, nil},
 	"ws-idle":  {"ws-idle", "ws", runWSIdle, nil},
+	"stream":   {"stream", "stream", runStream, nil},
 	"fanout":   {"fanout", "sse", runFanout, nil},
 	"burst":    {"burst", "sse", runBurst, nil},
 	"ws-burst": {"ws-burst", "ws", runWSBurst, func(c *config) []string { return roomArgs(c.WSBurstConns) }},
@@ -102,11 +104,16 @@ func settle(ctx context.Context, d time.Duration) {
 // warmUp opens and closes a few connections, so the baseline that follows
 // includes what a server allocates once (pools, maps, buffers).
 func (b *bench) warmUp(ctx context.Context, srv *server) (serverStats, error) {
-	return b.warmUpWith(ctx, srv, newFleet(srv, b.cfg.Client, 0))
+	return b.warmUpWith(ctx, srv, newFleet(srv, b.cfg.Client, 0), nil)
 }
 
-func (b *bench) warmUpWith(ctx context.Context, srv *server, f *fleet) (serverStats, error) {
+// warmUpWith is warmUp with 50 connections of f; held, when not nil, is
+// called while they are open.
+func (b *bench) warmUpWith(ctx context.Context, srv *server, f *fleet, held func(*fleet)) (serverStats, error) {
 	f.open(ctx, 50, 50)
+	if held != nil {
+		held(f)
+	}
 	f.closeAll()
 	if _, err := waitGauge(ctx, b.ctl, srv, 0, 10*time.Second); err != nil {
 		return nil, err
@@ -131,7 +138,7 @@ func runWSIdle(ctx context.Context, b *bench, srv *server) (*sample, error) {
 // idle measures n idle connections of the fleets that newFleet returns.
 func (b *bench) idle(ctx context.Context, srv *server, name string, n int, newFleet func() *fleet) (*sample, error) {
 	s := newSample()
-	before, err := b.warmUpWith(ctx, srv, newFleet())
+	before, err := b.warmUpWith(ctx, srv, newFleet(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -380,6 +387,27 @@ func runLeak(ctx context.Context, b *bench, srv *server) (*sample, error) {
 	if failed.Load() > 0 {
 		s.problem("%d of %d cycles failed: %v", failed.Load(), cycles, f.errors())
 	}
+	st, err := b.letGo(ctx, srv, base, s)
+	if err != nil {
+		return nil, err
+	}
+	s.set("cycles", float64(cycles))
+	s.set("cycles_per_s", float64(cycles)/elapsed.Seconds())
+	s.set("goroutines_base", base[seriesGoroutines])
+	s.set("goroutines_after", st[seriesGoroutines])
+	s.set("goroutines_delta", st[seriesGoroutines]-base[seriesGoroutines])
+	s.set("rss_base", base[seriesRSS])
+	s.set("rss_after", st[seriesRSS])
+	s.set("rss_delta", st[seriesRSS]-base[seriesRSS])
+	s.set("heap_delta", st[seriesHeapInuse]-base[seriesHeapInuse])
+	return s, nil
+}
+
+// letGo waits, after the last connection closed, until the server counts
+// none (10s at most: a problem after that) and its goroutines are back to
+// base (5s at most: the figure shows the difference), and returns a reading
+// of its metrics taken -settle/2 later.
+func (b *bench) letGo(ctx context.Context, srv *server, base serverStats, s *sample) (serverStats, error) {
 	st, err := waitGauge(ctx, b.ctl, srv, 0, 10*time.Second)
 	if err != nil {
 		return nil, err
@@ -396,19 +424,7 @@ func runLeak(ctx context.Context, b *bench, srv *server) (*sample, error) {
 		}
 	}
 	settle(ctx, b.cfg.Settle/2)
-	if st, err = scrape(ctx, b.ctl, srv); err != nil {
-		return nil, err
-	}
-	s.set("cycles", float64(cycles))
-	s.set("cycles_per_s", float64(cycles)/elapsed.Seconds())
-	s.set("goroutines_base", base[seriesGoroutines])
-	s.set("goroutines_after", st[seriesGoroutines])
-	s.set("goroutines_delta", st[seriesGoroutines]-base[seriesGoroutines])
-	s.set("rss_base", base[seriesRSS])
-	s.set("rss_after", st[seriesRSS])
-	s.set("rss_delta", st[seriesRSS]-base[seriesRSS])
-	s.set("heap_delta", st[seriesHeapInuse]-base[seriesHeapInuse])
-	return s, nil
+	return scrape(ctx, b.ctl, srv)
 }
 
 // runPage requests the dashboard from C keep-alive connections for D, like

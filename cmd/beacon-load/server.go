@@ -97,7 +97,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 		// per-address limits would be the only thing measured.
 		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn",
 			"--live-rate", "0", "--api-rate", "0", "--guests"}
-		return startChild(ctx, kindBeacon, gauge, rundir, bin, []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken},
+		return startChild(ctx, kindBeacon, gauge, rundir, bin, []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret},
 			append(args, extra...)...)
 	}
 	return l, nil
