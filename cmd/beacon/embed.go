@@ -19,7 +19,11 @@ import (
 // database, like the server) and prints it with the snippets to paste.
 func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "Usage: beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h]")
+		fmt.Fprintln(stderr, "Usage: beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h]\n"+
+			"       (beacon embed create --help lists every flag)")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return nil
+		}
 		return errors.New("beacon embed: the only command is create")
 	}
 	fs := flag.NewFlagSet("beacon embed create", flag.ContinueOnError)
