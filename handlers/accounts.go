@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -309,20 +308,7 @@ func (a *accounts) clearCookie(c echo.Context) {
 
 // checkUserName validates an account name: 1–32 letters, digits and . _ -
 // (no spaces, so a name is one word in a mention or a URL).
-func checkUserName(name string) error {
-	if name == "" {
-		return badField("name", "is required")
-	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 32 {
-		return badField("name", "must be at most 32 characters")
-	}
-	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-", r) {
-			return badField("name", "may hold only letters, digits and . _ - (found %q)", r)
-		}
-	}
-	return nil
-}
+func checkUserName(name string) error { return checkPersonName(name, "._-") }
 
 // checkPassword validates a new password: 8 to 256 bytes of UTF-8.
 func checkPassword(pw string) error {

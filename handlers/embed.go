@@ -91,6 +91,16 @@ func (a widgetAuth) check(c echo.Context, kind, room string) (widget.Claims, err
 	return claims, nil
 }
 
+// widgetRoom returns the room in the path of a room widget's request, and
+// "" for the other kinds.
+func widgetRoom(c echo.Context, kind string) (string, error) {
+	if kind != widget.Room {
+		return "", nil
+	}
+	room := c.Param("room")
+	return room, checkRoom(room)
+}
+
 // widgetError answers a refused widget request with a page the frame shows:
 // 401 for a token that is missing, bad or expired, 403 for one that does not
 // allow what was asked. Any site may frame it: it holds no data and no
@@ -162,12 +172,9 @@ func (d widgetData) panel(ctx context.Context, claims widget.Claims, room views.
 // in a minimal page for an iframe, live over /embed/live with the same token.
 func handleWidget(auth widgetAuth, data widgetData, epoch, kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		room := ""
-		if kind == widget.Room {
-			room = c.Param("room")
-			if err := checkRoom(room); err != nil {
-				return err
-			}
+		room, err := widgetRoom(c, kind)
+		if err != nil {
+			return err
 		}
 		claims, err := auth.check(c, kind, room)
 		if err != nil {

@@ -67,7 +67,11 @@ func checkRoom(name string) error {
 
 // checkDisplayName validates a display name: 1–32 letters, digits, spaces
 // and . _ -
-func checkDisplayName(name string) error {
+func checkDisplayName(name string) error { return checkPersonName(name, " ._-") }
+
+// checkPersonName validates a name people go by: 1 to 32 letters and
+// digits, and the runes of also.
+func checkPersonName(name, also string) error {
 	if name == "" {
 		return badField("name", "is required")
 	}
@@ -75,8 +79,13 @@ func checkDisplayName(name string) error {
 		return badField("name", "must be at most 32 characters")
 	}
 	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(" ._-", r) {
-			return badField("name", "may hold only letters, digits, spaces and . _ - (found %q)", r)
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(also, r) {
+			what := "letters, digits"
+			if strings.Contains(also, " ") {
+				what += ", spaces"
+			}
+			marks := strings.Split(strings.ReplaceAll(also, " ", ""), "")
+			return badField("name", "may hold only %s and %s (found %q)", what, strings.Join(marks, " "), r)
 		}
 	}
 	return nil
@@ -162,7 +171,7 @@ func (p *roomPages) render(c echo.Context, status int, name string, before int64
 	}
 	if before > 0 {
 		// An older page is a look back; it does not go live.
-		r.User = ""
+		r.User, r.LookBack = "", true
 	} else if r.User != "" {
 		r.SocketURL = "/rooms/" + name + "/ws?after=" + url.QueryEscape(live.FormatID(p.epoch, head))
 	} else {

@@ -28,12 +28,9 @@ import (
 // one item into a list.
 func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData, kind string, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		room := ""
-		if kind == widget.Room {
-			room = c.Param("room")
-			if err := checkRoom(room); err != nil {
-				return err
-			}
+		room, err := widgetRoom(c, kind)
+		if err != nil {
+			return err
 		}
 		claims, err := auth.check(c, kind, room)
 		if err != nil {

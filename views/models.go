@@ -158,6 +158,8 @@ type Room struct {
 	User string
 	// Guests says whether signed-out visitors may post under a chosen name.
 	Guests bool
+	// LookBack is an older page of the history: it does not go live.
+	LookBack bool
 	// SocketURL is the room's WebSocket URL, for a page with a User.
 	SocketURL string
 	// NameError says why a chosen name was refused.

@@ -56,13 +56,8 @@ func csrfOf(t testing.TB, c *http.Client, page string) string {
 // get returns the body and status of GET page.
 func get(t testing.TB, c *http.Client, page string) (string, int) {
 	t.Helper()
-	resp, err := c.Get(page)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b), resp.StatusCode
+	resp, body := fetchPage(t, c, page)
+	return body, resp.StatusCode
 }
 
 // postForm posts form to page with c and returns the answer, body read. It
@@ -91,13 +86,20 @@ type account struct {
 var userTopic = regexp.MustCompile(`topics=user%3A(\d+)`)
 
 // signUp makes an account through the sign-up form and returns its browser.
-func signUp(t testing.TB, base, name string) *account {
+func signUp(t testing.TB, base, name string) *account { return authForm(t, base, "/signup", name) }
+
+// signIn signs name in from a new browser.
+func signIn(t testing.TB, base, name string) *account { return authForm(t, base, "/login", name) }
+
+// authForm sends the form at path (sign-up or sign-in) for name from a new
+// browser, with the password every test account has.
+func authForm(t testing.TB, base, path, name string) *account {
 	t.Helper()
 	c := noRedirects(newJar(t))
-	csrf := csrfOf(t, c, base+"/signup")
-	resp, body := postForm(t, c, base+"/signup", url.Values{"_csrf": {csrf}, "name": {name}, "password": {"password-of-" + name}})
+	csrf := csrfOf(t, c, base+path)
+	resp, body := postForm(t, c, base+path, url.Values{"_csrf": {csrf}, "name": {name}, "password": {"password-of-" + name}})
 	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign up %s: %s %.300s", name, resp.Status, body)
+		t.Fatalf("%s as %s: %s %.300s", path, name, resp.Status, body)
 	}
 	return signedIn(t, base, name, c)
 }
@@ -114,17 +116,6 @@ func signedIn(t testing.TB, base, name string, c *http.Client) *account {
 	return &account{Name: name, ID: id, C: c, CSRF: csrfField.FindStringSubmatch(page)[1]}
 }
 
-// signIn signs name in from a new browser.
-func signIn(t testing.TB, base, name string) *account {
-	t.Helper()
-	c := noRedirects(newJar(t))
-	csrf := csrfOf(t, c, base+"/login")
-	resp, body := postForm(t, c, base+"/login", url.Values{"_csrf": {csrf}, "name": {name}, "password": {"password-of-" + name}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in %s: %s %.300s", name, resp.Status, body)
-	}
-	return signedIn(t, base, name, c)
-}
 
 // apiPost posts a JSON body to an API route with a bearer token ("" for
 // none) and returns the status and body.

@@ -294,24 +294,7 @@ func TestGoroutinesReturnToBaseline(t *testing.T) {
 	_, closeWarm, waitWarm := holdStreams(t, ctx, c, in.URL, 1)
 	closeWarm()
 	waitWarm()
-	// The baseline is the lowest count seen over a few rounds once the
-	// warm-up stream is counted out, each count taken before that round's
-	// scrape, exactly as below. The margin is zero: a count can only be
-	// higher than the steady state (a request winding down), so a low
-	// baseline is still reachable, and a high one could at worst hide a
-	// leak of a goroutine or two in all, never one per connection.
-	baseline, rounds := -1, 0
-	waitFor(t, time.Minute, "warm-up stream counted out", func() (bool, string) {
-		g := runtime.NumGoroutine()
-		v := gauge()
-		if v == 0 {
-			if baseline < 0 || g < baseline {
-				baseline = g
-			}
-			rounds++
-		}
-		return rounds >= 5, fmt.Sprintf("%s = %v", connGauge, v)
-	})
+	baseline := goroutineBaseline(t, "warm-up stream counted out", connGauge, gauge)
 	t.Logf("baseline: %d goroutines", baseline)
 
 	_, closeAll, wait := holdStreams(t, ctx, c, in.URL, n)
@@ -322,7 +305,39 @@ func TestGoroutinesReturnToBaseline(t *testing.T) {
 	peak := runtime.NumGoroutine()
 	closeAll()
 	wait()
+	g := waitBaseline(t, fmt.Sprintf("the clients closed %d streams", n), baseline, connGauge, gauge)
+	t.Logf("with %d streams: %d goroutines; after closing them: %d", n, peak, g)
+}
 
+// goroutineBaseline returns the lowest goroutine count seen over a few
+// rounds in which gauge (the metric named name) reads 0, each count taken
+// before that round's scrape, as waitBaseline counts. The margin is zero: a
+// count can only be higher than the steady state (a request winding down),
+// so a low baseline is still reachable, and a high one could at worst hide a
+// leak of a goroutine or two in all, never one per connection.
+func goroutineBaseline(t *testing.T, what, name string, gauge func() float64) int {
+	t.Helper()
+	baseline, rounds := -1, 0
+	waitFor(t, time.Minute, what, func() (bool, string) {
+		g := runtime.NumGoroutine()
+		v := gauge()
+		if v == 0 {
+			if baseline < 0 || g < baseline {
+				baseline = g
+			}
+			rounds++
+		}
+		return rounds >= 5, fmt.Sprintf("%s = %v", name, v)
+	})
+	t.Logf("baseline: %d goroutines", baseline)
+	return baseline
+}
+
+// waitBaseline waits until gauge (the metric named name) reads 0 and the
+// goroutines are back to baseline, and returns their count; a minute after
+// what happened it fails with every goroutine's stack.
+func waitBaseline(t *testing.T, what string, baseline int, name string, gauge func() float64) int {
+	t.Helper()
 	deadline := time.NewTimer(time.Minute)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -333,8 +348,7 @@ func TestGoroutinesReturnToBaseline(t *testing.T) {
 		g := runtime.NumGoroutine()
 		v := gauge()
 		if v == 0 && g <= baseline {
-			t.Logf("with %d streams: %d goroutines; after closing them: %d", n, peak, g)
-			return
+			return g
 		}
 		select {
 		case <-tick.C:
@@ -343,8 +357,8 @@ func TestGoroutinesReturnToBaseline(t *testing.T) {
 		}
 		var dump bytes.Buffer
 		pprof.Lookup("goroutine").WriteTo(&dump, 1)
-		t.Fatalf("a minute after the clients closed %d streams: %s = %v, %d goroutines, baseline %d (peak %d). Goroutines:\n%s",
-			n, connGauge, v, g, baseline, peak, dump.String())
+		t.Fatalf("a minute after %s: %s = %v, %d goroutines, baseline %d. Goroutines:\n%s",
+			what, name, v, g, baseline, dump.String())
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/pprof"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -131,17 +129,7 @@ func TestStreamViewersLeaveNothing(t *testing.T) {
 
 	warm, _ := holdWidgetStreams(t, ctx, c, u, 1)
 	warm()
-	baseline, rounds := -1, 0
-	waitFor(t, time.Minute, "warm-up viewer counted out", func() (bool, string) {
-		g := runtime.NumGoroutine()
-		if v := gauge(); v == 0 {
-			if baseline < 0 || g < baseline {
-				baseline = g
-			}
-			rounds++
-		}
-		return rounds >= 5, "the stream gauge is not 0"
-	})
+	baseline := goroutineBaseline(t, "warm-up viewer counted out", streamGauge, gauge)
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -175,25 +163,6 @@ func TestStreamViewersLeaveNothing(t *testing.T) {
 	t.Logf("%d viewers for %v, all updated; heap in use %+.1f KiB per viewer (both ends), %d goroutines",
 		n, time.Since(opened).Round(time.Second), float64(int64(during.HeapInuse)-int64(before.HeapInuse))/float64(n)/1024, peak)
 	closeAll()
-
-	deadline := time.NewTimer(time.Minute)
-	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		g := runtime.NumGoroutine()
-		v := gauge()
-		if v == 0 && g <= baseline {
-			t.Logf("with %d viewers: %d goroutines; after closing them: %d (baseline %d)", n, peak, g, baseline)
-			return
-		}
-		select {
-		case <-tick.C:
-			continue
-		case <-deadline.C:
-		}
-		var dump strings.Builder
-		pprof.Lookup("goroutine").WriteTo(&dump, 1)
-		t.Fatalf("a minute after closing %d viewers: %s = %v, %d goroutines, baseline %d. Goroutines:\n%s", n, streamGauge, v, g, baseline, dump.String())
-	}
+	g := waitBaseline(t, fmt.Sprintf("closing %d viewers", n), baseline, streamGauge, gauge)
+	t.Logf("with %d viewers: %d goroutines; after closing them: %d (baseline %d)", n, peak, g, baseline)
 }
