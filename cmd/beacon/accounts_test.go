@@ -116,7 +116,6 @@ func signedIn(t testing.TB, base, name string, c *http.Client) *account {
 	return &account{Name: name, ID: id, C: c, CSRF: csrfField.FindStringSubmatch(page)[1]}
 }
 
-
 // apiPost posts a JSON body to an API route with a bearer token ("" for
 // none) and returns the status and body.
 func apiPost(t testing.TB, base, path, token string, body any) (int, string) {
