@@ -30,6 +30,7 @@ func FuzzDecodeNotification(f *testing.F) {
 	f.Add(ctJSON, []byte(`{"user":"ann","title":"a","link":"//evil.example"}`))
 	f.Add(ctJSON, []byte(`{"user":"a b","title":"x"}`))
 	f.Add(ctForm, []byte("user=ann&title=%0A"))
+	f.Add(ctJSON, []byte(`{"user":"ann","title":"Build failed","body":"3 tests:\r\nTestA\nTestB\u0007"}`))
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		in, err := decodeNotification(ct, body)
 		if err != nil {
@@ -39,10 +40,13 @@ func FuzzDecodeNotification(f *testing.F) {
 		if checkUserName(in.User) != nil || in.Title == "" || utf8.RuneCountInString(in.Title) > maxTitleLen {
 			t.Fatalf("accepted %+v", in)
 		}
-		for _, s := range []string{in.Title, in.Body, in.Link} {
+		for _, s := range []string{in.Title, strings.ReplaceAll(in.Body, "\n", " "), in.Link} {
 			if !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\x00") {
 				t.Fatalf("accepted text %q", s)
 			}
+		}
+		if strings.Contains(in.Body, "\r") || utf8.RuneCountInString(in.Body) > maxBodyLen {
+			t.Fatalf("accepted body %q", in.Body)
 		}
 		if in.Link != "" {
 			u, err := url.Parse(in.Link)

@@ -134,7 +134,10 @@ func decodeNotification(contentType string, body []byte) (notificationInput, err
 	if err := checkText("title", out.Title, maxTitleLen, true); err != nil {
 		return notificationInput{}, err
 	}
-	if err := checkText("body", out.Body, maxBodyLen, false); err != nil {
+	// A body may have several lines (a build's summary, say): line endings
+	// become "\n"; other control characters are refused like in the title.
+	out.Body = strings.ReplaceAll(strings.ReplaceAll(out.Body, "\r\n", "\n"), "\r", "\n")
+	if err := checkText("body", strings.ReplaceAll(out.Body, "\n", " "), maxBodyLen, false); err != nil {
 		return notificationInput{}, err
 	}
 	if out.Link != "" {
