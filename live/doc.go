@@ -33,6 +33,10 @@
 //     nothing else writes to it. A WebSocket's own answers (errors, the
 //     cleared form) go through Conn.Send, a bounded queue that writer drains.
 //   - The hub owns one goroutine, the heartbeat, stopped by Close.
+//   - The caller owns authorization: it decides which topics a connection
+//     may carry before asking for them, and ends a connection by ending
+//     its request's context (Beacon does so when a session signs out or a
+//     widget's token expires); live never looks at cookies or tokens.
 //
 // # Ordering
 //
