@@ -135,7 +135,7 @@ func csrfToken(c echo.Context) string {
 	}
 	tok := auth.Secret("")
 	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS()})
+		SameSite: http.SameSiteLaxMode, Secure: isSecure(c)})
 	c.Set(csrfCookie, tok)
 	return tok
 }
@@ -275,7 +275,7 @@ func (a *accounts) signIn(c echo.Context, u db.User) error {
 	}
 	c.SetCookie(&http.Cookie{
 		Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: int(a.cfg.SessionTTL.Seconds()),
+		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: int(a.cfg.SessionTTL.Seconds()),
 	})
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
@@ -303,7 +303,7 @@ func (a *accounts) endSession(ctx context.Context, userID, id int64) error {
 
 func (a *accounts) clearCookie(c echo.Context) {
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: -1})
+		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: -1})
 }
 
 // checkUserName validates an account name: 1–32 letters, digits and . _ -

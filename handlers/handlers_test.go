@@ -199,3 +199,39 @@ func TestSnapshotRendersARoomAtItsPosition(t *testing.T) {
 		t.Errorf("snapshot of lobby shows another room's message: %s", html)
 	}
 }
+
+// TestSessionCookieSecureBehindProxy: the session cookie is Secure when the
+// browser's connection is TLS, also when a trusted proxy ended the TLS and
+// says so; an untrusted X-Forwarded-Proto changes nothing.
+func TestSessionCookieSecureBehindProxy(t *testing.T) {
+	for _, tt := range []struct {
+		name, proxyHeader, proto string
+		secure                   bool
+	}{
+		{"plain HTTP", "", "", false},
+		{"untrusted header", "", "https", false},
+		{"trusted proxy over TLS", "X-Forwarded-For", "https", true},
+		{"trusted proxy over HTTP", "X-Forwarded-For", "http", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestServer(t)
+			s.Limits.ProxyHeader = tt.proxyHeader
+			s = NewServer(s.Deps)
+			r := httptest.NewRequest("GET", "/signup", nil)
+			if tt.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			cookies := w.Result().Cookies()
+			if len(cookies) == 0 {
+				t.Fatal("GET /signup set no cookie")
+			}
+			for _, ck := range cookies {
+				if ck.Secure != tt.secure {
+					t.Errorf("cookie %s Secure = %v, want %v", ck.Name, ck.Secure, tt.secure)
+				}
+			}
+		})
+	}
+}

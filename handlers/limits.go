@@ -41,6 +41,28 @@ func (l Limits) clientIP(r *http.Request) string {
 	return limit.IPKey(r.RemoteAddr)
 }
 
+// ctxSecure is where markSecure keeps whether the request came over TLS.
+const ctxSecure = "beacon.secure"
+
+// markSecure notes whether each request reached a browser over TLS: its own
+// connection's, or, behind the trusted proxy (ProxyHeader set), the
+// proxy's X-Forwarded-Proto. Cookies are Secure when it did.
+func (l Limits) markSecure(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		secure := c.IsTLS() || (l.ProxyHeader != "" && c.Request().Header.Get("X-Forwarded-Proto") == "https")
+		c.Set(ctxSecure, secure)
+		return next(c)
+	}
+}
+
+// isSecure reports whether the request's cookies should be Secure.
+func isSecure(c echo.Context) bool {
+	if v, ok := c.Get(ctxSecure).(bool); ok {
+		return v
+	}
+	return c.IsTLS()
+}
+
 // perAddress refuses, with 429 and Retry-After, requests from an address
 // that has used up its tokens of k.
 func perAddress(k *limit.Keyed, clientIP func(*http.Request) string, what string) echo.MiddlewareFunc {

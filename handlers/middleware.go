@@ -59,7 +59,7 @@ func visitor(next echo.HandlerFunc) echo.HandlerFunc {
 			id := hex.EncodeToString(b[:])
 			c.SetCookie(&http.Cookie{
 				Name: visitorCookie, Value: id, Path: "/", HttpOnly: true,
-				SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: 365 * 24 * 3600,
+				SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 			})
 			c.Set(visitorCookie, id)
 		}

@@ -210,7 +210,7 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{
 		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: c.IsTLS(), MaxAge: 365 * 24 * 3600,
+		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 	})
 	return c.Redirect(http.StatusSeeOther, "/rooms/"+room)
 }

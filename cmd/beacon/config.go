@@ -68,7 +68,7 @@ func settings(c *config) []setting {
 		{"live-burst", "BEACON_LIVE_BURST", "new live connections one address may open at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.LiveBurst, n, 60, u) }},
 		{"api-rate", "BEACON_API_RATE", "API requests one address may make per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.APIRate, n, 50, u) }},
 		{"api-burst", "BEACON_API_BURST", "API requests one address may make at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.APIBurst, n, 200, u) }},
-		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
+		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address); when set, its X-Forwarded-Proto: https also makes cookies Secure", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
