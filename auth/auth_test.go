@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,34 @@ func TestParseScopes(t *testing.T) {
 		if _, err := ParseScopes(bad); err == nil {
 			t.Errorf("ParseScopes(%q) accepted", bad)
 		}
+	}
+}
+
+// TestConcurrentChecks: many checks at once (more than the slots) all get
+// their right answer.
+func TestConcurrentChecks(t *testing.T) {
+	h := HashPassword("pw")
+	errs := make(chan error, 3*cap(slots))
+	for i := range cap(errs) {
+		go func() {
+			pw := "pw"
+			if i%2 == 1 {
+				pw = "nope"
+			}
+			err := CheckPassword(h, pw)
+			if (i%2 == 0) != (err == nil) {
+				errs <- fmt.Errorf("check %d (%q): %v", i, pw, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if len(slots) != 0 {
+		t.Fatalf("%d slots still held", len(slots))
 	}
 }

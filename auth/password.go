@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -25,6 +26,19 @@ const (
 	saltLen      = 16
 )
 
+// slots bounds the argon2 computations running at once: each holds
+// argonMemory (19 MiB), so a burst of sign-ins from many addresses (which
+// the per-address throttle does not stop) would otherwise take memory in
+// proportion. More than the cores would only share them anyway.
+var slots = make(chan struct{}, 2*runtime.GOMAXPROCS(0))
+
+// idKey is argon2.IDKey inside a slot.
+func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	slots <- struct{}{}
+	defer func() { <-slots }()
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+}
+
 // ErrMismatch is returned by CheckPassword for a wrong password.
 var ErrMismatch = errors.New("auth: wrong password")
 
@@ -33,7 +47,7 @@ var ErrMismatch = errors.New("auth: wrong password")
 func HashPassword(password string) string {
 	salt := make([]byte, saltLen)
 	rand.Read(salt) // never fails
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := idKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -47,7 +61,7 @@ func CheckPassword(hash, password string) error {
 	if err != nil {
 		return err
 	}
-	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	key := idKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	if subtle.ConstantTimeCompare(key, p.key) != 1 {
 		return ErrMismatch
 	}
