@@ -197,7 +197,8 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) er
 		batch, _, _ = sub.take(batch)
 		clear(batch)
 	}
-	if err := p.Start(ctx, cw); err != nil {
+	onShortLived(func() { err = p.Start(ctx, cw) }) // see SSE.Serve
+	if err != nil {
 		return err
 	}
 	if sub == nil {

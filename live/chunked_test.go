@@ -192,3 +192,20 @@ func TestStreamsStartIsTheFirstState(t *testing.T) {
 		t.Fatalf("first update %q, want the frame published after start (not the one before)", line)
 	}
 }
+
+// TestOnShortLivedRaisesPanics: a panic while connecting reaches the
+// caller's goroutine (where the HTTP server's recovery is), not the process.
+func TestOnShortLivedRaisesPanics(t *testing.T) {
+	ran := false
+	onShortLived(func() { ran = true })
+	if !ran {
+		t.Fatal("fn did not run before onShortLived returned")
+	}
+	defer func() {
+		if p := recover(); p != "boom" {
+			t.Fatalf("recovered %v, want the panic of fn", p)
+		}
+	}()
+	onShortLived(func() { panic("boom") })
+	t.Fatal("onShortLived returned after fn panicked")
+}

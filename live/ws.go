@@ -114,8 +114,14 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 	})
 	ws.SetCloseHandler(func(int, string) error { return nil }) // the writer answers when the caller calls Close
 	epoch := t.hub.Epoch()
-	sub, at, resynced, err := attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
-		return c.writeFrames(frames)
+	var sub *Subscriber
+	var at int64
+	var resynced bool
+	var err error
+	onShortLived(func() { // see SSE.Serve: the caller's goroutine reads for the connection's life
+		sub, at, resynced, err = attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
+			return c.writeFrames(frames)
+		})
 	})
 	if errors.Is(err, ErrClosed) {
 		c.closeWith(CloseServiceRestart, "server restarting; reconnect")
