@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -25,8 +27,9 @@ import (
 // State widgets (metrics, chart) append the panel the hub published,
 // rendered once for every viewer; log widgets (activity, room) re-read
 // their newest items, since a page that cannot run script cannot insert
-// one item into a list.
+// one item into a list, once per event for all viewers (logFrames).
 func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData, kind string, log *slog.Logger) echo.HandlerFunc {
+	cache := &logFrames{byTopic: map[string]logFrame{}}
 	return func(c echo.Context) error {
 		room, err := widgetRoom(c, kind)
 		if err != nil {
@@ -54,14 +57,15 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 				return views.StreamFrame(body).Render(ctx, w)
 			},
 			Update: func(ctx context.Context, w io.Writer, frames []live.Frame) error {
-				body := templ.Component(templ.Raw(string(frames[len(frames)-1].Data)))
-				if Classify(frames[0].Topic) == live.Log {
+				last := frames[len(frames)-1]
+				html := last.Data
+				if Classify(last.Topic) == live.Log {
 					var err error
-					if body, err = current(ctx); err != nil {
+					if html, err = cache.get(ctx, last.Topic, last.Position, current); err != nil {
 						return err
 					}
 				}
-				return views.StreamFrame(body).Render(ctx, w)
+				return views.StreamFrame(templ.Raw(string(html))).Render(ctx, w)
 			},
 			End: func(w io.Writer, reload time.Duration) error {
 				secs := int(math.Ceil(reload.Seconds()))
@@ -93,4 +97,51 @@ func (d widgetData) streamed(ctx context.Context, claims widget.Claims) (templ.C
 		msgs, _, err := d.history.Messages(ctx, claims.Room, 0, views.StreamItems)
 		return views.RoomWidgetStatic(views.WidgetRoom{Name: claims.Room, Messages: messageViews(msgs)}), err
 	}
+}
+
+// logFrames renders a log widget's newest items once per event for every
+// viewer of its stream: without it, each event of a room with N viewers
+// was N reads of the database and N renders.
+type logFrames struct {
+	mu      sync.Mutex
+	byTopic map[string]logFrame // guarded by mu
+}
+
+// logFrame is a log widget rendered as of position.
+type logFrame struct {
+	position int64
+	html     []byte
+}
+
+// maxLogFrames bounds the topics kept; past it the table starts over.
+const maxLogFrames = 1024
+
+// get returns the widget of topic rendered as of position or later,
+// rendering it with current when no viewer has yet. A render that raced a
+// newer event is kept only if it is not older than what is there.
+func (l *logFrames) get(ctx context.Context, topic string, position int64,
+	current func(context.Context) (templ.Component, error)) ([]byte, error) {
+	l.mu.Lock()
+	f, ok := l.byTopic[topic]
+	l.mu.Unlock()
+	if ok && f.position >= position {
+		return f.html, nil
+	}
+	c, err := current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := c.Render(ctx, &buf); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.byTopic) >= maxLogFrames {
+		clear(l.byTopic)
+	}
+	if f, ok := l.byTopic[topic]; !ok || f.position < position {
+		l.byTopic[topic] = logFrame{position: position, html: buf.Bytes()}
+	}
+	return buf.Bytes(), nil
 }
