@@ -308,7 +308,9 @@ func (a *accounts) clearCookie(c echo.Context) {
 
 // checkUserName validates an account name: 1–32 letters, digits and . _ -
 // (no spaces, so a name is one word in a mention or a URL).
-func checkUserName(name string) error { return checkPersonName(name, "._-") }
+func checkUserName(name string) error {
+	return checkPersonName(name, "._-", "letters, digits and . _ -")
+}
 
 // checkPassword validates a new password: 8 to 256 bytes of UTF-8.
 func checkPassword(pw string) error {

@@ -3,17 +3,14 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
 
+	"github.com/beacon-live/beacon/limit"
 	"github.com/beacon-live/beacon/views"
 	"github.com/beacon-live/beacon/widget"
 )
@@ -30,9 +27,14 @@ import (
 // Without JavaScript the answer is a redirect back to the widget (which
 // keeps the name in its URL); with htmx it is the form again, emptied, or
 // with the reason the message was refused.
-func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, users userFinder, limits ChatLimits, epoch string) echo.HandlerFunc {
+//
+// The chat rate applies per client address (a widget post has no
+// connection to hang a limiter on), counted as the other per-address limits
+// are (clientIP).
+func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, users userFinder, limits ChatLimits,
+	clientIP func(*http.Request) string, epoch string) echo.HandlerFunc {
 	limits.fill()
-	perClient := newClientLimiter(limits)
+	perClient := limit.New(limits.Rate, limits.Burst)
 	return func(c echo.Context) error {
 		room := c.Param("room")
 		if err := checkRoom(room); err != nil {
@@ -57,9 +59,11 @@ func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, user
 			}
 			err = nameErr
 		}
-		if err == nil && !perClient.allow(c.Request().RemoteAddr, time.Now()) {
-			status = http.StatusTooManyRequests
-			err = fmt.Errorf("too fast: at most %g messages a second; this one was not sent", limits.Rate)
+		if err == nil {
+			if ok, _ := perClient.Allow(clientIP(c.Request()), time.Now()); !ok {
+				status = http.StatusTooManyRequests
+				err = fmt.Errorf("too fast: at most %g messages a second; this one was not sent", limits.Rate)
+			}
 		}
 		if err == nil {
 			if _, err = store.AddMessageAs(c.Request().Context(), room, 0, name, content, time.Now()); err != nil {
@@ -95,66 +99,4 @@ func problemText(err error) string {
 		return field + " " + fe.Message + "."
 	}
 	return err.Error()
-}
-
-// checkContent validates a message's text as the room socket does.
-func checkContent(s string, maxBytes int) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return "", badField("content", "is empty")
-	case len(s) > maxBytes:
-		return "", badField("content", "is longer than %d KiB", maxBytes>>10)
-	case !utf8.ValidString(s):
-		return "", badField("content", "is not valid UTF-8")
-	}
-	return s, nil
-}
-
-// clientLimiter applies the chat rate to each client address, since a
-// widget post has no connection to hang a limiter on. It reads the socket's
-// address, never a forwarding header. Idle entries are dropped once the
-// table grows, so it stays small.
-type clientLimiter struct {
-	limits ChatLimits
-
-	mu      sync.Mutex
-	clients map[string]*clientRate // guarded by mu
-}
-
-type clientRate struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-// clientLimiterPrune is the table size past which idle clients are dropped.
-const clientLimiterPrune = 10_000
-
-func newClientLimiter(l ChatLimits) *clientLimiter {
-	return &clientLimiter{limits: l, clients: make(map[string]*clientRate)}
-}
-
-func (l *clientLimiter) allow(remote string, now time.Time) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.clients) >= clientLimiterPrune {
-		for k, c := range l.clients {
-			// Idle long enough to have a full burst again: forgetting it
-			// changes nothing.
-			if now.Sub(c.seen) > time.Duration(float64(l.limits.Burst)/l.limits.Rate*float64(time.Second)) {
-				delete(l.clients, k)
-			}
-		}
-	}
-	c := l.clients[host]
-	if c == nil {
-		c = &clientRate{lim: rate.NewLimiter(rate.Limit(l.limits.Rate), l.limits.Burst)}
-		l.clients[host] = c
-	}
-	c.seen = now
-	return c.lim.AllowN(now, 1)
 }

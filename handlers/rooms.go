@@ -67,11 +67,13 @@ func checkRoom(name string) error {
 
 // checkDisplayName validates a display name: 1–32 letters, digits, spaces
 // and . _ -
-func checkDisplayName(name string) error { return checkPersonName(name, " ._-") }
+func checkDisplayName(name string) error {
+	return checkPersonName(name, " ._-", "letters, digits, spaces and . _ -")
+}
 
-// checkPersonName validates a name people go by: 1 to 32 letters and
-// digits, and the runes of also.
-func checkPersonName(name, also string) error {
+// checkPersonName validates a name people go by: 1 to 32 letters, digits
+// and the runes of also; allowed says the same for a person.
+func checkPersonName(name, also, allowed string) error {
 	if name == "" {
 		return badField("name", "is required")
 	}
@@ -80,12 +82,7 @@ func checkPersonName(name, also string) error {
 	}
 	for _, r := range name {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(also, r) {
-			what := "letters, digits"
-			if strings.Contains(also, " ") {
-				what += ", spaces"
-			}
-			marks := strings.Split(strings.ReplaceAll(also, " ", ""), "")
-			return badField("name", "may hold only %s and %s (found %q)", what, strings.Join(marks, " "), r)
+			return badField("name", "may hold only %s (found %q)", allowed, r)
 		}
 	}
 	return nil
@@ -338,16 +335,26 @@ func decodeChat(data []byte, maxBytes int) (chatIn, error) {
 	if in.Content == nil {
 		return chatIn{}, badField("content", "is required")
 	}
-	content := strings.TrimSpace(*in.Content)
-	switch {
-	case content == "":
-		return chatIn{}, badField("content", "is empty")
-	case len(content) > maxBytes:
-		return chatIn{}, badField("content", "is longer than %d KiB", maxBytes>>10)
-	case !utf8.ValidString(content):
-		return chatIn{}, badField("content", "is not valid UTF-8")
+	content, err := checkContent(*in.Content, maxBytes)
+	if err != nil {
+		return chatIn{}, err
 	}
 	return chatIn{Type: "chat", Content: content}, nil
+}
+
+// checkContent validates a chat message's text, from a socket or a widget's
+// form, and returns it trimmed.
+func checkContent(s string, maxBytes int) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", badField("content", "is empty")
+	case len(s) > maxBytes:
+		return "", badField("content", "is longer than %d KiB", maxBytes>>10)
+	case !utf8.ValidString(s):
+		return "", badField("content", "is not valid UTF-8")
+	}
+	return s, nil
 }
 
 // socketUpgrader checks the Origin of every upgrade (gorilla's default: the

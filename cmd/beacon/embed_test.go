@@ -341,3 +341,27 @@ func TestEmbedButtonMintsTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestWidgetPostsAreRateLimited: a widget's posts count against the chat
+// rate per client address; past the burst they are refused with 429 and
+// not stored, and bad posts take no token.
+func TestWidgetPostsAreRateLimited(t *testing.T) {
+	in := startEmbed(t, "--message-rate", "0.01", "--message-burst", "2")
+	c := streamClient(t)
+	poster := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	post := func(content string) int {
+		r, _ := postForm(t, c, in.URL+"/embed/rooms/lobby/messages", url.Values{"token": {poster}, "name": {"Ann"}, "content": {content}})
+		return r.StatusCode
+	}
+	var codes []int
+	for _, content := range []string{"", "one", "two", "three"} {
+		codes = append(codes, post(content))
+	}
+	if fmt.Sprint(codes) != "[400 303 303 429]" {
+		t.Fatalf("statuses %v, want a refused empty post, two sent and one too fast", codes)
+	}
+	_, body := fetchPage(t, c, in.URL+"/api/rooms/lobby/messages")
+	if strings.Contains(body, "three") || !strings.Contains(body, "two") {
+		t.Errorf("history after the limit: %s", body)
+	}
+}
