@@ -114,17 +114,9 @@ type StreamConfig struct {
 }
 
 func (c *StreamConfig) fill() {
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
+	fillWriteAndRetry(&c.WriteTimeout, &c.RetryMin, &c.RetryMax)
 	if c.Lifetime <= 0 {
 		c.Lifetime = 5 * time.Minute
-	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = 500 * time.Millisecond
-	}
-	if c.RetryMax < c.RetryMin {
-		c.RetryMax = max(3*time.Second, c.RetryMin)
 	}
 }
 

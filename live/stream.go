@@ -44,17 +44,24 @@ type SSEConfig struct {
 }
 
 func (c *SSEConfig) fill() {
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.RetryMin <= 0 {
-		c.RetryMin = 500 * time.Millisecond
-	}
-	if c.RetryMax < c.RetryMin {
-		c.RetryMax = max(3*time.Second, c.RetryMin)
-	}
+	fillWriteAndRetry(&c.WriteTimeout, &c.RetryMin, &c.RetryMax)
 	if c.ReplayPage <= 0 {
 		c.ReplayPage = 500
+	}
+}
+
+// fillWriteAndRetry fills the defaults every transport that writes to a
+// client shares: a 10 s write deadline, and a jittered retry (or reload)
+// delay of 500 ms to 3 s.
+func fillWriteAndRetry(writeTimeout, retryMin, retryMax *time.Duration) {
+	if *writeTimeout <= 0 {
+		*writeTimeout = 10 * time.Second
+	}
+	if *retryMin <= 0 {
+		*retryMin = 500 * time.Millisecond
+	}
+	if *retryMax < *retryMin {
+		*retryMax = max(3*time.Second, *retryMin)
 	}
 }
 

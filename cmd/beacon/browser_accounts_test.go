@@ -72,19 +72,7 @@ type nbBell struct {
 // cookies, so the same person signed in.
 func newTabBeside(t *testing.T, beside *chatTab, who string) *chatTab {
 	t.Helper()
-	p := &browserPage{t: t}
-	// A tab's context inherits its parent's browser context.
-	ctx, cancel := chromedp.NewContext(beside.ctx, chromedp.WithListener(p.listen))
-	c := &chatTab{browserPage: p, who: who, cancel: cancel}
-	t.Cleanup(func() {
-		c.close()
-		p.check()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open a tab for %s: %v", who, err)
-	}
-	p.ctx = ctx
-	return c
+	return openTab(t, beside.ctx, who) // a tab inherits its parent's browser context
 }
 
 // signUpInBrowser makes an account through the sign-up form, as a person

@@ -326,18 +326,14 @@ func TestBrowserFramingRefusals(t *testing.T) {
 		t.Errorf("the expired token's frame shows %q, want the 401 page", shown)
 	}
 	for _, name := range []string{"other-origin", "dashboard"} {
-		deadline := time.Now().Add(browserWait)
-		for {
+		waitFor(t, browserWait, "frame "+name+" to be refused", func() (bool, string) {
 			f, found := p.frame(name)
 			if found && f.Unreachable != "" {
 				t.Logf("frame %s refused: %s in place of %s", name, f.URL, f.Unreachable)
-				break
+				return true, ""
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("frame %s was not refused: %+v", name, f)
-			}
-			time.Sleep(50 * time.Millisecond) // pacing only
-		}
+			return false, fmt.Sprintf("frame %+v", f)
+		})
 	}
 	// The browser reports both refusals; they are what this test expects.
 	for _, pr := range p.takeProblems() {

@@ -97,8 +97,15 @@ type chatTab struct {
 // Chromium: no cookies shared with any other tab.
 func newChatTab(t *testing.T, browser *browserPage, who string) *chatTab {
 	t.Helper()
+	return openTab(t, browser.ctx, who, chromedp.WithNewBrowserContext())
+}
+
+// openTab opens a tab for who under parent (a browser, or a tab whose
+// browser context it shares), with opts.
+func openTab(t *testing.T, parent context.Context, who string, opts ...chromedp.ContextOption) *chatTab {
+	t.Helper()
 	p := &browserPage{t: t}
-	ctx, cancel := chromedp.NewContext(browser.ctx, chromedp.WithNewBrowserContext(), chromedp.WithListener(p.listen))
+	ctx, cancel := chromedp.NewContext(parent, append(opts, chromedp.WithListener(p.listen))...)
 	c := &chatTab{browserPage: p, who: who, cancel: cancel}
 	// Cleanups run last first: this tab closes before its browser does.
 	t.Cleanup(func() {
