@@ -239,6 +239,28 @@ func (c *sseClient) end(err error) {
 	c.err = err
 }
 
+// get sends the fleet's request on conn and returns the response if it is
+// 200 with contentType; otherwise it ends the client with the reason and
+// returns nil. path only names the request in that reason.
+func (c *sseClient) get(conn net.Conn, path, contentType string) *http.Response {
+	if _, err := conn.Write(c.f.request); err != nil {
+		c.end(err)
+		return nil
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), nil)
+	if err != nil {
+		c.end(err)
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), contentType) {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		c.end(fmt.Errorf("GET %s: %s: %s", path, resp.Status, bytes.TrimSpace(body)))
+		return nil
+	}
+	return resp
+}
+
 // readRaw is the scale client: one goroutine, one 1 KiB buffer for the
 // socket and one 4 KiB buffer for lines, no allocation per event. It reads
 // the response with net/http's parser (chunked encoding included), then
@@ -246,21 +268,11 @@ func (c *sseClient) end(err error) {
 func (c *sseClient) readRaw(conn net.Conn) {
 	defer close(c.done)
 	defer conn.Close()
-	if _, err := conn.Write(c.f.request); err != nil {
-		c.end(err)
-		return
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), nil)
-	if err != nil {
-		c.end(err)
+	resp := c.get(conn, livePath, "text/event-stream")
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		c.end(fmt.Errorf("GET %s: %s: %s", livePath, resp.Status, bytes.TrimSpace(body)))
-		return
-	}
 	lines := bufio.NewReaderSize(resp.Body, 4096)
 	var hasID, hasRetry, longLine bool
 	for {

@@ -116,29 +116,39 @@ type refItem struct {
 	At       time.Time
 }
 
+// join registers a connection with hub and counts it, and returns its
+// channel and the leave to call when it ends; nil when hub is shut down.
+func (r *reference) join(hub *refHub) (chan []byte, func()) {
+	ch := make(chan []byte, referenceQueue)
+	select {
+	case hub.register <- ch:
+	case <-hub.done:
+		return nil, nil
+	}
+	r.conns.Inc()
+	r.open.Add(1)
+	return ch, func() {
+		select {
+		case hub.unregister <- ch:
+		case <-hub.done:
+		}
+		r.open.Add(-1)
+		r.conns.Dec()
+	}
+}
+
 func (r *reference) live(w http.ResponseWriter, req *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	ch := make(chan []byte, referenceQueue)
-	select {
-	case r.hub.register <- ch:
-	case <-r.hub.done:
+	ch, leave := r.join(r.hub)
+	if ch == nil {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	r.conns.Inc()
-	defer r.conns.Dec()
-	r.open.Add(1)
-	defer r.open.Add(-1)
-	defer func() {
-		select {
-		case r.hub.unregister <- ch:
-		case <-r.hub.done:
-		}
-	}()
+	defer leave()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -226,23 +236,12 @@ func (r *reference) stream(w http.ResponseWriter, req *http.Request) {
 	// The panel is read before the viewer joins, so a tick in between is
 	// not shown twice (the next one comes a tick later).
 	first := *r.panel.Load()
-	ch := make(chan []byte, referenceQueue)
-	select {
-	case r.streams.register <- ch:
-	case <-r.streams.done:
+	ch, leave := r.join(r.streams)
+	if ch == nil {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	r.conns.Inc()
-	defer r.conns.Dec()
-	r.open.Add(1)
-	defer r.open.Add(-1)
-	defer func() {
-		select {
-		case r.streams.unregister <- ch:
-		case <-r.streams.done:
-		}
-	}()
+	defer leave()
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -80,23 +78,13 @@ type viewer struct {
 func (c *sseClient) readStream(conn net.Conn) {
 	defer close(c.done)
 	defer conn.Close()
-	if _, err := conn.Write(c.f.request); err != nil {
-		c.end(err)
-		return
-	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 1024), nil)
-	if err != nil {
-		c.end(err)
+	resp := c.get(conn, streamPath, "text/html")
+	if resp == nil {
 		return
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		c.end(fmt.Errorf("GET %s: %s: %s", streamPath, resp.Status, bytes.TrimSpace(body)))
-		return
-	}
 	var v viewer
-	err = readTags(resp.Body, func(tag []byte) { c.streamTag(&v, tag) })
+	err := readTags(resp.Body, func(tag []byte) { c.streamTag(&v, tag) })
 	if v.frames > 1 {
 		// Every update is flushed whole, and the tool closes a stream long
 		// after its last one: what follows the first frame is updates (and
