@@ -85,13 +85,3 @@ func (l *liveSessions) end(id int64) {
 		(*cancel)()
 	}
 }
-
-// count returns how many connections session id holds (for tests).
-func (l *liveSessions) count(id int64) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if set := l.conns[id]; set != nil {
-		return len(set.m)
-	}
-	return 0
-}

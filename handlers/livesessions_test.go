@@ -34,3 +34,13 @@ func TestLiveSessionsEndBeforeHold(t *testing.T) {
 		t.Fatalf("released connections still count: %d", l.count(2))
 	}
 }
+
+// count returns how many connections session id holds.
+func (l *liveSessions) count(id int64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if set := l.conns[id]; set != nil {
+		return len(set.m)
+	}
+	return 0
+}

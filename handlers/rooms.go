@@ -198,7 +198,7 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 		return &fieldError{Status: http.StatusForbidden, Field: "name", Message: "sign in to post in rooms; this server does not let guests post"}
 	}
 	name := strings.TrimSpace(c.FormValue("name"))
-	if err := p.checkGuestName(c.Request().Context(), name); err != nil {
+	if err := checkGuestName(c.Request().Context(), p.users, name); err != nil {
 		var fe *fieldError
 		if !errors.As(err, &fe) {
 			return err
@@ -231,10 +231,6 @@ func checkGuestName(ctx context.Context, users userFinder, name string) error {
 		return nil
 	}
 	return err
-}
-
-func (p *roomPages) checkGuestName(ctx context.Context, name string) error {
-	return checkGuestName(ctx, p.users, name)
 }
 
 // historyBody is the JSON answer of the history API.
