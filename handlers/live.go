@@ -46,7 +46,7 @@ func viewerTopics(c echo.Context) topicRule {
 		if publicTopics(topic) {
 			return nil
 		}
-		if !strings.HasPrefix(topic, "user:") {
+		if !isUserTopic(topic) {
 			return &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", topic)}
 		}
 		s := sessionOf(c)
@@ -65,10 +65,16 @@ func viewerTopics(c echo.Context) topicRule {
 // Classify returns the class of a topic: the activity feed, room messages
 // and users' notifications are logs; everything else is state.
 func Classify(topic string) live.Class {
-	if topic == views.TopicActivity || strings.HasPrefix(topic, views.TopicRoom("")) || strings.HasPrefix(topic, "user:") {
+	if topic == views.TopicActivity || strings.HasPrefix(topic, views.TopicRoom("")) || isUserTopic(topic) {
 		return live.Log
 	}
 	return live.State
+}
+
+// isUserTopic reports whether topic is a user's private topic.
+func isUserTopic(topic string) bool {
+	_, ok := views.UserOfTopic(topic)
+	return ok
 }
 
 // handleLive serves GET /live?topics=a,b,c: the page's one SSE connection.

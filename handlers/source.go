@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -179,11 +178,8 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 			if err := add(t, views.ActivityFeedFragment(activityViews(items)), head); err != nil {
 				return nil, 0, err
 			}
-		case strings.HasPrefix(t, "user:"):
-			id, err := strconv.ParseInt(strings.TrimPrefix(t, "user:"), 10, 64)
-			if err != nil {
-				return nil, 0, fmt.Errorf("topic %q: %w", t, err)
-			}
+		case isUserTopic(t):
+			id, _ := views.UserOfTopic(t)
 			items, unread, head, err := s.log.Notifications(ctx, id, views.NotificationItems)
 			if err != nil {
 				return nil, 0, err

@@ -1,6 +1,9 @@
 package views
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // DOM ids, SSE event names and topic names that the server, the fragments and
 // static/beacon.js must agree on. Nothing here is spelled anywhere else.
@@ -85,7 +88,21 @@ const (
 )
 
 // TopicUser names a user's private topic: notifications and their reads.
-func TopicUser(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
+func TopicUser(id int64) string { return topicUserPrefix + strconv.FormatInt(id, 10) }
+
+// UserOfTopic returns the user whose private topic topic is, if it is one:
+// any "user:…" topic is, and ok is false only for other kinds (a bad id
+// comes back as 0, which is no one's).
+func UserOfTopic(topic string) (id int64, ok bool) {
+	rest, ok := strings.CutPrefix(topic, topicUserPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, _ = strconv.ParseInt(rest, 10, 64)
+	return id, true
+}
+
+const topicUserPrefix = "user:"
 
 // NotificationID is the DOM id of a notification; NotificationStateID of
 // the part of it that says whether it was read.
