@@ -1,6 +1,6 @@
 // Package static holds the files the browser loads as they are: Beacon's own
 // script and stylesheet, and the vendored htmx 4 build with its extensions
-// (copied from the npm package pinned in package.json by `go tool task vendor`).
+// (copied from the npm package pinned in package.json by `./task vendor`).
 package static
 
 import "embed"

@@ -29,7 +29,7 @@ func TestFSHoldsWhatThePagesLoad(t *testing.T) {
 }
 
 // TestVendoredHTMXMatchesThePin fails when package.json and static/vendor
-// disagree: run `go tool task vendor` after changing the pin.
+// disagree: run `./task vendor` after changing the pin.
 func TestVendoredHTMXMatchesThePin(t *testing.T) {
 	raw, err := os.ReadFile("../package.json")
 	if err != nil {
