@@ -5,12 +5,8 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
-	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/beacon-live/beacon/stats"
 )
 
 // securityHeaders sets the headers every response carries: no inline
@@ -24,26 +20,6 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 		return next(c)
-	}
-}
-
-// timeRequests records every request's duration for the dashboard, except
-// those under the given path prefixes (streams last as long as a visit).
-func timeRequests(r *stats.Requests, skip ...string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			path := c.Request().URL.Path
-			for _, p := range skip {
-				if strings.HasPrefix(path, p) {
-					return next(c)
-				}
-			}
-			start := time.Now()
-			err := next(c)
-			now := time.Now()
-			r.Observe(now, now.Sub(start))
-			return err
-		}
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 	"github.com/beacon-live/beacon/limit"
 )
 
-// routes lists every route of Beacon on one screen. Streaming routes (/live)
-// get no compression or timeout middleware: both would hold events back.
+// routes lists every route of Beacon on one screen. Streams and sockets are
+// marked streaming (not timed or logged as requests) and get no compression
+// or timeout middleware: both would hold events back.
 //
 // Who may do what: pages are public, and every form POST carries its CSRF
 // token (checkCSRF). Account pages need a session (requireUser). /live
@@ -26,12 +27,12 @@ func (s *Server) routes(e *echo.Echo) {
 	set := &settings{tokens: s.Store, accounts: a, unread: s.Store, epoch: s.Hub.Epoch()}
 
 	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Rooms, s.Streams, s.Hub.Epoch()), visitor)
-	e.GET("/live", handleLive(s.SSE, s.live, s.Logger), liveLimit, visitor)
+	e.GET("/live", handleLive(s.SSE, s.live, s.Logger), streaming, liveLimit, visitor)
 
 	e.GET("/rooms", handleOpenRoom)
 	e.GET("/rooms/:room", rooms.handleRoom, visitor)
 	e.POST("/rooms/:room/name", rooms.handleChooseName, checkCSRF)
-	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.Logger), liveLimit)
+	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.Logger), streaming, liveLimit)
 	e.GET("/api/rooms/:room/messages", handleHistory(s.Store), apiLimit)
 
 	e.GET("/signup", a.handleSignupPage)

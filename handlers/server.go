@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/live"
@@ -27,6 +28,9 @@ type Deps struct {
 	Limits   Limits
 	Board    *Board
 	Metrics  http.Handler // serves /metrics
+	// Registry takes the request metrics that /metrics shows; nil keeps
+	// them out of Prometheus (the dashboard still counts requests).
+	Registry prometheus.Registerer
 	Logger   *slog.Logger
 
 	// Secret signs widget tokens, and nothing else.
@@ -54,7 +58,11 @@ func NewServer(d Deps) *Server {
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders, d.Limits.markSecure)
-	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/", "/embed/live", "/stream/"))
+	var rm *RequestMetrics
+	if d.Registry != nil {
+		rm = NewRequestMetrics(d.Registry)
+	}
+	e.Use(observeRequests(d.Board.Requests(), rm, d.Logger, d.Limits.clientIP))
 	e.Use(s.accounts.session)
 	s.routes(e)
 	s.echo = e
