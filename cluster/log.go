@@ -22,6 +22,8 @@ const (
 	// DefaultDuplicates is how long the stream remembers a message id, so
 	// a publish retried within it is stored once.
 	DefaultDuplicates = 2 * time.Minute
+	// DefaultAppendTimeout bounds an Append whose context has no deadline.
+	DefaultAppendTimeout = 10 * time.Second
 )
 
 // EpochKey is the key of the stream's metadata that holds the log's epoch.
@@ -222,12 +224,18 @@ func (l *Log) Replicas() int { return l.replicas }
 // duplicate window stores nothing and returns the first one's sequence, so
 // a caller that is unsure whether an Append went through retries it with
 // the same id. While NATS answers, Append retries until ctx ends (a
-// leader change takes seconds); when the connection is down it fails at
-// once. Every failure to store wraps ErrUnavailable, and the command may
-// still have been stored: only the log, as read, says.
+// leader change takes seconds), or DefaultAppendTimeout if ctx has no
+// deadline; when the connection is down it fails at once. Every failure to
+// store wraps ErrUnavailable, and the command may still have been stored:
+// only the log, as read, says.
 func (l *Log) Append(ctx context.Context, msgID string, data []byte) (uint64, error) {
 	if msgID == "" {
 		return 0, errors.New("cluster: append: message id required")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultAppendTimeout)
+		defer cancel()
 	}
 	msg := &nats.Msg{Subject: l.subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}}
 	wait := 20 * time.Millisecond

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,18 @@ func TestServerConfigErrorsNameTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("StartServer(%+v) = %v, want an error naming %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+func TestStartServerOnAPortInUseFailsSayingSo(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = StartServer(ServerConfig{Name: "a", StoreDir: t.TempDir(), Listen: l.Addr().String(), Logger: testLogger(), ReadyTimeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("start on a port in use: %v, want the listen error", err)
 	}
 }
 

@@ -151,13 +151,25 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("cluster: server %s: %w", cfg.Name, err)
 	}
 	log := cfg.Logger.With("nats_server", cfg.Name)
-	srv.SetLoggerV2(slogAdapter{log}, log.Enabled(context.Background(), slog.LevelDebug), false, false)
+	fatal := make(chan string, 1)
+	srv.SetLoggerV2(slogAdapter{log, fatal}, log.Enabled(context.Background(), slog.LevelDebug), false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(cfg.ReadyTimeout) {
+	// Wait for readiness, but give up at once on a fatal error (a port in
+	// use): the server logs it and would otherwise leave us waiting.
+	deadline := time.Now().Add(cfg.ReadyTimeout)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		var why string
+		select {
+		case why = <-fatal:
+		default:
+			if time.Now().Before(deadline) {
+				continue
+			}
+			why = fmt.Sprintf("not ready for connections after %s", cfg.ReadyTimeout)
+		}
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("cluster: server %s: not ready for connections after %s (is %s or %s in use?)",
-			cfg.Name, cfg.ReadyTimeout, cfg.Listen, cfg.ClusterListen)
+		return nil, fmt.Errorf("cluster: server %s: %s", cfg.Name, why)
 	}
 	return &Server{srv: srv}, nil
 }
@@ -199,12 +211,23 @@ func (s *Server) Shutdown() {
 }
 
 // slogAdapter writes nats-server's log through log/slog. Fatalf is logged
-// as an error and does not exit: the server stops on its own after one.
-type slogAdapter struct{ l *slog.Logger }
+// as an error and does not exit; its first message goes to fatal, for
+// StartServer.
+type slogAdapter struct {
+	l     *slog.Logger
+	fatal chan<- string // capacity 1
+}
 
 func (a slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	a.l.Error(msg)
+	select {
+	case a.fatal <- msg:
+	default:
+	}
+}
 func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
