@@ -69,8 +69,12 @@ type Entry struct {
 // Reader reads the log in order from a given position. It is not safe for
 // concurrent use: one goroutine (the apply loop) owns it.
 //
-// It pulls through an ephemeral consumer of its own, which it creates and
-// replaces itself (see the package doc for why not an ordered consumer).
+// It pulls through an ephemeral consumer of its own, created at its
+// position, and replaces it on any irregularity. nats.go's ordered consumer
+// does the same internally, but it re-creates its consumer with its own
+// timeouts and backoff, deaf to the caller's context (its first creation
+// retries for ever), and reports no gap; checking every sequence here is
+// needed for the gap anyway, and makes every wait the caller's.
 type Reader struct {
 	l    *Log
 	cfg  ReaderConfig
