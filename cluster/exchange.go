@@ -118,7 +118,8 @@ type entry[T any] struct {
 // whenever the merged states of a key change (this instance's included),
 // with the key and a map of instance name to state that the callee owns;
 // an empty map when no instance has the key any more. It must not block
-// for long; it may call the exchange's methods.
+// for long; it may call Set, Delete and States, but not Close (which waits
+// for the goroutine that is calling it).
 func NewExchange[T any](c *Client, cfg ExchangeConfig, onChange func(key string, states map[string]T)) (*Exchange[T], error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {

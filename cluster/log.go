@@ -253,8 +253,9 @@ func (l *Log) Append(ctx context.Context, msgID string, data []byte) (uint64, er
 		switch {
 		case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum):
 			return 0, fmt.Errorf("cluster: append %s: %w", msgID, err)
-		case errors.As(err, &apiErr) && apiErr.ErrorCode != errCodeDuplicateInProcess:
-			// The stream refused the message for good (not a lost ack).
+		case errors.As(err, &apiErr) && apiErr.ErrorCode != errCodeDuplicateInProcess && apiErr.Code != 503:
+			// The stream refused the message (not a lost ack, not a
+			// temporarily unavailable JetStream): retrying will not help.
 			return 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		if ctx.Err() != nil {
