@@ -26,16 +26,6 @@ type AccountConfig struct {
 	Guests bool
 }
 
-// Sign-in throttling. A name gets signInBurst wrong passwords, then one more
-// per signInEvery; an address gets ipBurst tries of any name, then one per
-// ipEvery. Only failures count, and a success forgets the name's.
-const (
-	signInBurst = 10
-	signInEvery = time.Minute
-	ipBurst     = 50
-	ipEvery     = 10 * time.Second
-)
-
 // Cookies of accounts.
 const (
 	sessionCookie = "beacon_session"
@@ -61,7 +51,7 @@ type accounts struct {
 	cfg      AccountConfig
 	live     *liveSessions
 	clientIP func(*http.Request) string
-	byName   *limit.Keyed // failed sign-ins per account
+	signIns  *signInThrottle
 	byIP     *limit.Keyed // failed sign-ins and sign-ups per address
 	dummy    string       // a hash to check when the name is unknown, so both take as long
 }
@@ -70,11 +60,12 @@ func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP fu
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * 24 * time.Hour
 	}
+	byIP := limit.New(1/ipEvery.Seconds(), ipBurst)
 	return &accounts{
 		store: store, cfg: cfg, live: live, clientIP: clientIP,
-		byName: limit.New(1/signInEvery.Seconds(), signInBurst),
-		byIP:   limit.New(1/ipEvery.Seconds(), ipBurst),
-		dummy:  auth.HashPassword("no such user"),
+		signIns: newSignInThrottle(byIP),
+		byIP:    byIP,
+		dummy:   auth.HashPassword("no such user"),
 	}
 }
 
@@ -184,21 +175,29 @@ func (a *accounts) form(c echo.Context, title, name, problem string) views.AuthF
 	return views.AuthForm{Page: views.Page{Title: title, CSRF: csrfToken(c)}, Name: name, Next: next, Error: problem}
 }
 
-// handleLogin serves POST /login. Too many failures for the name, or from
-// the address, are refused with 429 before the password is looked at.
+// handleLogin serves POST /login. A name longer than any account's is
+// refused at once; too many failures for the name (from this address, or
+// from all), or from the address, are refused with 429 before the password
+// is looked at (signInThrottle).
 func (a *accounts) handleLogin(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	password := c.FormValue("password")
-	now := time.Now()
-	nameKey, ipKey := strings.ToLower(name), a.clientIP(c.Request())
-	okName, waitName := a.byName.Peek(nameKey, now)
-	okIP, waitIP := a.byIP.Peek(ipKey, now)
-	if !okName || !okIP {
-		wait := max(waitName, waitIP)
-		c.Response().Header().Set("Retry-After", limit.RetryAfter(wait))
-		return render(c, http.StatusTooManyRequests, views.LoginPage(a.form(c, "Sign in", name,
-			"Too many failed sign-ins. Try again in "+limit.RetryAfter(wait)+" seconds.")))
+	if len(name) > maxSignInName {
+		return render(c, http.StatusBadRequest, views.LoginPage(a.form(c, "Sign in", "",
+			"That name is longer than any account's.")))
 	}
+	password := c.FormValue("password")
+	end, refused := a.signIns.begin(strings.ToLower(name), a.clientIP(c.Request()), time.Now())
+	if refused != nil {
+		after := limit.RetryAfter(refused.Wait)
+		problem := "Too many failed sign-ins. Try again in " + after + " seconds."
+		if refused.Busy {
+			problem = "Another sign-in for this name is being checked. Try again in a second."
+		}
+		c.Response().Header().Set("Retry-After", after)
+		return render(c, http.StatusTooManyRequests, views.LoginPage(a.form(c, "Sign in", name, problem)))
+	}
+	outcome := signInUnchecked
+	defer func() { end(outcome, time.Now()) }()
 	u, err := a.store.UserByName(c.Request().Context(), name)
 	hash := u.Password
 	if errors.Is(err, db.ErrNotFound) || name == "" {
@@ -207,11 +206,10 @@ func (a *accounts) handleLogin(c echo.Context) error {
 		return err
 	}
 	if err := auth.CheckPassword(hash, password); err != nil || hash == a.dummy {
-		a.byName.Allow(nameKey, now)
-		a.byIP.Allow(ipKey, now)
+		outcome = signInFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(a.form(c, "Sign in", name, "Wrong name or password.")))
 	}
-	a.byName.Reset(nameKey)
+	outcome = signInMatched
 	return a.signIn(c, u)
 }
 
