@@ -69,7 +69,6 @@ func (s *Store) user(ctx context.Context, query string, arg any) (User, error) {
 type Session struct {
 	ID      int64
 	User    User
-	CSRF    string // the token the session's forms carry
 	Agent   string // the browser's User-Agent, to tell sessions apart
 	At      time.Time
 	Expires time.Time
@@ -78,18 +77,18 @@ type Session struct {
 // CreateSession stores a session of user for a cookie secret; only the
 // secret's SHA-256 is kept. The user's expired sessions go at the same time,
 // so the table holds about one row per browser.
-func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (Session, error) {
-	if secret == "" || csrf == "" {
-		return Session{}, fmt.Errorf("%w: a session needs a secret and a CSRF token", ErrInvalid)
+func (s *Store) CreateSession(ctx context.Context, userID int64, secret, agent string, expires time.Time) (Session, error) {
+	if secret == "" {
+		return Session{}, fmt.Errorf("%w: a session needs a secret", ErrInvalid)
 	}
-	sess := Session{User: User{ID: userID}, CSRF: csrf, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
+	sess := Session{User: User{ID: userID}, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
 	h := hashOf(secret)
 	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
 		if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, userID, sess.At.UnixMilli()); err != nil {
 			return nil, err
 		}
-		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			h, userID, csrf, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli())
+		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			h, userID, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli())
 		if err != nil {
 			return nil, err
 		}
@@ -104,11 +103,11 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, a
 func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
 	var sess Session
 	var at, exp, uat int64
-	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.csrf, s.agent, s.created_at, s.expires_at,
+	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at,
 			u.id, u.name, u.password, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.hash = ? AND s.expires_at > ?`, hashOf(secret), now.UnixMilli()).
-		Scan(&sess.ID, &sess.CSRF, &sess.Agent, &at, &exp, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
+		Scan(&sess.ID, &sess.Agent, &at, &exp, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}

@@ -26,10 +26,10 @@ type AccountConfig struct {
 	Guests bool
 }
 
-// Cookies of accounts.
+// Cookies of accounts (over HTTPS with the __Host- prefix: cookieName).
 const (
 	sessionCookie = "beacon_session"
-	csrfCookie    = "beacon_csrf" // the CSRF token of a signed-out browser
+	csrfCookie    = "beacon_csrf" // a signed-out browser's random id, which its CSRF token is the MAC of
 )
 
 // ctxSession is where the session middleware keeps the request's session.
@@ -39,7 +39,7 @@ const ctxSession = "beacon.session"
 type users interface {
 	CreateUser(ctx context.Context, name, passwordHash string) (db.User, error)
 	UserByName(ctx context.Context, name string) (db.User, error)
-	CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (db.Session, error)
+	CreateSession(ctx context.Context, userID int64, secret, agent string, expires time.Time) (db.Session, error)
 	SessionBySecret(ctx context.Context, secret string, now time.Time) (db.Session, error)
 	Sessions(ctx context.Context, userID int64, now time.Time) ([]db.Session, error)
 	DeleteSession(ctx context.Context, userID, id int64) error
@@ -53,10 +53,11 @@ type accounts struct {
 	clientIP func(*http.Request) string
 	signIns  *signInThrottle
 	byIP     *limit.Keyed // failed sign-ins and sign-ups per address
-	dummy    string       // a hash to check when the name is unknown, so both take as long
+	csrf     csrfKeys
+	dummy    string // a hash to check when the name is unknown, so both take as long
 }
 
-func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string) *accounts {
+func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string, secret []byte) *accounts {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * 24 * time.Hour
 	}
@@ -65,16 +66,19 @@ func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP fu
 		store: store, cfg: cfg, live: live, clientIP: clientIP,
 		signIns: newSignInThrottle(byIP),
 		byIP:    byIP,
+		csrf:    newCSRFKeys(secret),
 		dummy:   auth.HashPassword("no such user"),
 	}
 }
 
 // session finds the request's session from its cookie; a request without a
 // valid one goes on signed out (and an unknown cookie is cleared). Static
-// files need no session, and cost no query.
+// files need no session, and cost no query. It also hands the CSRF keys to
+// csrfToken and checkCSRF.
 func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ck, err := c.Cookie(sessionCookie)
+		c.Set(ctxCSRF, a.csrf)
+		ck, err := c.Cookie(cookieName(c, sessionCookie))
 		if err != nil || ck.Value == "" || strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			return next(c)
 		}
@@ -108,55 +112,6 @@ func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.Redirect(http.StatusSeeOther, "/login"+nextQuery(c.Request().URL.RequestURI()))
 		}
 		return &fieldError{Status: http.StatusUnauthorized, Field: "session", Message: "sign in first"}
-	}
-}
-
-// csrfToken returns the token the page's forms must carry: the session's,
-// or for a signed-out browser the one in its CSRF cookie (made now if it
-// has none).
-func csrfToken(c echo.Context) string {
-	if s := sessionOf(c); s != nil {
-		return s.CSRF
-	}
-	if tok, ok := c.Get(csrfCookie).(string); ok {
-		return tok
-	}
-	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) == 43 {
-		return ck.Value
-	}
-	tok := auth.Secret("")
-	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: isSecure(c)})
-	c.Set(csrfCookie, tok)
-	return tok
-}
-
-// checkCSRF refuses a form POST that does not carry the CSRF token of its
-// browser, in the _csrf field or the X-CSRF-Token header: its session's,
-// or the one in its CSRF cookie (a form rendered before signing in, in
-// another tab, still works). Another site can make a browser send its
-// cookies, but cannot read the tokens out of Beacon's pages.
-func checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		got := c.Request().Header.Get(views.HeaderCSRF)
-		if got == "" {
-			got = c.FormValue(views.FieldCSRF)
-		}
-		if got == "" {
-			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
-				Message: "this form came without its CSRF token; reload the page and send it again"}
-		}
-		ok := false
-		if s := sessionOf(c); s != nil && auth.Equal(got, s.CSRF) {
-			ok = true
-		} else if ck, err := c.Cookie(csrfCookie); err == nil && ck.Value != "" && auth.Equal(got, ck.Value) {
-			ok = true
-		}
-		if !ok {
-			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
-				Message: "this form's CSRF token is not this browser's (it may be from an old page, or another site); reload the page and send it again"}
-		}
-		return next(c)
 	}
 }
 
@@ -267,12 +222,12 @@ func (a *accounts) signIn(c echo.Context, u db.User) error {
 	if agent == "" {
 		agent = "unknown browser"
 	}
-	if _, err := a.store.CreateSession(c.Request().Context(), u.ID, secret, auth.Secret(""), agent,
+	if _, err := a.store.CreateSession(c.Request().Context(), u.ID, secret, agent,
 		time.Now().Add(a.cfg.SessionTTL)); err != nil {
 		return err
 	}
 	c.SetCookie(&http.Cookie{
-		Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		Name: cookieName(c, sessionCookie), Value: secret, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: int(a.cfg.SessionTTL.Seconds()),
 	})
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
@@ -300,7 +255,7 @@ func (a *accounts) endSession(ctx context.Context, userID, id int64) error {
 }
 
 func (a *accounts) clearCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
+	c.SetCookie(&http.Cookie{Name: cookieName(c, sessionCookie), Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: -1})
 }
 

@@ -90,7 +90,7 @@ func checkPersonName(name, also, allowed string) error {
 
 // displayName returns the browser's chosen name, or "".
 func displayName(c echo.Context) string {
-	ck, err := c.Cookie(nameCookie)
+	ck, err := c.Cookie(cookieName(c, nameCookie))
 	if err != nil {
 		return ""
 	}
@@ -206,7 +206,7 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 		return p.render(c, cmp.Or(fe.Status, http.StatusBadRequest), room, 0, "", "Your name "+fe.Message+".")
 	}
 	c.SetCookie(&http.Cookie{
-		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
+		Name: cookieName(c, nameCookie), Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 	})
 	return c.Redirect(http.StatusSeeOther, "/rooms/"+room)
