@@ -67,11 +67,12 @@ func (s *Store) user(ctx context.Context, query string, arg any) (User, error) {
 
 // Session is a signed-in browser.
 type Session struct {
-	ID      int64
-	User    User
-	Agent   string // the browser's User-Agent, to tell sessions apart
-	At      time.Time
-	Expires time.Time
+	ID       int64
+	User     User
+	Agent    string // the browser's User-Agent, to tell sessions apart
+	At       time.Time
+	Expires  time.Time
+	LastUsed time.Time // as last recorded by TouchSession (or At)
 }
 
 // CreateSession stores a session of user for a cookie secret; only the
@@ -82,13 +83,14 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, agent s
 		return Session{}, fmt.Errorf("%w: a session needs a secret", ErrInvalid)
 	}
 	sess := Session{User: User{ID: userID}, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
+	sess.LastUsed = sess.At
 	h := hashOf(secret)
 	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
 		if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, userID, sess.At.UnixMilli()); err != nil {
 			return nil, err
 		}
-		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			h, userID, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli())
+		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, agent, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			h, userID, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli(), sess.At.UnixMilli())
 		if err != nil {
 			return nil, err
 		}
@@ -102,25 +104,25 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, agent s
 // secret, with its user, or ErrNotFound.
 func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
 	var sess Session
-	var at, exp, uat int64
-	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at,
+	var at, exp, used, uat int64
+	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at, s.last_used_at,
 			u.id, u.name, u.password, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.hash = ? AND s.expires_at > ?`, hashOf(secret), now.UnixMilli()).
-		Scan(&sess.ID, &sess.Agent, &at, &exp, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
+		Scan(&sess.ID, &sess.Agent, &at, &exp, &used, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
 	if err != nil {
 		return Session{}, s.readErr(err)
 	}
-	sess.At, sess.Expires, sess.User.At = fromMilli(at), fromMilli(exp), fromMilli(uat)
+	sess.At, sess.Expires, sess.LastUsed, sess.User.At = fromMilli(at), fromMilli(exp), fromMilli(used), fromMilli(uat)
 	return sess, nil
 }
 
 // Sessions lists a user's unexpired sessions, newest first.
 func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, agent, created_at, expires_at FROM sessions
+	rows, err := s.r.QueryContext(ctx, `SELECT id, agent, created_at, expires_at, last_used_at FROM sessions
 		WHERE user_id = ? AND expires_at > ? ORDER BY id DESC`, userID, now.UnixMilli())
 	if err != nil {
 		return nil, s.readErr(err)
@@ -129,14 +131,24 @@ func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Se
 	var out []Session
 	for rows.Next() {
 		sess := Session{User: User{ID: userID}}
-		var at, exp int64
-		if err := rows.Scan(&sess.ID, &sess.Agent, &at, &exp); err != nil {
+		var at, exp, used int64
+		if err := rows.Scan(&sess.ID, &sess.Agent, &at, &exp, &used); err != nil {
 			return nil, err
 		}
-		sess.At, sess.Expires = fromMilli(at), fromMilli(exp)
+		sess.At, sess.Expires, sess.LastUsed = fromMilli(at), fromMilli(exp), fromMilli(used)
 		out = append(out, sess)
 	}
 	return out, s.readErr(rows.Err())
+}
+
+// TouchSession records that session id was used at at. A time before the
+// one recorded changes nothing, so racing touches keep the latest. Callers
+// touch a session only every so often, not on every request.
+func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+		_, err := tx.Exec(`UPDATE sessions SET last_used_at = max(last_used_at, ?) WHERE id = ?`, at.UnixMilli(), id)
+		return nil, err
+	})
 }
 
 // DeleteSession ends session id of user; a session of someone else, or one

@@ -122,3 +122,37 @@ func TestNotificationsAndReads(t *testing.T) {
 		t.Fatalf("kinds %s", got)
 	}
 }
+
+// TestSessionLastUse: a session starts used at its creation; TouchSession
+// records later uses and never moves the time back; the list shows it.
+func TestSessionLastUse(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	ann, err := s.CreateUser(ctx, "ann", "$hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sess, err := s.CreateSession(ctx, ann.ID, "secret", "agent", now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sess.LastUsed.Equal(sess.At) {
+		t.Fatalf("a new session was last used at %v, want its creation %v", sess.LastUsed, sess.At)
+	}
+	later := now.Add(10 * time.Minute)
+	if err := s.TouchSession(ctx, sess.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, now.Add(time.Minute)); err != nil { // a late, older touch
+		t.Fatal(err)
+	}
+	got, err := s.SessionBySecret(ctx, "secret", now)
+	if err != nil || got.LastUsed.UnixMilli() != later.UnixMilli() {
+		t.Fatalf("after touches, last used %v (%v), want %v", got.LastUsed, err, later)
+	}
+	list, err := s.Sessions(ctx, ann.ID, now)
+	if err != nil || len(list) != 1 || list[0].LastUsed.UnixMilli() != later.UnixMilli() {
+		t.Fatalf("Sessions = %+v, %v; want one last used at %v", list, err, later)
+	}
+}

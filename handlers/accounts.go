@@ -19,12 +19,20 @@ import (
 
 // AccountConfig is how accounts behave.
 type AccountConfig struct {
-	// SessionTTL is how long a sign-in lasts. Default 30 days.
+	// SessionTTL is how long a sign-in lasts at most. Default 30 days.
 	SessionTTL time.Duration
+	// SessionIdle ends a session unused for this long. Default
+	// DefaultSessionIdle. A use is recorded at most every SessionIdle/100
+	// (and at least every hour), not on every request.
+	SessionIdle time.Duration
 	// Guests lets signed-out visitors post in rooms under a chosen name,
 	// marked as guests. Off by default: they may read but not post.
 	Guests bool
 }
+
+// DefaultSessionIdle is how long a session may go unused before it ends,
+// unless configured.
+const DefaultSessionIdle = 7 * 24 * time.Hour
 
 // Cookies of accounts (over HTTPS with the __Host- prefix: cookieName).
 const (
@@ -41,6 +49,7 @@ type users interface {
 	UserByName(ctx context.Context, name string) (db.User, error)
 	CreateSession(ctx context.Context, userID int64, secret, agent string, expires time.Time) (db.Session, error)
 	SessionBySecret(ctx context.Context, secret string, now time.Time) (db.Session, error)
+	TouchSession(ctx context.Context, id int64, at time.Time) error
 	Sessions(ctx context.Context, userID int64, now time.Time) ([]db.Session, error)
 	DeleteSession(ctx context.Context, userID, id int64) error
 }
@@ -60,6 +69,9 @@ type accounts struct {
 func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string, secret []byte) *accounts {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * 24 * time.Hour
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
 	}
 	byIP := limit.New(1/ipEvery.Seconds(), ipBurst)
 	return &accounts{
@@ -82,9 +94,20 @@ func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil || ck.Value == "" || strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			return next(c)
 		}
-		sess, err := a.store.SessionBySecret(c.Request().Context(), ck.Value, time.Now())
+		ctx, now := c.Request().Context(), time.Now()
+		sess, err := a.store.SessionBySecret(ctx, ck.Value, now)
+		if err == nil && a.idle(sess, now) {
+			// Unused for too long: it ends now, as if it had expired. Best
+			// effort: it is refused whether or not its row goes.
+			a.endSession(ctx, sess.User.ID, sess.ID) //nolint:errcheck // see above
+			err = db.ErrNotFound
+		}
 		switch {
 		case err == nil:
+			if now.Sub(sess.LastUsed) >= min(a.cfg.SessionIdle/100, time.Hour) {
+				// Best effort: a failed touch only lets the session end sooner.
+				a.store.TouchSession(ctx, sess.ID, now) //nolint:errcheck // see above
+			}
 			c.Set(ctxSession, &sess)
 		case errors.Is(err, db.ErrNotFound):
 			a.clearCookie(c)
@@ -93,6 +116,11 @@ func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// idle reports whether sess has gone unused for too long at now.
+func (a *accounts) idle(sess db.Session, now time.Time) bool {
+	return now.Sub(sess.LastUsed) >= a.cfg.SessionIdle
 }
 
 // sessionOf returns the request's session, or nil when signed out.
@@ -215,7 +243,9 @@ func (a *accounts) handleSignup(c echo.Context) error {
 	return a.signIn(c, u)
 }
 
-// signIn starts a session for u, sets its cookie and goes on to ?next.
+// signIn starts a session for u, sets its cookie and goes on to ?next. The
+// browser's session from before, if any, ends: a sign-in never leaves a
+// session behind that the browser no longer holds the cookie of.
 func (a *accounts) signIn(c echo.Context, u db.User) error {
 	secret := auth.Secret("")
 	agent := truncate(c.Request().UserAgent(), 200)
@@ -225,6 +255,11 @@ func (a *accounts) signIn(c echo.Context, u db.User) error {
 	if _, err := a.store.CreateSession(c.Request().Context(), u.ID, secret, agent,
 		time.Now().Add(a.cfg.SessionTTL)); err != nil {
 		return err
+	}
+	if old := sessionOf(c); old != nil {
+		if err := a.endSession(c.Request().Context(), old.User.ID, old.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
 	}
 	c.SetCookie(&http.Cookie{
 		Name: cookieName(c, sessionCookie), Value: secret, Path: "/", HttpOnly: true,

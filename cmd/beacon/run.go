@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: handlers.NewServer(handlers.Deps{
 			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
 			Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
-			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, Guests: cfg.Guests},
+			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
 			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
 				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
