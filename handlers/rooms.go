@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/limit"
 	"github.com/beacon-live/beacon/live"
 	"github.com/beacon-live/beacon/rooms"
 	"github.com/beacon-live/beacon/views"
@@ -32,8 +33,9 @@ import (
 type ChatLimits struct {
 	// MessageBytes is the largest message content accepted. Default 4 KiB.
 	MessageBytes int
-	// Rate and Burst limit the messages one connection may send. Default 10
-	// a second, bursts of 20.
+	// Rate and Burst limit the messages one account may send, across all
+	// its connections; a guest's count per client address, across its
+	// connections and widget posts. Default 10 a second, bursts of 20.
 	Rate  float64
 	Burst int
 }
@@ -48,6 +50,42 @@ func (l *ChatLimits) fill() {
 	if l.Burst <= 0 {
 		l.Burst = 20
 	}
+}
+
+// chatRate limits the chat messages of each poster, whichever connection
+// or widget they come through: one account, or, for guests (who have no
+// account to count against), one client address as the other per-address
+// limits count it (clientIP).
+type chatRate struct {
+	keyed    *limit.Keyed
+	rate     float64 // for the refusal's message
+	clientIP func(*http.Request) string
+}
+
+func newChatRate(l ChatLimits, clientIP func(*http.Request) string) *chatRate {
+	l.fill()
+	return &chatRate{keyed: limit.New(l.Rate, l.Burst), rate: l.Rate, clientIP: clientIP}
+}
+
+// keyOf returns whom a request's messages count against: its account, or
+// its address when signed out.
+func (r *chatRate) keyOf(c echo.Context) string {
+	if s := sessionOf(c); s != nil {
+		return views.TopicUser(s.User.ID)
+	}
+	return r.guestKey(c.Request())
+}
+
+// guestKey is what a guest's messages count against: its address.
+func (r *chatRate) guestKey(req *http.Request) string { return "guest:" + r.clientIP(req) }
+
+// allow takes a token for key now, or says why not.
+func (r *chatRate) allow(key string) *fieldError {
+	if ok, _ := r.keyed.Allow(key, time.Now()); !ok {
+		return &fieldError{Status: http.StatusTooManyRequests, Field: "content",
+			Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", r.rate)}
+	}
+	return nil
 }
 
 // SubprotocolJSON selects the JSON mode of a room's WebSocket, for programs.
@@ -367,7 +405,7 @@ var socketUpgrader = websocket.Upgrader{
 // subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
 // is replayed what it missed.
 func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, sessions *liveSessions,
-	guests bool, limits ChatLimits, log *slog.Logger) echo.HandlerFunc {
+	guests bool, limits ChatLimits, chat *chatRate, log *slog.Logger) echo.HandlerFunc {
 	limits.fill()
 	return func(c echo.Context) error {
 		room := c.Param("room")
@@ -407,7 +445,8 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			})
 			defer stop()
 		}
-		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log}
+		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log,
+			rate: chat, rateKey: chat.keyOf(c)}
 		member, err := reg.Join(room, user)
 		if err != nil {
 			s.refuse(err)
@@ -472,6 +511,11 @@ type socket struct {
 	member *rooms.Member
 	out    *live.Conn
 	log    *slog.Logger
+
+	// rate counts this socket's messages against rateKey, with every other
+	// connection of the same account (or guest address).
+	rate    *chatRate
+	rateKey string
 }
 
 // Read limits of a socket: a message larger than this closes the
@@ -489,7 +533,6 @@ func (s *socket) read(ctx context.Context) {
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(socketIdle))
 	})
-	limiter := rate.NewLimiter(rate.Limit(s.limits.Rate), s.limits.Burst)
 	typing := rate.NewLimiter(2, 4) // clients throttle to one a second; this only stops floods
 	for {
 		kind, data, err := s.conn.ReadMessage()
@@ -512,9 +555,8 @@ func (s *socket) read(ctx context.Context) {
 			}
 			continue
 		}
-		if !limiter.Allow() {
-			s.fail(&fieldError{Status: http.StatusTooManyRequests, Field: "content",
-				Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", s.limits.Rate)})
+		if err := s.rate.allow(s.rateKey); err != nil {
+			s.fail(err)
 			continue
 		}
 		if _, err := s.store.AddMessageAs(ctx, s.room, s.userID, s.user, in.Content, time.Now()); err != nil {

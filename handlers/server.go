@@ -43,11 +43,13 @@ type Server struct {
 	echo     *echo.Echo
 	live     *liveSessions
 	accounts *accounts
+	chatRate *chatRate // shared by room sockets and widget posts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
 	s := &Server{Deps: d, live: newLiveSessions()}
+	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
