@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/beacon-live/beacon/names"
 )
 
 // ErrExists is returned when a record with the same unique name exists.
@@ -22,16 +24,18 @@ type User struct {
 	At       time.Time
 }
 
-// CreateUser stores a new account; a name taken in any case is ErrExists.
-// The caller has validated name and hashed the password.
+// CreateUser stores a new account; a name with the key of another's
+// (names.Key: "Émile" and "émile") is ErrExists. The caller has prepared
+// name (names.Account) and hashed the password.
 func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User, error) {
-	if name == "" || passwordHash == "" {
-		return User{}, fmt.Errorf("%w: a user needs a name and a password hash", ErrInvalid)
+	key, ok := names.Key(name)
+	if !ok || passwordHash == "" {
+		return User{}, fmt.Errorf("%w: a user needs a name (one word) and a password hash", ErrInvalid)
 	}
 	u := User{Name: name, Password: passwordHash, At: toMilli(time.Time{})}
 	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`INSERT INTO users (name, password, created_at) VALUES (?, ?, ?)`,
-			u.Name, u.Password, u.At.UnixMilli())
+		res, err := tx.Exec(`INSERT INTO users (name, name_key, password, created_at) VALUES (?, ?, ?, ?)`,
+			u.Name, key, u.Password, u.At.UnixMilli())
 		if err != nil {
 			return nil, uniqueErr(err, "the name "+name)
 		}
@@ -41,9 +45,107 @@ func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User
 	return u, err
 }
 
-// UserByName returns the account called name (in any case), or ErrNotFound.
+// UserByName returns the account called name, or ErrNotFound: the one
+// whose name is exactly name, else the one whose name has name's key
+// (names.Key: in any case, composed or not), else, for accounts made before
+// keys, one whose name differs from it only in the case of ASCII letters.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
-	return s.user(ctx, `SELECT id, name, password, created_at FROM users WHERE name = ?`, name)
+	key, _ := names.Key(name) // "" matches no key
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, password, created_at, name = ? COLLATE BINARY, name_key IS ?
+		FROM users WHERE name = ? OR name_key = ?`, name, key, name, key)
+	if err != nil {
+		return User{}, s.readErr(err)
+	}
+	defer rows.Close()
+	var found User
+	rank := 0 // 3 exact, 2 by key, 1 by ASCII case
+	for rows.Next() {
+		var u User
+		var ms int64
+		var exact, byKey bool
+		if err := rows.Scan(&u.ID, &u.Name, &u.Password, &ms, &exact, &byKey); err != nil {
+			return User{}, s.readErr(err)
+		}
+		u.At = fromMilli(ms)
+		r := 1
+		if exact {
+			r = 3
+		} else if byKey {
+			r = 2
+		}
+		if r > rank {
+			found, rank = u, r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return User{}, s.readErr(err)
+	}
+	if rank == 0 {
+		return User{}, ErrNotFound
+	}
+	return found, nil
+}
+
+// keyNames gives every account made before name keys the key of its name,
+// oldest first. An account whose name has no key (names.Key), or the key of
+// an older account's name ("émile" made after "Émile"), keeps none: it is
+// kept, and signs in by its exact name only (UnkeyedUsers lists them).
+func keyNames(ctx context.Context, w *sql.DB) error {
+	return inTx(ctx, w, func(tx *sql.Tx) error {
+		rows, err := tx.Query(`SELECT id, name FROM users WHERE name_key IS NULL ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		type user struct {
+			id   int64
+			name string
+		}
+		var todo []user
+		for rows.Next() {
+			var u user
+			if err := rows.Scan(&u.id, &u.name); err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, u := range todo {
+			key, ok := names.Key(u.name)
+			if !ok {
+				continue
+			}
+			_, err := tx.Exec(`UPDATE users SET name_key = ? WHERE id = ?`, key, u.id)
+			if err != nil && !errors.Is(uniqueErr(err, ""), ErrExists) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnkeyedUsers lists the accounts whose name has no key (see keyNames), to
+// tell the operator.
+func (s *Store) UnkeyedUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, created_at FROM users WHERE name_key IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var ms int64
+		if err := rows.Scan(&u.ID, &u.Name, &ms); err != nil {
+			return nil, err
+		}
+		u.At = fromMilli(ms)
+		out = append(out, u)
+	}
+	return out, s.readErr(rows.Err())
 }
 
 // UserByID returns the account with id, or ErrNotFound.

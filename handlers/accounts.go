@@ -14,6 +14,7 @@ import (
 	"github.com/beacon-live/beacon/auth"
 	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/limit"
+	"github.com/beacon-live/beacon/names"
 	"github.com/beacon-live/beacon/views"
 )
 
@@ -169,7 +170,11 @@ func (a *accounts) handleLogin(c echo.Context) error {
 			"That name is longer than any account's.")))
 	}
 	password := c.FormValue("password")
-	end, refused := a.signIns.begin(strings.ToLower(name), a.clientIP(c.Request()), time.Now())
+	key, ok := names.Key(name)
+	if !ok {
+		key = strings.ToLower(name) // no account's name: still one key for all its tries
+	}
+	end, refused := a.signIns.begin(key, a.clientIP(c.Request()), time.Now())
 	if refused != nil {
 		after := limit.RetryAfter(refused.Wait)
 		problem := "Too many failed sign-ins. Try again in " + after + " seconds."
@@ -201,13 +206,16 @@ type credentials struct {
 	Name, Password string
 }
 
-// decodeSignup validates the sign-up form: a name (checkUserName) and a
-// password (checkPassword). The error says which and why.
+// decodeSignup validates the sign-up form: a name (names.Account), in
+// the form to store, and a password (checkPassword). The error says which
+// and why.
 func decodeSignup(form url.Values) (credentials, error) {
-	in := credentials{Name: strings.TrimSpace(form.Get("name")), Password: form.Get("password")}
-	if err := checkUserName(in.Name); err != nil {
-		return credentials{}, err
+	in := credentials{Password: form.Get("password")}
+	n, err := names.Account(strings.TrimSpace(form.Get("name")))
+	if err != nil {
+		return credentials{}, nameError(err)
 	}
+	in.Name = n.Display
 	if err := checkPassword(in.Password); err != nil {
 		return credentials{}, err
 	}
@@ -294,10 +302,12 @@ func (a *accounts) clearCookie(c echo.Context) {
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: -1})
 }
 
-// checkUserName validates an account name: 1–32 letters, digits and . _ -
-// (no spaces, so a name is one word in a mention or a URL).
+// checkUserName validates an account name (names.Account): 1–32 letters,
+// digits and . _ - in one script (no spaces, so a name is one word in a
+// mention or a URL).
 func checkUserName(name string) error {
-	return checkPersonName(name, "._-", "letters, digits and . _ -")
+	_, err := names.Account(name)
+	return nameError(err)
 }
 
 // checkPassword validates a new password: 8 to 256 bytes of UTF-8.

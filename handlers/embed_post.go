@@ -48,12 +48,14 @@ func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, user
 		form := views.WidgetRoom{Name: room, Post: true, Token: token, Guest: name, PostAction: postPath(room)}
 		status := http.StatusBadRequest
 		content, err := checkContent(c.FormValue("content"), limits.MessageBytes)
-		if nameErr := checkGuestName(c.Request().Context(), users, name); nameErr != nil {
+		if prepared, nameErr := checkGuestName(c.Request().Context(), users, name); nameErr != nil {
 			var fe *fieldError
 			if !errors.As(nameErr, &fe) {
 				return nameErr
 			}
 			err = nameErr
+		} else {
+			name = prepared
 		}
 		if err == nil {
 			if fe := chat.allow(chat.guestKey(c.Request())); fe != nil {

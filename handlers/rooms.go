@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
@@ -25,6 +24,7 @@ import (
 	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/limit"
 	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/names"
 	"github.com/beacon-live/beacon/rooms"
 	"github.com/beacon-live/beacon/views"
 )
@@ -103,27 +103,29 @@ func checkRoom(name string) error {
 	return nil
 }
 
-// checkDisplayName validates a display name: 1–32 letters, digits, spaces
-// and . _ -
+// checkDisplayName validates a guest's display name (guestName).
 func checkDisplayName(name string) error {
-	return checkPersonName(name, " ._-", "letters, digits, spaces and . _ -")
+	_, err := guestName(name)
+	return err
 }
 
-// checkPersonName validates a name people go by: 1 to 32 letters, digits
-// and the runes of also; allowed says the same for a person.
-func checkPersonName(name, also, allowed string) error {
-	if name == "" {
-		return badField("name", "is required")
+// guestName prepares a guest's display name (names.Guest: 1–32 letters,
+// digits, spaces and . _ -, in one script) and returns the form to show.
+func guestName(name string) (string, error) {
+	n, err := names.Guest(name)
+	if err != nil {
+		return "", nameError(err)
 	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 32 {
-		return badField("name", "must be at most 32 characters")
+	return n.Display, nil
+}
+
+// nameError is a refusal from package names as a field error.
+func nameError(err error) error {
+	var ne *names.Error
+	if errors.As(err, &ne) {
+		return badField("name", "%s", ne.Reason)
 	}
-	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(also, r) {
-			return badField("name", "may hold only %s (found %q)", allowed, r)
-		}
-	}
-	return nil
+	return err
 }
 
 // displayName returns the browser's chosen name, or "".
@@ -133,9 +135,10 @@ func displayName(c echo.Context) string {
 		return ""
 	}
 	name, err := url.QueryUnescape(ck.Value)
-	if err != nil || checkDisplayName(name) != nil {
+	if err != nil {
 		return ""
 	}
+	name, _ = guestName(name)
 	return name
 }
 
@@ -235,8 +238,8 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 	if !p.guests {
 		return &fieldError{Status: http.StatusForbidden, Field: "name", Message: "sign in to post in rooms; this server does not let guests post"}
 	}
-	name := strings.TrimSpace(c.FormValue("name"))
-	if err := checkGuestName(c.Request().Context(), p.users, name); err != nil {
+	name, err := checkGuestName(c.Request().Context(), p.users, strings.TrimSpace(c.FormValue("name")))
+	if err != nil {
 		var fe *fieldError
 		if !errors.As(err, &fe) {
 			return err
@@ -255,20 +258,22 @@ type userFinder interface {
 	UserByName(ctx context.Context, name string) (db.User, error)
 }
 
-// checkGuestName validates a guest's display name, which must not be an
-// account's: a guest cannot pass for a member.
-func checkGuestName(ctx context.Context, users userFinder, name string) error {
-	if err := checkDisplayName(name); err != nil {
-		return err
+// checkGuestName prepares a guest's display name (guestName), which must
+// not be an account's in any form (the store compares names by their
+// keys): a guest cannot pass for a member. It returns the form to show.
+func checkGuestName(ctx context.Context, users userFinder, name string) (string, error) {
+	name, err := guestName(name)
+	if err != nil {
+		return "", err
 	}
-	_, err := users.UserByName(ctx, name)
+	_, err = users.UserByName(ctx, name)
 	switch {
 	case err == nil:
-		return &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
+		return "", &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
 	case errors.Is(err, db.ErrNotFound):
-		return nil
+		return name, nil
 	}
-	return err
+	return "", err
 }
 
 // historyBody is the JSON answer of the history API.
@@ -493,7 +498,8 @@ func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64,
 		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "name",
 			Message: "choose a display name first (the room page's form, or ?name= for programs)"}
 	}
-	if err := checkGuestName(c.Request().Context(), users, name); err != nil {
+	name, err := checkGuestName(c.Request().Context(), users, name)
+	if err != nil {
 		return "", 0, err
 	}
 	return name, 0, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/beacon-live/beacon/limit"
+	"github.com/beacon-live/beacon/names"
 )
 
 // Sign-in throttling. One address gets pairBurst wrong passwords for one
@@ -33,10 +34,9 @@ const (
 )
 
 // maxSignInName is the longest sign-in name looked at. Longer ones are
-// refused before any lookup or throttle key: no account has such a name
-// (32 characters even of 4 bytes each, in any normal form, fit), and a
-// request must not make the server keep megabytes as a key.
-const maxSignInName = 256
+// refused before any lookup or throttle key: no account has such a name,
+// and a request must not make the server keep megabytes as a key.
+const maxSignInName = names.MaxBytes
 
 // signInThrottle decides whether a sign-in gets its password checked.
 type signInThrottle struct {
