@@ -25,7 +25,8 @@ func signInFrom(t testing.TB, base string, c *http.Client, csrf, addr, name, pas
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-For", addr)
-	resp, err := noRedirects(c).Do(req)
+	nc := *c // c is shared by concurrent tries: change a copy
+	resp, err := noRedirects(&nc).Do(req)
 	if err != nil {
 		t.Error(err)
 		return 0
