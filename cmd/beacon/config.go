@@ -34,6 +34,7 @@ type config struct {
 	APIRate         float64
 	APIBurst        int
 	ProxyHeader     string
+	ProxyHops       int
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
 	Secret          secretValue
@@ -69,6 +70,7 @@ func settings(c *config) []setting {
 		{"api-rate", "BEACON_API_RATE", "API requests one address may make per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.APIRate, n, 50, u) }},
 		{"api-burst", "BEACON_API_BURST", "API requests one address may make at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.APIBurst, n, 200, u) }},
 		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address); when set, its X-Forwarded-Proto: https also makes cookies Secure", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
+		{"proxy-hops", "BEACON_PROXY_HOPS", "which entry of --proxy-header is the client's, counted from the right: 1 behind one proxy, 2 behind two (a CDN, then a local proxy)", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.ProxyHops, n, 1, u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
@@ -120,6 +122,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
 	case c.SessionTTL < time.Minute:
 		return c, fmt.Errorf("session-ttl must be at least 1m")
+	case c.ProxyHops < 1:
+		return c, fmt.Errorf("proxy-hops must be at least 1")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
 	}

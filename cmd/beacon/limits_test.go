@@ -68,3 +68,32 @@ func TestHugeFormRefusedUnread(t *testing.T) {
 	}
 	t.Logf("sent %d KiB before the server closed; allocated %d KiB", sent.Load()>>10, (after.TotalAlloc-before.TotalAlloc)>>10)
 }
+
+// TestProxyHeaderAllLines: behind a proxy that appends its own
+// X-Forwarded-For line, a client that sends a new address of its own every
+// time still meets its API limit: its key is the proxy's entry, not the
+// first line. Before, Header.Get read only the client's line.
+func TestProxyHeaderAllLines(t *testing.T) {
+	in := start(t, "", "", "--proxy-header", "X-Forwarded-For", "--api-rate", "0.01", "--api-burst", "2")
+	var codes []int
+	for i := range 3 {
+		req, err := http.NewRequest("POST", in.URL+"/api/activity", strings.NewReader(`{"text":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Add("X-Forwarded-For", fmt.Sprintf("6.6.6.%d", i)) // what the client claims
+		req.Header.Add("X-Forwarded-For", "203.0.113.7")              // what the proxy saw
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // only the status matters
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[201 201 429]" {
+		t.Fatalf("statuses %v: want the third request from 203.0.113.7 refused whatever the client claims", codes)
+	}
+}
