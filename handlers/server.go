@@ -35,6 +35,10 @@ type Deps struct {
 	// dashboard's streamed first render.
 	Streams *live.Streams
 	Embed   EmbedConfig
+	// InternalListener says /metrics and /healthz have a listener of their
+	// own (NewInternal, --metrics-addr), so this handler does not serve
+	// them; otherwise it serves them to loopback clients only.
+	InternalListener bool
 }
 
 // Server is Beacon's HTTP handler.
@@ -63,3 +67,14 @@ func NewServer(d Deps) *Server {
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// NewInternal returns the handler of the operator's own listener
+// (--metrics-addr): /healthz and /metrics, to anyone who can reach it.
+func NewInternal(store *db.Store, metrics http.Handler, log *slog.Logger) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(middleware.Recover())
+	internalRoutes(e, store, metrics)
+	return e
+}

@@ -13,6 +13,7 @@ import (
 // place: newConfig.
 type config struct {
 	Addr            string
+	MetricsAddr     string
 	DB              string
 	Retention       int
 	QueueLen        int
@@ -50,6 +51,7 @@ type setting struct {
 func settings(c *config) []setting {
 	return []setting{
 		{"addr", "BEACON_ADDR", "address to listen on", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Addr, n, "127.0.0.1:8080", u) }},
+		{"metrics-addr", "BEACON_METRICS_ADDR", "address of a listener of its own for /metrics and /healthz (empty: the main listener serves them to this machine only)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.MetricsAddr, n, "", u) }},
 		{"db", "BEACON_DB", "SQLite database file (created when missing)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.DB, n, "beacon.db", u) }},
 		{"retention", "BEACON_RETENTION", "events kept in the log for resuming clients", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.Retention, n, 100_000, u) }},
 		{"queue", "BEACON_QUEUE", "log events that may wait for one slow client before it is disconnected to resume", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.QueueLen, n, 1024, u) }},

@@ -97,3 +97,41 @@ func TestProxyHeaderAllLines(t *testing.T) {
 		t.Fatalf("statuses %v: want the third request from 203.0.113.7 refused whatever the client claims", codes)
 	}
 }
+
+// TestMetricsListener: with --metrics-addr, /metrics and /healthz are
+// served on that listener and not on the main one.
+func TestMetricsListener(t *testing.T) {
+	in := start(t, "", "", "--metrics-addr", "127.0.0.1:0")
+	if in.MetricsURL == "" {
+		t.Fatal("beacon did not say where its metrics listener is")
+	}
+	for _, path := range []string{"/metrics", "/healthz"} {
+		if body, status := getBody(t, in.URL+path); status != http.StatusNotFound {
+			t.Errorf("main listener GET %s: %d, want 404: %.200s", path, status, body)
+		}
+	}
+	if body, status := getBody(t, in.MetricsURL+"/metrics"); status != http.StatusOK || !strings.Contains(body, "beacon_") {
+		t.Errorf("metrics listener GET /metrics: %d %.200s", status, body)
+	}
+	if body, status := getBody(t, in.MetricsURL+"/healthz"); status != http.StatusOK || !strings.Contains(body, `"ok"`) {
+		t.Errorf("metrics listener GET /healthz: %d %s", status, body)
+	}
+	if body, status := getBody(t, in.MetricsURL+"/"); status != http.StatusNotFound {
+		t.Errorf("metrics listener GET /: %d, want 404: %.200s", status, body)
+	}
+}
+
+// getBody GETs url and returns its body and status.
+func getBody(t testing.TB, url string) (string, int) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body), resp.StatusCode
+}

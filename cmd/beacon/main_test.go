@@ -37,10 +37,12 @@ func testEnv(name string) string {
 type instance struct {
 	URL  string // http://127.0.0.1:port
 	Addr string // 127.0.0.1:port
-	DB   string
-	stop context.CancelFunc
-	done chan error
-	logs *strings.Builder
+	// MetricsURL is the --metrics-addr listener's http://127.0.0.1:port, if any.
+	MetricsURL string
+	DB         string
+	stop       context.CancelFunc
+	done       chan error
+	logs       *strings.Builder
 }
 
 // start runs Beacon on a database file (a new one in t.TempDir() when db is
@@ -73,6 +75,9 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 		if i := strings.Index(line, "http://"); i >= 0 {
 			in.URL = strings.Fields(line[i:])[0]
 			in.Addr = strings.TrimPrefix(in.URL, "http://")
+			if _, m, ok := strings.Cut(line, "metrics and health on "); ok {
+				in.MetricsURL = strings.Fields(m)[0]
+			}
 			break
 		}
 	}

@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	roomOut.Rooms = chat.Active
 	defer chat.Close()
 
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	srv := &http.Server{
 		Handler: handlers.NewServer(handlers.Deps{
 			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
@@ -101,8 +102,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, Guests: cfg.Guests},
 			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
 				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader, ProxyHops: cfg.ProxyHops},
-			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			Metrics: metrics,
 			Secret:  secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
+			InternalListener: cfg.MetricsAddr != "",
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
@@ -116,7 +118,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.SendBuffer > 0 {
 		ln = sendBufferListener{ln, cfg.SendBuffer}
 	}
-	fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
+	// The operator's listener, when asked for: /metrics and /healthz only.
+	var internal *http.Server
+	var internalLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if internalLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics-addr: %w", err)
+		}
+		internal = &http.Server{
+			Handler:           handlers.NewInternal(store, metrics, log),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		fmt.Fprintf(stdout, "beacon listening on http://%s (database %s), metrics and health on http://%s\n", ln.Addr(), cfg.DB, internalLn.Addr())
+	} else {
+		fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
+	}
 
 	var wg sync.WaitGroup
 	boardCtx, stopBoard := context.WithCancel(context.Background())
@@ -124,10 +144,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	wg.Go(func() { board.Run(boardCtx) })
 	defer wg.Wait()
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if internal != nil {
+		wg.Go(func() {
+			if err := internal.Serve(internalLn); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("metrics listener: %w", err)
+			}
+		})
+		defer internal.Close()
+	}
 	select {
 	case err := <-serveErr:
+		srv.Close()
+		stopBoard() // before the deferred wg.Wait, which waits for the board
 		return err
 	case <-ctx.Done():
 	}
@@ -149,6 +179,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("shutdown timed out; closed the remaining connections", "err", err)
 	}
 	<-serveErr
+	if internal != nil {
+		internal.Shutdown(sctx) //nolint:errcheck // its requests are short; Close (deferred) ends the rest
+	}
 	stopBoard()
 	wg.Wait()
 	if err := store.Close(); err != nil {
