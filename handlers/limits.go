@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -109,5 +110,31 @@ func perAddress(k *limit.Keyed, clientIP func(*http.Request) string, what string
 			}
 			return next(c)
 		}
+	}
+}
+
+// refusalKey is the context key of a connection's refusal.
+type refusalKey struct{}
+
+// RefuseConnection marks ctx, a connection's context (http.Server's
+// ConnContext), as refused for reason: every request on the connection is
+// answered 429 with the reason, and the connection is closed. cmd/beacon
+// refuses connections past the per-address cap this way, so the client
+// reads why instead of a reset.
+func RefuseConnection(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, refusalKey{}, reason)
+}
+
+// refusedConnections answers the requests of a refused connection
+// (RefuseConnection) before anything else looks at them.
+func refusedConnections(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if reason, ok := c.Request().Context().Value(refusalKey{}).(string); ok {
+			h := c.Response().Header()
+			h.Set(echo.HeaderConnection, "close")
+			h.Set("Retry-After", "1")
+			return &fieldError{Status: http.StatusTooManyRequests, Field: "client", Message: reason}
+		}
+		return next(c)
 	}
 }

@@ -57,7 +57,7 @@ func NewServer(d Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
-	e.Use(securityHeaders, d.Limits.markSecure, limitBody)
+	e.Use(refusedConnections, securityHeaders, d.Limits.markSecure, limitBody)
 	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/", "/embed/live", "/stream/"))
 	e.Use(s.accounts.session)
 	s.routes(e)

@@ -21,6 +21,8 @@ type config struct {
 	WriteTimeout    time.Duration
 	Tick            time.Duration
 	ShutdownTimeout time.Duration
+	ReadTimeout     time.Duration
+	ConnsPerAddress int
 	LogLevel        slog.Level
 	RoomConns       int
 	PresenceGrace   time.Duration
@@ -41,6 +43,11 @@ type config struct {
 	Secret          secretValue
 }
 
+// defaultConnsPerAddress is --conns-per-address unless set: far above
+// what a browser opens (six HTTP/1.1 connections per site, plus a socket
+// per room tab), and enough for an office behind one NAT address.
+const defaultConnsPerAddress = 256
+
 // setting is one line of the configuration table: its flag, its environment
 // variable and what it means.
 type setting struct {
@@ -57,6 +64,7 @@ func settings(c *config) []setting {
 		{"queue", "BEACON_QUEUE", "log events that may wait for one slow client before it is disconnected to resume", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.QueueLen, n, 1024, u) }},
 		{"heartbeat", "BEACON_HEARTBEAT", "interval of keep-alive comments on idle streams", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.Heartbeat, n, 15*time.Second, u) }},
 		{"write-timeout", "BEACON_WRITE_TIMEOUT", "deadline of every write to a client", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.WriteTimeout, n, 10*time.Second, u) }},
+		{"read-timeout", "BEACON_READ_TIMEOUT", "how long a client may take to send a request, headers and body (streams and sockets are exempt once they start)", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.ReadTimeout, n, 30*time.Second, u) }},
 		{"tick", "BEACON_TICK", "how often the dashboard's metrics and chart are refreshed", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.Tick, n, time.Second, u) }},
 		{"shutdown-timeout", "BEACON_SHUTDOWN_TIMEOUT", "how long shutdown waits for connections to end", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.ShutdownTimeout, n, 5*time.Second, u) }},
 		{"room-conns", "BEACON_ROOM_CONNS", "connections one chat room holds", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.RoomConns, n, 1000, u) }},
@@ -71,6 +79,7 @@ func settings(c *config) []setting {
 		{"live-burst", "BEACON_LIVE_BURST", "new live connections one address may open at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.LiveBurst, n, 60, u) }},
 		{"api-rate", "BEACON_API_RATE", "API requests one address may make per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.APIRate, n, 50, u) }},
 		{"api-burst", "BEACON_API_BURST", "API requests one address may make at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.APIBurst, n, 200, u) }},
+		{"conns-per-address", "BEACON_CONNS_PER_ADDRESS", "connections one client address may hold open at once, streams and sockets included (0: no limit; off by default behind --proxy-header, where every client shares the proxy's address)", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.ConnsPerAddress, n, defaultConnsPerAddress, u) }},
 		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address); when set, its X-Forwarded-Proto: https also makes cookies Secure", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
 		{"proxy-hops", "BEACON_PROXY_HOPS", "which entry of --proxy-header is the client's, counted from the right: 1 behind one proxy, 2 behind two (a CDN, then a local proxy)", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.ProxyHops, n, 1, u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
@@ -108,6 +117,12 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 			}
 		}
 	}
+	if c.ProxyHeader != "" && !set["conns-per-address"] && getenv("BEACON_CONNS_PER_ADDRESS") == "" {
+		// Behind the proxy every connection comes from its address: a cap
+		// per address would be a cap on the whole site. Cap clients at the
+		// proxy instead, or set one here for the proxy as a whole.
+		c.ConnsPerAddress = 0
+	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see beacon --help)", fs.Arg(0))
 	}
@@ -124,6 +139,10 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
 	case c.SessionTTL < time.Minute:
 		return c, fmt.Errorf("session-ttl must be at least 1m")
+	case c.ReadTimeout < 10*time.Millisecond:
+		return c, fmt.Errorf("read-timeout must be at least 10ms")
+	case c.ConnsPerAddress < 0:
+		return c, fmt.Errorf("conns-per-address must be 0 (no limit) or more")
 	case c.ProxyHops < 1:
 		return c, fmt.Errorf("proxy-hops must be at least 1")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:

@@ -3,15 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/beacon-live/beacon/views"
+	"github.com/beacon-live/beacon/widget"
 )
 
 // TestHugeFormRefusedUnread: a 40 MB form posted to /login without a CSRF
@@ -134,4 +139,150 @@ func getBody(t testing.TB, url string) (string, int) {
 		t.Fatal(err)
 	}
 	return string(body), resp.StatusCode
+}
+
+// dribble opens a connection to addr, sends head, then one byte every
+// interval for as long as the server takes them, and returns what the
+// server answered before it closed the connection. It fails the test if
+// the server has not closed it after a minute (a safety net: the server's
+// read timeout in these tests is a fraction of a second).
+func dribble(t *testing.T, addr, head string, every time.Duration) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute)) //nolint:errcheck // the safety net
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		tick := time.NewTicker(every) // the client's pace, not a synchronisation
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := conn.Write([]byte("a")); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-wrote }()
+	answer, err := io.ReadAll(conn) // until the server closes the connection
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server still held a dribbling connection after a minute (it answered %q)", answer)
+	}
+	return string(answer)
+}
+
+// TestReadTimeout: a client that dribbles its headers or its body a byte at
+// a time is cut off at --read-timeout, while streams and sockets opened
+// before it live on past it.
+func TestReadTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	in := startEmbed(t, "--read-timeout", timeout.String())
+
+	// Streams of every kind, open before the dribblers start.
+	live := openStream(t, liveURL(in.URL, views.TopicActivity), "")
+	tok := url.QueryEscape(sign(t, widget.Claims{Widget: widget.Activity, Origins: []string{"https://example.com"}}))
+	embedded := openStream(t, in.URL+"/embed/live?token="+tok, "")
+	streamed, err := streamClient(t).Get(in.URL + "/stream/activity?token=" + tok)
+	if err != nil || streamed.StatusCode != http.StatusOK {
+		t.Fatalf("GET /stream/activity: %v %v", streamed, err)
+	}
+	defer streamed.Body.Close()
+	var streamedSeen strings.Builder
+	streamedBody := bufio.NewReader(streamed.Body)
+	chat := newChatClient(t, in.Addr, "lobby", "ann", false)
+	defer chat.close()
+
+	for round := range 2 {
+		body := dribble(t, in.Addr, "POST /api/activity HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+testToken+
+			"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\ntext=", 10*time.Millisecond)
+		if !strings.HasPrefix(body, "HTTP/1.1 408") || !strings.Contains(body, "not sent in time") {
+			t.Fatalf("round %d: a dribbled body was answered %q; want 408 and the connection closed", round, body)
+		}
+		if head := dribble(t, in.Addr, "GET / HTTP/1.1\r\nX-Slow: ", 10*time.Millisecond); strings.Contains(head, "200 OK") {
+			t.Fatalf("round %d: dribbled headers were answered %q", round, head)
+		}
+
+		// Each dribbler was cut off one read timeout after it started, so
+		// the streams are older than that: they still carry news.
+		text := fmt.Sprintf("after the read timeout, round %d", round)
+		if _, err := postActivity(http.DefaultClient, in.URL, text); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []*sseStream{live, embedded} {
+			readUntil(t, st, func(b sseBlock) bool { return strings.Contains(b.Data, text) })
+		}
+		readStreamUntil(t, streamedBody, &streamedSeen, text)
+		if err := chat.say(text); err != nil {
+			t.Fatalf("round %d: the room socket: %v", round, err)
+		}
+		chat.waitFor(t, "the room socket's own message, "+text, func(c *chatClient) bool { return c.seen[text] > 0 })
+	}
+}
+
+// TestConnsPerAddress: one address holds at most --conns-per-address
+// connections, streams and sockets included; the next is answered 429 with
+// the reason, and a connection is admitted again once one closes.
+func TestConnsPerAddress(t *testing.T) {
+	in := start(t, "", "", "--conns-per-address", "3")
+	a := openStream(t, liveURL(in.URL, views.TopicActivity), "")
+	openStream(t, liveURL(in.URL, views.TopicMetrics), "")
+	ws, _, err := dialRoom(t.Context(), nil, in.Addr, "lobby", "ann", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+
+	try := func() (int, string) {
+		c := streamClient(t) // a new connection for every request
+		resp, err := c.Get(in.URL + "/rooms/lobby")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, body := try(); status != http.StatusTooManyRequests || !strings.Contains(body, "too many connections from your address") {
+		t.Fatalf("a fourth connection: %d %.300s; want 429 saying why", status, body)
+	}
+	ws.Close()
+	a.Close()
+	waitFor(t, 10*time.Second, "a connection admitted after two closed", func() (bool, string) {
+		status, body := try()
+		return status == http.StatusOK, fmt.Sprintf("%d %.200s", status, body)
+	})
+}
+
+// TestConnsPerAddressBehindProxy: behind a trusted proxy every connection
+// comes from the proxy's address, so the per-address cap is off unless set
+// explicitly (then it caps the proxy as a whole).
+func TestConnsPerAddressBehindProxy(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, defaultConnsPerAddress},
+		{[]string{"--proxy-header", "X-Forwarded-For"}, nil, 0},
+		{nil, map[string]string{"BEACON_PROXY_HEADER": "X-Forwarded-For"}, 0},
+		{[]string{"--proxy-header", "X-Forwarded-For", "--conns-per-address", "5000"}, nil, 5000},
+		{[]string{"--proxy-header", "X-Forwarded-For"}, map[string]string{"BEACON_CONNS_PER_ADDRESS": "700"}, 700},
+	} {
+		c, err := newConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+		if err != nil || c.ConnsPerAddress != tt.want {
+			t.Errorf("%v %v: conns-per-address %d, %v; want %d", tt.args, tt.env, c.ConnsPerAddress, err, tt.want)
+		}
+	}
 }

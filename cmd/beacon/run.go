@@ -106,10 +106,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Secret:  secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
 			InternalListener: cfg.MetricsAddr != "",
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		// Reading a request, headers and body, is bounded. Streams and
+		// sockets outlive it: net/http lifts the read deadline once a
+		// request is read (its wait for the client's close starts with
+		// none), and so does a socket's upgrade (TestReadTimeout).
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Request line and headers: a page's URL with its topics and a
+		// widget token, and cookies, take a few KiB.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if r, ok := c.(*refusedConn); ok {
+				return handlers.RefuseConnection(ctx, r.reason)
+			}
+			return ctx
+		},
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -117,6 +131,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cfg.SendBuffer > 0 {
 		ln = sendBufferListener{ln, cfg.SendBuffer}
+	}
+	if cfg.ConnsPerAddress > 0 {
+		ln = newAddressListener(ln, cfg.ConnsPerAddress)
 	}
 	// The operator's listener, when asked for: /metrics and /healthz only.
 	var internal *http.Server
