@@ -286,3 +286,23 @@ func TestConnsPerAddressBehindProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeTopicListRefused: a 552 KB /live?topics= list (which cost ~15 s of
+// CPU before) is refused by the header limit before any handler runs, and
+// one under that limit but over the list's own by the handler, naming the
+// field.
+func TestHugeTopicListRefused(t *testing.T) {
+	in := start(t, "", "")
+	parts := make([]string, 0, 40_000)
+	for i := range cap(parts) {
+		parts = append(parts, fmt.Sprintf("room:r%d", i))
+	}
+	huge := strings.Join(parts, ",")
+	if body, status := getBody(t, in.URL+"/live?topics="+huge); status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a %d KB topic list: %d %.200s; want 431", len(huge)>>10, status, body)
+	}
+	long := strings.Join(parts[:5000], ",")
+	if body, status := getBody(t, in.URL+"/live?topics="+long); status != http.StatusBadRequest || !strings.Contains(body, "topics") {
+		t.Errorf("a %d KB topic list: %d %.200s; want 400 naming topics", len(long)>>10, status, body)
+	}
+}
