@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/beacon-live/beacon/rooms"
 )
 
 // config is every setting of the server, with its defaults filled in one
@@ -25,6 +27,7 @@ type config struct {
 	ConnsPerAddress int
 	LogLevel        slog.Level
 	RoomConns       int
+	MaxRooms        int
 	PresenceGrace   time.Duration
 	MessageBytes    int
 	MessageRate     float64
@@ -68,6 +71,7 @@ func settings(c *config) []setting {
 		{"tick", "BEACON_TICK", "how often the dashboard's metrics and chart are refreshed", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.Tick, n, time.Second, u) }},
 		{"shutdown-timeout", "BEACON_SHUTDOWN_TIMEOUT", "how long shutdown waits for connections to end", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.ShutdownTimeout, n, 5*time.Second, u) }},
 		{"room-conns", "BEACON_ROOM_CONNS", "connections one chat room holds", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.RoomConns, n, 1000, u) }},
+		{"max-rooms", "BEACON_MAX_ROOMS", "chat rooms that may be open at once (a room stays open until it has been empty for 30s); joining one more is refused with the reason", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MaxRooms, n, rooms.DefaultMaxRooms, u) }},
 		{"presence-grace", "BEACON_PRESENCE_GRACE", "how long someone stays online after their last connection closes", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.PresenceGrace, n, 5*time.Second, u) }},
 		{"message-bytes", "BEACON_MESSAGE_BYTES", "largest chat message accepted", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBytes, n, 4<<10, u) }},
 		{"message-rate", "BEACON_MESSAGE_RATE", "chat messages one connection may send per second", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.MessageRate, n, 10, u) }},
@@ -135,6 +139,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("tick must be at least 10ms")
 	case c.StreamLifetime < time.Second:
 		return c, fmt.Errorf("stream-lifetime must be at least 1s")
+	case c.MaxRooms < 1:
+		return c, fmt.Errorf("max-rooms must be at least 1")
 	case c.RoomConns < 1 || c.MessageBytes < 1 || c.MessageRate <= 0 || c.MessageBurst < 1:
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
 	case c.SessionTTL < time.Minute:

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/beacon-live/beacon/views"
 	"github.com/beacon-live/beacon/widget"
 )
@@ -305,4 +307,48 @@ func TestHugeTopicListRefused(t *testing.T) {
 	if body, status := getBody(t, in.URL+"/live?topics="+long); status != http.StatusBadRequest || !strings.Contains(body, "topics") {
 		t.Errorf("a %d KB topic list: %d %.200s; want 400 naming topics", len(long)>>10, status, body)
 	}
+}
+
+// TestMaxRooms: past --max-rooms, a socket that would open one more room
+// is refused with the reason (a room already open still takes people),
+// and the dashboard lists the busiest rooms and counts the rest.
+func TestMaxRooms(t *testing.T) {
+	const open = views.RoomsShown + 2
+	in := start(t, "", "", "--max-rooms", fmt.Sprint(open))
+	join := func(room, user string) *websocket.Conn {
+		t.Helper()
+		conn, _, err := dialRoom(t.Context(), nil, in.Addr, room, user, "", nil)
+		if err != nil {
+			t.Fatalf("join %s as %s: %v", room, user, err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	for i := range open {
+		conn := join(fmt.Sprintf("room-%02d", i), "ann")
+		if f, err := readChatFrame(conn); err != nil || f.Type != "welcome" {
+			t.Fatalf("room-%02d: %+v %v, want a welcome", i, f, err)
+		}
+	}
+	join("room-07", "bob") // the busiest
+
+	refused := join("one-too-many", "ann")
+	f, err := readChatFrame(refused)
+	if err != nil || f.Type != "error" || !strings.Contains(f.Error, "as many chat rooms open as it holds") {
+		t.Fatalf("a room past --max-rooms: %+v %v; want an error frame saying why", f, err)
+	}
+	var ce *websocket.CloseError
+	if _, _, err := refused.ReadMessage(); !errors.As(err, &ce) || !strings.Contains(ce.Text, "chat rooms open") {
+		t.Fatalf("a room past --max-rooms closed with %v; want a close frame with the reason", err)
+	}
+
+	waitFor(t, 10*time.Second, "the dashboard's Rooms panel", func() (bool, string) {
+		page, status := getBody(t, in.URL+"/")
+		_, panel, _ := strings.Cut(page, `id="rooms-panel"`)
+		panel, _, _ = strings.Cut(panel, "</section>")
+		first := strings.Index(panel, "room-07")
+		ok := status == 200 && strings.Count(panel, "<li>") == views.RoomsShown &&
+			strings.Contains(panel, "and 2 more") && first >= 0 && first < strings.Index(panel, "room-00")
+		return ok, panel
+	})
 }

@@ -90,8 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
 	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
-	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace}, roomOut)
-	roomOut.Rooms = chat.Active
+	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, roomOut)
 	defer chat.Close()
 
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
