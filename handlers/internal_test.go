@@ -27,6 +27,7 @@ func TestInternalRoutesLoopbackOnly(t *testing.T) {
 			{"192.0.2.1:40000", "", 403},
 			{"192.0.2.1:40000", "127.0.0.1", 403},
 			{"[2001:db8::1]:40000", "", 403},
+			{"[::ffff:127.0.0.1]:40000", "", 200},
 		} {
 			r := httptest.NewRequest("GET", path, nil)
 			r.RemoteAddr = tt.remote

@@ -89,7 +89,7 @@ func visitorID(c echo.Context) string {
 func loopbackOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ap, err := netip.ParseAddrPort(c.Request().RemoteAddr)
-		if err != nil || !ap.Addr().IsLoopback() {
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
 			return &fieldError{Status: http.StatusForbidden, Field: "client",
 				Message: c.Request().URL.Path + " answers only this machine (127.0.0.1, ::1); " +
 					"to read it from elsewhere, serve it on a listener of its own with --metrics-addr"}
