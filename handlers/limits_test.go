@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -50,4 +52,38 @@ func TestClientIP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzForwardedAddr checks the reader of --proxy-header: no input panics
+// it; it answers the entry hops from the right of the lines read as one
+// comma-separated list when that entry is an address (with or without a
+// port), and nothing otherwise.
+func FuzzForwardedAddr(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "6.6.6.6, 1.2.3.4", "6.6.6.6\n1.2.3.4", "1.2.3.4,", ",", "", "[::1]:80, 10.0.0.1:5",
+		"not-an-address", "2001:db8::1%eth0", "\xff,1.2.3.4"} {
+		f.Add(s, uint8(1))
+		f.Add(s, uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, header string, hops uint8) {
+		if hops == 0 {
+			return
+		}
+		lines := strings.Split(header, "\n")
+		ip, ok := forwardedAddr(lines, int(hops))
+		entries := strings.Split(strings.Join(lines, ","), ",")
+		if len(entries) < int(hops) {
+			if ok {
+				t.Fatalf("%q, hops %d: got %v from fewer entries than hops", header, hops, ip)
+			}
+			return
+		}
+		entry := strings.TrimSpace(entries[len(entries)-int(hops)])
+		want, err := netip.ParseAddr(entry)
+		if ap, perr := netip.ParseAddrPort(entry); perr == nil {
+			want, err = ap.Addr(), nil
+		}
+		if ok != (err == nil) || (ok && ip != want) {
+			t.Fatalf("%q, hops %d: got %v, %v; the entry is %q", header, hops, ip, ok, entry)
+		}
+	})
 }
