@@ -41,8 +41,8 @@ func handleDashboard(b *Board, feed feedReader, unread unreadReader, active acti
 			Page:    page,
 			Metrics: b.Metrics(),
 			Chart:   b.Chart(time.Now()),
-			Rooms:   roomSummaries(active.Active()),
 		}
+		d.Rooms, d.MoreRooms = busiestRooms(active.Active())
 		slow := templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 			items, head, err := feed.RecentActivities(ctx, views.ActivityItems)
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -111,25 +110,36 @@ func handleLive(sse *live.SSE, sessions *liveSessions, log *slog.Logger) echo.Ha
 	}
 }
 
+// maxTopicList bounds the length of a topic list in bytes: sixteen of the
+// longest topics ("presence:" and a 64-character room) with their commas
+// take about 1.2 KB.
+const maxTopicList = 2 << 10
+
 // parseTopics splits a comma-separated topic list, drops duplicates and
-// checks each topic.
+// checks each topic. A list longer than maxTopicList bytes or with more than
+// maxTopics entries is refused before it is split, so a hostile list costs
+// no more than a page's.
 func parseTopics(s string, allowed topicRule) ([]string, error) {
-	if s == "" {
+	switch {
+	case s == "":
 		return nil, badField("topics", "name at least one topic, e.g. topics=metrics,activity")
+	case len(s) > maxTopicList:
+		return nil, badField("topics", "is %d bytes long; a list holds at most %d bytes", len(s), maxTopicList)
+	case strings.Count(s, ",") >= maxTopics:
+		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	parts := strings.Split(s, ",")
 	topics := make([]string, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
 	for _, t := range parts {
 		t = strings.TrimSpace(t)
 		if t == "" {
 			return nil, badField("topics", "holds an empty topic name; separate names with single commas")
 		}
-		if !slices.Contains(topics, t) {
+		if !seen[t] {
+			seen[t] = true
 			topics = append(topics, t)
 		}
-	}
-	if len(topics) > maxTopics {
-		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	for _, t := range topics {
 		if err := allowed(t); err != nil {

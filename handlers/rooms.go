@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -603,6 +604,9 @@ func (s *socket) fail(err error) {
 // refuse closes a socket that may not join: the page shows the reason.
 func (s *socket) refuse(err error) {
 	code, reason := websocket.ClosePolicyViolation, "this room is full; try again later"
+	if errors.Is(err, rooms.ErrTooManyRooms) {
+		reason = "the server has as many chat rooms open as it holds; try again later, or join a room that is already open"
+	}
 	if errors.Is(err, rooms.ErrClosed) {
 		code, reason = live.CloseServiceRestart, "server restarting; reconnect"
 	} else {
@@ -658,11 +662,16 @@ func render(c echo.Context, status int, comp templ.Component) error {
 
 // RoomOutput publishes what rooms report: who is online and who is typing,
 // as fragments for pages and JSON for programs, and the dashboard's list of
-// active rooms.
+// active rooms. It never reads the registry: the registry hands it all.
 type RoomOutput struct {
-	Hub   *live.Hub
-	Rooms func() []rooms.Summary
-	Log   *slog.Logger
+	Hub framePublisher
+	Log *slog.Logger
+}
+
+// framePublisher is what RoomOutput needs of the hub.
+type framePublisher interface {
+	Publish(f live.Frame)
+	Forget(topic string)
 }
 
 var _ rooms.Output = (*RoomOutput)(nil)
@@ -671,9 +680,12 @@ var _ rooms.Output = (*RoomOutput)(nil)
 func (o *RoomOutput) Presence(room string, online []string) {
 	o.publish(views.TopicPresence(room), views.OnlineList(online, true),
 		map[string]any{"type": "presence", "room": room, "online": nonNil(online)})
-	if o.Rooms != nil {
-		o.publish(views.TopicRooms, views.RoomsPanel(roomSummaries(o.Rooms()), true), nil)
-	}
+}
+
+// Rooms implements rooms.Output: the dashboard's Rooms panel.
+func (o *RoomOutput) Rooms(active []rooms.Summary) {
+	list, more := busiestRooms(active)
+	o.publish(views.TopicRooms, views.RoomsPanel(list, more, true), nil)
 }
 
 // Typing implements rooms.Output.
@@ -701,14 +713,23 @@ func (o *RoomOutput) publish(topic string, c templ.Component, js any) {
 	o.Hub.Publish(f)
 }
 
-func roomSummaries(rs []rooms.Summary) []views.RoomSummary {
+// busiestRooms returns the Rooms panel's list: the views.RoomsShown rooms
+// with the most people online (by name among equals), and how many other
+// rooms have people online.
+func busiestRooms(rs []rooms.Summary) (list []views.RoomSummary, more int) {
 	out := make([]views.RoomSummary, 0, len(rs))
 	for _, r := range rs {
 		if r.Online > 0 {
 			out = append(out, views.RoomSummary{Name: r.Name, Online: r.Online})
 		}
 	}
-	return out
+	slices.SortFunc(out, func(a, b views.RoomSummary) int {
+		return cmp.Or(cmp.Compare(b.Online, a.Online), strings.Compare(a.Name, b.Name))
+	})
+	if len(out) > views.RoomsShown {
+		return out[:views.RoomsShown], len(out) - views.RoomsShown
+	}
+	return out, 0
 }
 
 func nonNil(s []string) []string {

@@ -58,7 +58,16 @@ func (s *Server) routes(e *echo.Echo) {
 	s.embedRoutes(e, liveLimit)
 	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret), checkCSRF)
 
-	e.GET("/healthz", handleHealth(s.Store))
-	e.GET("/metrics", echo.WrapHandler(s.Metrics))
+	if !s.InternalListener {
+		internalRoutes(e, s.Store, s.Metrics, loopbackOnly)
+	}
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
+}
+
+// internalRoutes are the operator's: health and Prometheus metrics. With
+// --metrics-addr they have a listener of their own (NewInternal); without,
+// the main listener serves them to this machine only (loopbackOnly).
+func internalRoutes(e *echo.Echo, store horizonReader, metrics http.Handler, mw ...echo.MiddlewareFunc) {
+	e.GET("/healthz", handleHealth(store), mw...)
+	e.GET("/metrics", echo.WrapHandler(metrics), mw...)
 }

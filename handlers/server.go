@@ -39,6 +39,10 @@ type Deps struct {
 	// dashboard's streamed first render.
 	Streams *live.Streams
 	Embed   EmbedConfig
+	// InternalListener says /metrics and /healthz have a listener of their
+	// own (NewInternal, --metrics-addr), so this handler does not serve
+	// them; otherwise it serves them to loopback clients only.
+	InternalListener bool
 }
 
 // Server is Beacon's HTTP handler.
@@ -59,12 +63,14 @@ func NewServer(d Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
-	e.Use(securityHeaders, d.Limits.markSecure)
 	var rm *RequestMetrics
 	if d.Registry != nil {
 		rm = NewRequestMetrics(d.Registry)
 	}
+	// Everything that answers a request is inside the access log and the
+	// request figures, refusals included.
 	e.Use(observeRequests(d.Board.Requests(), rm, d.Logger, d.Limits.clientIP))
+	e.Use(refusedConnections, securityHeaders, d.Limits.markSecure, limitBody)
 	e.Use(s.accounts.session)
 	s.routes(e)
 	s.echo = e
@@ -73,3 +79,14 @@ func NewServer(d Deps) *Server {
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// NewInternal returns the handler of the operator's own listener
+// (--metrics-addr): /healthz and /metrics, to anyone who can reach it.
+func NewInternal(store *db.Store, metrics http.Handler, log *slog.Logger) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(middleware.Recover())
+	internalRoutes(e, store, metrics)
+	return e
+}

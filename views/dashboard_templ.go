@@ -68,7 +68,7 @@ func DashboardPage(d Dashboard, feed templ.Component) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = RoomsPanel(d.Rooms, false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = RoomsPanel(d.Rooms, d.MoreRooms, false).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -132,7 +132,9 @@ type Dashboard struct {
 	Page
 	Metrics Metrics
 	Chart   Chart
-	Rooms   []RoomSummary
+	Rooms   []RoomSummary // the busiest, at most RoomsShown
+	// MoreRooms counts the other rooms with people online.
+	MoreRooms int
 }
 
 // Message is one chat message.
@@ -165,6 +167,11 @@ type Room struct {
 	// NameError says why a chosen name was refused.
 	NameError string
 }
+
+// RoomsShown is how many rooms the dashboard's Rooms panel lists, the
+// busiest; it counts the rest, so a server with many rooms does not send
+// every dashboard the whole list on every change.
+const RoomsShown = 20
 
 // RoomSummary is one active room on the dashboard.
 type RoomSummary struct {

@@ -96,7 +96,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 		// One machine plays thousands of clients from one address: the
 		// per-address limits would be the only thing measured.
 		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn",
-			"--live-rate", "0", "--api-rate", "0", "--guests"}
+			"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests"}
 		return startChild(ctx, kindBeacon, gauge, rundir, bin, []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret},
 			append(args, extra...)...)
 	}
