@@ -339,9 +339,13 @@ func decodeChat(data []byte, maxBytes int) (chatIn, error) {
 }
 
 // checkContent validates a chat message's text, from a socket or a widget's
-// form, and returns it trimmed.
+// form, and returns it trimmed, with every CRLF made LF (what a form's
+// textarea sends). A message may have several lines and tabs; every other
+// control character (C0, DEL, C1 such as U+0085, a CR on its own) is
+// refused, as in every other field: none is text a person means to show,
+// and some rewrite a terminal that prints the log or the history.
 func checkContent(s string, maxBytes int) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 	switch {
 	case s == "":
 		return "", badField("content", "is empty")
@@ -349,6 +353,13 @@ func checkContent(s string, maxBytes int) (string, error) {
 		return "", badField("content", "is longer than %d KiB", maxBytes>>10)
 	case !utf8.ValidString(s):
 		return "", badField("content", "is not valid UTF-8")
+	}
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return "", badField("content", "holds the control character %U at character %d; only new lines and tabs may be sent", r, n)
+		}
 	}
 	return s, nil
 }
