@@ -654,7 +654,7 @@ func FuzzActivityItem(f *testing.F) {
 		doc := render(t, ActivityItem(Activity{Position: pos, Text: txt, Link: link, At: now}))
 		doc.Find("body *").Each(func(_ int, s *goquery.Selection) {
 			switch name := goquery.NodeName(s); name {
-			case "li", "span", "a", "time":
+			case "li", "span", "a", "time", "bdi":
 			default:
 				t.Fatalf("text %q, link %q made a <%s>", txt, link, name)
 			}
