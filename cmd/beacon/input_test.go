@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -129,5 +130,100 @@ func TestChatRefusesControlCharacters(t *testing.T) {
 	history := roomHistory(t, in.URL, room, 50)
 	if len(history) != 1 || history[0].Content != "one\ttwo\nthree" {
 		t.Errorf("history %v, want only the good message", history)
+	}
+}
+
+// socketFrame is any frame of a JSON-mode room socket, history included.
+type socketFrame struct {
+	chatFrame
+	Messages []chatFrame `json:"messages"`
+}
+
+// readSocketFrame reads one frame of a JSON-mode room socket.
+func readSocketFrame(t *testing.T, conn *websocket.Conn) socketFrame {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(roomWait)) //nolint:errcheck // a dead socket fails the read
+	_, data, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var f socketFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatalf("the room sent %q: %v", data, err)
+	}
+	return f
+}
+
+// TestJSONResyncSendsHistory: a program that resumes from an id the log
+// cannot replay (another database's epoch, or older than retention) is
+// welcomed with "resynced": true and then sent one "history" frame with the
+// room's recent messages, as a page gets its list re-rendered; then new
+// messages arrive as "message" frames, none twice.
+func TestJSONResyncSendsHistory(t *testing.T) {
+	t.Parallel()
+	in := start(t, "", "", "--retention", "5")
+	const room = "again"
+	ctx, cancel := context.WithTimeout(context.Background(), roomWait)
+	defer cancel()
+	conn, resp, err := dialRoom(ctx, nil, in.Addr, room, "prog", "", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%s)", err, statusOf(resp))
+	}
+	defer conn.Close()
+	welcome := readUntilType(t, conn, "welcome")
+	epoch, _, ok := splitChatID(welcome.ID)
+	if !ok {
+		t.Fatalf("welcome id %q", welcome.ID)
+	}
+	say := func(content string) chatFrame {
+		t.Helper()
+		b, _ := json.Marshal(map[string]string{"type": "chat", "content": content})
+		if err := conn.WriteMessage(websocket.TextMessage, b); err != nil {
+			t.Fatal(err)
+		}
+		return readUntilType(t, conn, "message")
+	}
+	for i := range 12 {
+		say(fmt.Sprintf("message %d", i))
+	}
+	for _, tc := range []struct{ name, after string }{
+		{"another epoch", "0123456789abcdef-3"},
+		{"beyond retention", epoch + "-1"},
+	} {
+		history := roomHistory(t, in.URL, room, 50)
+		back, resp, err := dialRoom(ctx, nil, in.Addr, room, "back", tc.after, nil)
+		if err != nil {
+			t.Fatalf("%s: dial: %v (%s)", tc.name, err, statusOf(resp))
+		}
+		w := readSocketFrame(t, back)
+		if w.Type != "welcome" || !w.Resynced {
+			t.Fatalf("%s: first frame %+v, want a welcome with resynced", tc.name, w)
+		}
+		h := readSocketFrame(t, back)
+		if h.Type != "history" || h.Room != room {
+			t.Fatalf("%s: frame after the welcome %+v, want the room's history", tc.name, h)
+		}
+		if err := sameMessages(h.Messages, history); err != nil {
+			t.Errorf("%s: history frame: %v", tc.name, err)
+		}
+		for _, m := range h.Messages {
+			if _, pos, ok := splitChatID(m.ID); !ok || pos != m.Position {
+				t.Errorf("%s: history message %v has id %q, want one to resume from", tc.name, m, m.ID)
+			}
+		}
+		sent := say("after the " + tc.name)
+		for {
+			f := readSocketFrame(t, back)
+			if f.Type == "history" || f.Type == "welcome" {
+				t.Fatalf("%s: a second %s frame", tc.name, f.Type)
+			}
+			if f.Type == "message" {
+				if f.Position != sent.Position || f.Content != sent.Content {
+					t.Errorf("%s: after the history, message %v, want %v", tc.name, f, sent)
+				}
+				break
+			}
+		}
+		back.Close()
 	}
 }

@@ -285,7 +285,7 @@ func (c *chatClient) record(f chatFrame) {
 		}
 	case "error":
 		c.errs = append(c.errs, f)
-	case "presence", "typing":
+	case "presence", "typing", "history": // history: after a resync, which these clients do not expect
 		c.others++
 	default:
 		c.bad = append(c.bad, fmt.Errorf("frame of unknown type %q", f.Type))
