@@ -364,13 +364,15 @@ func checkContent(s string, maxBytes int) (string, error) {
 	return s, nil
 }
 
-// socketUpgrader checks the Origin of every upgrade (gorilla's default: the
-// Origin's host must be the request's Host), so no other site can open a
-// socket with a visitor's cookies.
+// socketUpgrader upgrades room sockets. The route's Site.checkSocketOrigin
+// has checked the Origin of every upgrade (scheme, host and port, or the
+// public URL) and answered a foreign one with the reason, so no other site
+// can open a socket with a visitor's cookies.
 var socketUpgrader = websocket.Upgrader{
 	ReadBufferSize:  1024,
 	WriteBufferSize: 1024,
 	Subprotocols:    []string{SubprotocolJSON},
+	CheckOrigin:     func(*http.Request) bool { return true },
 }
 
 // handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
@@ -402,7 +404,7 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
-			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
+			return nil // the upgrader has answered (400)
 		}
 		mode := live.ModeHTML
 		if conn.Subprotocol() == SubprotocolJSON {

@@ -35,6 +35,8 @@ type Deps struct {
 	// dashboard's streamed first render.
 	Streams *live.Streams
 	Embed   EmbedConfig
+	// Site is where people reach Beacon (the public URL, when set).
+	Site Site
 }
 
 // Server is Beacon's HTTP handler.
@@ -53,7 +55,7 @@ func NewServer(d Deps) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
-	e.Use(securityHeaders, d.Limits.markSecure)
+	e.Use(securityHeaders, d.Limits.markSecure, d.Site.checkHost)
 	e.Use(timeRequests(d.Board.Requests(), "/live", "/metrics", "/static/", "/embed/live", "/stream/"))
 	e.Use(s.accounts.session)
 	s.routes(e)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -225,5 +226,172 @@ func TestJSONResyncSendsHistory(t *testing.T) {
 			}
 		}
 		back.Close()
+	}
+}
+
+// hostTransport sends every request with Host set to host, as a browser
+// does that reached the server under that name.
+type hostTransport struct {
+	host string
+	rt   http.RoundTripper
+}
+
+func (h hostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Host = h.host
+	return h.rt.RoundTrip(r)
+}
+
+// hostClient is a browser with cookies that names host in every request.
+func hostClient(t *testing.T, host string) *http.Client {
+	c := newJar(t)
+	tr := &http.Transport{DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	c.Transport = hostTransport{host: host, rt: tr}
+	return c
+}
+
+// dialWithOrigin opens a page-mode room socket with the given Origin (none
+// when "") and Host (the address's when ""), and returns the status and the
+// body of a refusal.
+func dialWithOrigin(t *testing.T, in *instance, origin, host string, extra http.Header) (int, string) {
+	t.Helper()
+	h := http.Header{}
+	for k, v := range extra {
+		h[k] = v
+	}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	if host != "" {
+		h.Set("Host", host)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), roomWait)
+	defer cancel()
+	conn, resp, err := (&websocket.Dialer{}).DialContext(ctx, roomSocketURL(in.Addr, "lobby", "ann", ""), h)
+	if err == nil {
+		conn.Close()
+		return http.StatusSwitchingProtocols, ""
+	}
+	if resp == nil {
+		t.Fatalf("dial with Origin %q, Host %q: %v", origin, host, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(body)
+}
+
+// TestWebSocketOriginMustBeTheServers: without --public-url a browser's
+// socket must come from the server's own origin, scheme, host and port
+// alike (the scheme from TLS, or from the trusted proxy's
+// X-Forwarded-Proto); a refusal is a 403 whose body says what came and what
+// was expected. Programs send no Origin and are let in.
+func TestWebSocketOriginMustBeTheServers(t *testing.T) {
+	t.Parallel()
+	in := start(t, "", "")
+	own := "http://" + in.Addr
+	for _, tc := range []struct {
+		name, origin string
+		want         int
+	}{
+		{"its own origin", own, http.StatusSwitchingProtocols},
+		{"no origin (a program)", "", http.StatusSwitchingProtocols},
+		{"a foreign scheme", "https://" + in.Addr, http.StatusForbidden},
+		{"a foreign host", "http://evil.example:" + strings.Split(in.Addr, ":")[1], http.StatusForbidden},
+		{"a foreign port", "http://127.0.0.1:1", http.StatusForbidden},
+		{"null", "null", http.StatusForbidden},
+	} {
+		status, body := dialWithOrigin(t, in, tc.origin, "", nil)
+		if status != tc.want {
+			t.Errorf("%s (Origin %q): %d, want %d", tc.name, tc.origin, status, tc.want)
+		}
+		if tc.want == http.StatusForbidden && (!strings.Contains(body, tc.origin) || !strings.Contains(body, own)) {
+			t.Errorf("%s: the refusal says %q; want it to name %q and %q", tc.name, body, tc.origin, own)
+		}
+	}
+
+	// Behind the trusted proxy the page was served over https.
+	proxied := start(t, "", "", "--proxy-header", "X-Forwarded-For")
+	tls := http.Header{"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Proto": {"https"}}
+	if status, body := dialWithOrigin(t, proxied, "https://"+proxied.Addr, "", tls); status != http.StatusSwitchingProtocols {
+		t.Errorf("behind the proxy, https origin of an https page: %d %s", status, body)
+	}
+	if status, _ := dialWithOrigin(t, proxied, "http://"+proxied.Addr, "", tls); status != http.StatusForbidden {
+		t.Errorf("behind the proxy, http origin of an https page: %d, want 403", status)
+	}
+}
+
+// TestPublicURL: with --public-url, every request must name its host (a
+// page reached under another name, as after DNS rebinding, is refused with
+// a 403 naming both), except the health and metrics probes under an IP
+// address; a socket's Origin must be the public URL exactly; and embed
+// snippets point at it, from the server and from `beacon embed create`.
+func TestPublicURL(t *testing.T) {
+	t.Parallel()
+	const public = "https://beacon.example.com"
+	in := startEmbed(t, "--public-url", public+"/")
+	port := strings.Split(in.Addr, ":")[1]
+
+	for _, tc := range []struct {
+		host, path string
+		want       int
+	}{
+		{"beacon.example.com", "/", http.StatusOK},
+		{"BEACON.example.com:443", "/rooms/lobby", http.StatusOK},
+		{in.Addr, "/", http.StatusForbidden},
+		{"rebound.example:" + port, "/", http.StatusForbidden},
+		{"rebound.example:" + port, "/api/rooms/lobby/messages", http.StatusForbidden},
+		{"beacon.example.com:8443", "/", http.StatusForbidden},
+		{in.Addr, "/healthz", http.StatusOK},
+		{"localhost:" + port, "/metrics", http.StatusOK},
+		{"rebound.example:" + port, "/healthz", http.StatusForbidden},
+		{"rebound.example:" + port, "/metrics", http.StatusForbidden},
+	} {
+		resp, body := fetchPage(t, hostClient(t, tc.host), in.URL+tc.path)
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s with Host %s: %d, want %d: %.200s", tc.path, tc.host, resp.StatusCode, tc.want, body)
+		}
+		if tc.want == http.StatusForbidden && (!strings.Contains(body, tc.host) || !strings.Contains(body, "beacon.example.com")) {
+			t.Errorf("GET %s with Host %s: the refusal says %.300q; want it to name both hosts", tc.path, tc.host, body)
+		}
+	}
+
+	for _, tc := range []struct {
+		origin, host string
+		want         int
+	}{
+		{public, "beacon.example.com", http.StatusSwitchingProtocols},
+		{"", "beacon.example.com", http.StatusSwitchingProtocols},
+		{"http://beacon.example.com", "beacon.example.com", http.StatusForbidden},
+		{"https://beacon.example.com:8443", "beacon.example.com", http.StatusForbidden},
+		{"https://evil.example", "beacon.example.com", http.StatusForbidden},
+		{"http://rebound.example:" + port, "rebound.example:" + port, http.StatusForbidden},
+	} {
+		status, body := dialWithOrigin(t, in, tc.origin, tc.host, nil)
+		if status != tc.want {
+			t.Errorf("socket with Origin %q, Host %q: %d, want %d: %.200s", tc.origin, tc.host, status, tc.want, body)
+		}
+		if tc.want == http.StatusForbidden && !strings.Contains(body, public) && !strings.Contains(body, "beacon.example.com") {
+			t.Errorf("socket with Origin %q: the refusal says %.300q; want it to name what is expected", tc.origin, body)
+		}
+	}
+
+	// The Embed button's snippets use the public URL, though the request
+	// came over plain HTTP to a loopback address.
+	c := hostClient(t, "beacon.example.com")
+	form := url.Values{"widget": {"chart"}, "ttl": {"24h"}, "_csrf": {csrfOf(t, c, in.URL+"/rooms/lobby")}}
+	if r, page := postForm(t, c, in.URL+"/embed/tokens", form); r.StatusCode != http.StatusOK ||
+		!strings.Contains(page, public+"/embed/chart?token=") || !strings.Contains(page, public+"/stream/chart?token=") {
+		t.Errorf("the Embed form: %d, want snippets at %s:\n%.600s", r.StatusCode, public, page)
+	}
+
+	var out, errOut strings.Builder
+	env := map[string]string{"BEACON_PUBLIC_URL": public}
+	if err := run(t.Context(), []string{"embed", "create", "--widget", "metrics", "--origin", "http://127.0.0.1:9", "--db", in.DB},
+		func(k string) string { return env[k] }, &out, &errOut); err != nil {
+		t.Fatalf("embed create: %v: %s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), `src="`+public+`/embed/metrics?token=`) {
+		t.Errorf("beacon embed create with BEACON_PUBLIC_URL printed:\n%s", out.String())
 	}
 }

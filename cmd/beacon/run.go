@@ -103,6 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 			Secret:  secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
+			Site: handlers.Site{PublicURL: cfg.PublicURL},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
