@@ -22,7 +22,11 @@ const maxWidgetTTL = 366 * 24 * time.Hour
 // Anyone who can open the dashboard may make a read-only token, as anyone
 // can read the data it shows; a token that lets visitors post needs a
 // signed-in person (the operator's CLI makes any).
-func handleMintWidgetToken(secret []byte) echo.HandlerFunc {
+//
+// The snippets point at the public URL when there is one (behind a proxy
+// the request's own address is the proxy's upstream), else at the origin
+// the form came from.
+func handleMintWidgetToken(secret []byte, site Site) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		claims := widget.Claims{
 			Widget: c.FormValue("widget"),
@@ -49,7 +53,7 @@ func handleMintWidgetToken(secret []byte) echo.HandlerFunc {
 		if err != nil {
 			return badField("widget", "%s", err.Error())
 		}
-		base := c.Scheme() + "://" + c.Request().Host
+		base := site.origin(c)
 		s := views.EmbedSnippet{
 			Widget:  claims.Widget,
 			IFrame:  widget.IFrame(base, "/embed", token, claims),

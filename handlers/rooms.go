@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
@@ -383,9 +384,13 @@ func decodeChat(data []byte, maxBytes int) (chatIn, error) {
 }
 
 // checkContent validates a chat message's text, from a socket or a widget's
-// form, and returns it trimmed.
+// form, and returns it trimmed, with every CRLF made LF (what a form's
+// textarea sends). A message may have several lines and tabs; every other
+// control character (C0, DEL, C1 such as U+0085, a CR on its own) is
+// refused, as in every other field: none is text a person means to show,
+// and some rewrite a terminal that prints the log or the history.
 func checkContent(s string, maxBytes int) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 	switch {
 	case s == "":
 		return "", badField("content", "is empty")
@@ -394,16 +399,25 @@ func checkContent(s string, maxBytes int) (string, error) {
 	case !utf8.ValidString(s):
 		return "", badField("content", "is not valid UTF-8")
 	}
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return "", badField("content", "holds the control character %U at character %d; only new lines and tabs may be sent", r, n)
+		}
+	}
 	return s, nil
 }
 
-// socketUpgrader checks the Origin of every upgrade (gorilla's default: the
-// Origin's host must be the request's Host), so no other site can open a
-// socket with a visitor's cookies.
+// socketUpgrader upgrades room sockets. The route's Site.checkSocketOrigin
+// has checked the Origin of every upgrade (scheme, host and port, or the
+// public URL) and answered a foreign one with the reason, so no other site
+// can open a socket with a visitor's cookies.
 var socketUpgrader = websocket.Upgrader{
 	ReadBufferSize:  1024,
 	WriteBufferSize: 1024,
 	Subprotocols:    []string{SubprotocolJSON},
+	CheckOrigin:     func(*http.Request) bool { return true },
 }
 
 // handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
@@ -435,7 +449,7 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
-			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
+			return nil // the upgrader has answered (400)
 		}
 		mode := live.ModeHTML
 		if conn.Subprotocol() == SubprotocolJSON {

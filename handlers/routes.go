@@ -17,7 +17,9 @@ import (
 // token (checkCSRF). Account pages need a session (requireUser). /live
 // authorizes each topic (a user's topic is its owner's only). /api/ needs
 // a bearer token with the route's scope. New live connections and API
-// requests are limited per address.
+// requests are limited per address. A room socket must come from this
+// server's origin; with a public URL every request must name its host
+// (Site.checkHost, in NewServer).
 func (s *Server) routes(e *echo.Echo) {
 	a, ip := s.accounts, s.Limits.clientIP
 	liveLimit := perAddress(limit.New(s.Limits.LiveRate, s.Limits.LiveBurst), ip, "new live connections")
@@ -32,7 +34,8 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/rooms", handleOpenRoom)
 	e.GET("/rooms/:room", rooms.handleRoom, visitor)
 	e.POST("/rooms/:room/name", rooms.handleChooseName, checkCSRF)
-	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.chatRate, s.Logger), streaming, liveLimit)
+	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.chatRate, s.Logger),
+		streaming, liveLimit, s.Site.checkSocketOrigin)
 	e.GET("/api/rooms/:room/messages", handleHistory(s.Store), apiLimit)
 
 	e.GET("/signup", a.handleSignupPage)
@@ -56,7 +59,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/notifications", handleNotify(s.Store), requireScope(s.Store, auth.ScopeNotify))
 
 	s.embedRoutes(e, liveLimit)
-	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret), checkCSRF)
+	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret, s.Site), checkCSRF)
 
 	if !s.InternalListener {
 		internalRoutes(e, s.Store, s.Metrics, loopbackOnly)

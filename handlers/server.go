@@ -43,6 +43,8 @@ type Deps struct {
 	// own (NewInternal, --metrics-addr), so this handler does not serve
 	// them; otherwise it serves them to loopback clients only.
 	InternalListener bool
+	// Site is where people reach Beacon (the public URL, when set).
+	Site Site
 }
 
 // Server is Beacon's HTTP handler.
@@ -70,7 +72,7 @@ func NewServer(d Deps) *Server {
 	// Everything that answers a request is inside the access log and the
 	// request figures, refusals included.
 	e.Use(observeRequests(d.Board.Requests(), rm, d.Logger, d.Limits.clientIP))
-	e.Use(refusedConnections, securityHeaders, d.Limits.markSecure, limitBody)
+	e.Use(refusedConnections, securityHeaders, d.Limits.markSecure, d.Site.checkHost, limitBody)
 	e.Use(s.accounts.session)
 	s.routes(e)
 	s.echo = e

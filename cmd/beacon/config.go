@@ -43,6 +43,7 @@ type config struct {
 	APIBurst        int
 	ProxyHeader     string
 	ProxyHops       int
+	PublicURL       string
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
 	Secret          secretValue
@@ -91,6 +92,7 @@ func settings(c *config) []setting {
 		{"conns-per-address", "BEACON_CONNS_PER_ADDRESS", "connections one client address may hold open at once, streams and sockets included (0: no limit; off by default behind --proxy-header, where every client shares the proxy's address)", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.ConnsPerAddress, n, defaultConnsPerAddress, u) }},
 		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address); when set, its X-Forwarded-Proto: https also makes cookies Secure", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
 		{"proxy-hops", "BEACON_PROXY_HOPS", "which entry of --proxy-header is the client's, counted from the right: 1 behind one proxy, 2 behind two (a CDN, then a local proxy)", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.ProxyHops, n, 1, u) }},
+		{"public-url", "BEACON_PUBLIC_URL", "the URL people reach Beacon at, e.g. https://beacon.example.com (behind a proxy): a browser's WebSocket must come from it, every request must name its host (health and metrics probes may use an IP address), and embed snippets point at it (empty: each request's own scheme and Host)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.PublicURL, n, "", u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
@@ -134,6 +136,13 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see beacon --help)", fs.Arg(0))
+	}
+	if c.PublicURL != "" {
+		u, err := handlers.ParsePublicURL(c.PublicURL)
+		if err != nil {
+			return c, fmt.Errorf("public-url: %w", err)
+		}
+		c.PublicURL = u
 	}
 	switch {
 	case c.Retention < 1:

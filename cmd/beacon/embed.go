@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/handlers"
 	"github.com/beacon-live/beacon/widget"
 )
 
@@ -43,7 +44,8 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&ttl, "ttl", 30*24*time.Hour, "how long the token works")
 	fs.StringVar(&dbPath, "db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database whose secret signs the token (env BEACON_DB)")
 	fs.Var(&secret, "secret", "the server's secret, if it is not the database's (env BEACON_SECRET)")
-	fs.StringVar(&base, "base", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080"), "the address people's browsers reach Beacon at")
+	fs.StringVar(&base, "base", envOr(getenv, "BEACON_PUBLIC_URL", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080")),
+		"the URL people's browsers reach Beacon at (default: BEACON_PUBLIC_URL, else http:// and BEACON_ADDR)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -52,6 +54,10 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see beacon embed create --help)", fs.Arg(0))
+	}
+	base, err := handlers.ParsePublicURL(base)
+	if err != nil {
+		return fmt.Errorf("--base: %w", err)
 	}
 	if secret == nil {
 		if v := getenv("BEACON_SECRET"); v != "" {

@@ -78,7 +78,7 @@ func TestEmbedTokenScopesAndErrors(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"/embed/rooms/a?token=" + roomA, 200, "# a"},
+		{"/embed/rooms/a?token=" + roomA, 200, "# <bdi>a</bdi>"},
 		{"/stream/rooms/a?token=" + roomA + "&probe=1", 0, ""}, // a stream: checked below
 		{"/embed/rooms/b?token=" + roomA, 403, "does not allow this widget or room"},
 		{"/stream/rooms/b?token=" + roomA, 403, "does not allow this widget or room"},
@@ -199,7 +199,7 @@ func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 		t.Fatalf("posting without JavaScript: %d to %q, want 303 back to the widget", r.StatusCode, r.Header.Get("Location"))
 	}
 	readStreamUntil(t, br, &seen, "hello from a widget")
-	if !strings.Contains(seen.String(), `Ann</strong> <span class="guest"`) {
+	if !strings.Contains(seen.String(), `Ann</bdi></strong> <span class="guest"`) {
 		t.Errorf("the streamed room shows the message without its author marked as a guest")
 	}
 

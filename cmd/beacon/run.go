@@ -107,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Metrics: metrics, Registry: reg,
 			Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
 			InternalListener: cfg.MetricsAddr != "",
+			Site:             handlers.Site{PublicURL: cfg.PublicURL},
 		}),
 		// Reading a request, headers and body, is bounded. Streams and
 		// sockets outlive it: net/http lifts the read deadline once a
