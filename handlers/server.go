@@ -35,20 +35,23 @@ type Deps struct {
 	// dashboard's streamed first render.
 	Streams *live.Streams
 	Embed   EmbedConfig
+	Access  Access
 }
 
 // Server is Beacon's HTTP handler.
 type Server struct {
 	Deps
 	echo     *echo.Echo
-	live     *liveSessions
+	live     *liveSessions // live connections by session id
+	widgets  *liveSessions // live connections by widget token id
 	accounts *accounts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
-	s := &Server{Deps: d, live: newLiveSessions()}
+	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP)
+	s.accounts.signupClosed = d.Access.SignupClosed
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
