@@ -18,7 +18,7 @@ import (
 const maxTopics = 16
 
 // topicRule says whether a topic exists and whether this request may read
-// it: nil, or an error that says why not (404, 403).
+// it: nil, or an error that says why not (404, 403, 401 to sign in).
 type topicRule func(topic string) error
 
 // dashboardTopic reports whether topic is one of the dashboard's shared

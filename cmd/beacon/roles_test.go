@@ -447,6 +447,18 @@ func TestDashboardForMembers(t *testing.T) {
 		t.Errorf("a member's live connection: %+v %v", b, err)
 	}
 	st.Close()
+	// The server panel's topics are an admin's.
+	for _, topic := range []string{views.TopicServerMetrics, views.TopicServerChart} {
+		if resp, body := peek(t, bob.C, liveURL(in.URL, topic)); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "admin") {
+			t.Errorf("a member reading %s: %d %.200s; want 403", topic, resp.StatusCode, body)
+		}
+		if resp, body := peek(t, c, liveURL(in.URL, topic)); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("signed out, reading %s: %d %.200s; want 403", topic, resp.StatusCode, body)
+		}
+		if resp, _ := peek(t, ann.C, liveURL(in.URL, topic)); resp.StatusCode != http.StatusOK {
+			t.Errorf("the admin reading %s: %d, want 200", topic, resp.StatusCode)
+		}
+	}
 
 	// Widgets keep working: their token is their credential.
 	_, _, tok := mintWidget(t, in.URL, bob, url.Values{"widget": {"activity"}, "origins": {"http://127.0.0.1:1"}, "ttl": {"1h"}})
