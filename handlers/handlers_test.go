@@ -48,6 +48,7 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 		Store: store, Hub: hub, SSE: live.NewSSE(hub, src, live.SSEConfig{}), WS: live.NewWS(hub, src, live.WSConfig{}),
 		Rooms: reg, Board: board, Logger: log, Metrics: http.NotFoundHandler(),
 		Secret: testSecret, Streams: live.NewStreams(hub, live.StreamConfig{}),
+		Access: Access{PublicDashboard: true}, // these tests read the dashboard signed out
 	}), store
 }
 

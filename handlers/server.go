@@ -44,23 +44,26 @@ type Deps struct {
 	// them; otherwise it serves them to loopback clients only.
 	InternalListener bool
 	// Site is where people reach Beacon (the public URL, when set).
-	Site Site
+	Site   Site
+	Access Access
 }
 
 // Server is Beacon's HTTP handler.
 type Server struct {
 	Deps
 	echo     *echo.Echo
-	live     *liveSessions
+	live     *liveSessions // live connections by session id
+	widgets  *liveSessions // live connections by widget token id
 	accounts *accounts
 	chatRate *chatRate // shared by room sockets and widget posts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
-	s := &Server{Deps: d, live: newLiveSessions()}
+	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
+	s.accounts.signupClosed = d.Access.SignupClosed
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)

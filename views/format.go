@@ -321,10 +321,6 @@ func bellLabel(unread int) string {
 	return "Notifications, " + strconv.Itoa(unread) + " unread"
 }
 
-// tokenScopes are the scopes the settings form offers (auth.AllScopes;
-// views does not import auth).
-var tokenScopes = []string{"ingest:metrics", "ingest:activity", "notify"}
-
 // markReadPath is where the form that marks one notification read posts.
 func markReadPath(pos int64) string {
 	return "/notifications/" + strconv.FormatInt(pos, 10) + "/read"

@@ -59,7 +59,7 @@ func RoomPage(r Room) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = EmbedControl(EmbedOffer{Widget: "room", Room: r.Name, CSRF: r.CSRF, CanPost: r.Viewer.SignedIn()}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = EmbedControl(OfferFor(r.Page, "room", r.Name)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

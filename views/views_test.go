@@ -49,6 +49,7 @@ func figure(t *testing.T, doc *goquery.Document, label string) string {
 
 func sampleMetrics() Metrics {
 	return Metrics{
+		Server:          true,
 		At:              now,
 		LiveConnections: 1234,
 		ActiveUsers:     17,
@@ -90,6 +91,27 @@ func TestMetricsPanelShowsFiguresUnderTheirLabels(t *testing.T) {
 	}
 	if got, _ := doc.Find("p.meta time").Attr("datetime"); got != "2026-11-29T10:30:00Z" {
 		t.Errorf("measured-at datetime = %q", got)
+	}
+}
+
+// TestMetricsPanelWithoutServerFigures: the panel everyone but an admin
+// sees (and widgets show) holds the posted metrics only.
+func TestMetricsPanelWithoutServerFigures(t *testing.T) {
+	m := sampleMetrics()
+	m.Server = false
+	m.Custom = []CustomMetric{{Name: "queue depth", Unit: "jobs", Value: 42}}
+	doc := render(t, MetricsPanel(m, false))
+	if n := doc.Find("dt").Length(); n != 1 || figure(t, doc, "queue depth") != "42 jobs" {
+		t.Errorf("%d cards, want only the posted one", n)
+	}
+	for _, label := range []string{"Live connections", "Goroutines", "Memory", "Requests/min"} {
+		if strings.Contains(doc.Text(), label) {
+			t.Errorf("the panel without server figures shows %q", label)
+		}
+	}
+	labelledBy, _ := doc.Find("section#" + IDMetrics).Attr("aria-labelledby")
+	if h := doc.Find("#" + labelledBy); text(h) != "Metrics" {
+		t.Errorf("panel is labelled by %q, want the heading Metrics", text(h))
 	}
 }
 

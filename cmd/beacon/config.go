@@ -47,6 +47,8 @@ type config struct {
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
 	Secret          secretValue
+	Dashboard       string
+	Signup          string
 }
 
 // defaultConnsPerAddress is --conns-per-address unless set: far above
@@ -81,6 +83,8 @@ func settings(c *config) []setting {
 		{"message-burst", "BEACON_MESSAGE_BURST", "chat messages one account (guests: one address) may send in a burst", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBurst, n, 20, u) }},
 		{"send-buffer", "BEACON_SEND_BUFFER", "kernel send buffer per connection in bytes (0: the kernel's autotuning, up to ~4 MiB); small, so a client that stops reading is noticed early", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.SendBuffer, n, 256<<10, u) }},
 		{"guests", "BEACON_GUESTS", "let signed-out visitors post in rooms under a chosen name (marked as guests)", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.Guests, n, false, u) }},
+		{"dashboard", "BEACON_DASHBOARD", "who sees the dashboard and the rooms: members (signed-out visitors are sent to sign in; rooms stay open with --guests) or public", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Dashboard, n, "members", u) }},
+		{"signup", "BEACON_SIGNUP", "open (anyone may make an account) or closed (only the first account; then an admin makes them with beacon user create)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Signup, n, "open", u) }},
 		{"session-ttl", "BEACON_SESSION_TTL", "how long a sign-in lasts at most", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.SessionTTL, n, 30*24*time.Hour, u) }},
 		{"session-idle", "BEACON_SESSION_IDLE", "how long a sign-in lasts unused", func(fs *flag.FlagSet, n, u string) {
 			fs.DurationVar(&c.SessionIdle, n, handlers.DefaultSessionIdle, u)
@@ -112,7 +116,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		s.bind(fs, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: beacon [flags]\n       beacon token create|list|revoke (see beacon token --help)\n\n"+
+		fmt.Fprintf(stderr, "Usage: beacon [flags]\n       beacon token create|list|revoke (see beacon token --help)\n"+
+			"       beacon embed create|list|revoke (see beacon embed --help)\n       beacon user list|create|admin|member (see beacon user --help)\n\n"+
 			"Beacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
 		fs.PrintDefaults()
 	}
@@ -169,6 +174,10 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("proxy-hops must be at least 1")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
+	case c.Dashboard != "members" && c.Dashboard != "public":
+		return c, fmt.Errorf("dashboard must be members or public (got %q)", c.Dashboard)
+	case c.Signup != "open" && c.Signup != "closed":
+		return c, fmt.Errorf("signup must be open or closed (got %q)", c.Signup)
 	}
 	return c, nil
 }

@@ -120,7 +120,7 @@ func TestChatRefusesControlCharacters(t *testing.T) {
 	}
 
 	c := streamClient(t)
-	poster := sign(t, widget.Claims{Widget: widget.Room, Room: room, Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	poster := sign(t, in, widget.Claims{Widget: widget.Room, Room: room, Post: true, Origins: []string{"http://127.0.0.1:1"}})
 	for name, content := range bad {
 		r, body := postForm(t, c, in.URL+"/embed/rooms/"+room+"/messages", url.Values{"token": {poster}, "name": {"Ann"}, "content": {content}})
 		if r.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The message") || !strings.Contains(body, "control character") {

@@ -194,7 +194,7 @@ func TestReadTimeout(t *testing.T) {
 
 	// Streams of every kind, open before the dribblers start.
 	live := openStream(t, liveURL(in.URL, views.TopicActivity), "")
-	tok := url.QueryEscape(sign(t, widget.Claims{Widget: widget.Activity, Origins: []string{"https://example.com"}}))
+	tok := url.QueryEscape(sign(t, in, widget.Claims{Widget: widget.Activity, Origins: []string{"https://example.com"}}))
 	embedded := openStream(t, in.URL+"/embed/live?token="+tok, "")
 	streamed, err := streamClient(t).Get(in.URL + "/stream/activity?token=" + tok)
 	if err != nil || streamed.StatusCode != http.StatusOK {

@@ -59,11 +59,12 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	in := &instance{DB: db, stop: cancel, done: make(chan error, 1), logs: &strings.Builder{}}
-	// Tests open many streams and connections from one address and post as
-	// guests; the tests of limits and accounts turn those back on with their
-	// own flags (the last of a repeated flag wins).
+	// Tests open many streams from one address, post as guests and read
+	// the dashboard signed out; the tests of limits, accounts and roles
+	// turn those back on with their own flags (the last of a repeated flag
+	// wins).
 	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn",
-		"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests"}, flags...)
+		"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests", "--dashboard", "public"}, flags...)
 	go func() {
 		err := run(ctx, args, testEnv, outW, &lockedWriter{b: in.logs})
 		outW.Close()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -27,8 +28,9 @@ import (
 // accepting, tells every live connection to come back, waits for them, and
 // flushes the database.
 //
-// "beacon token …" and "beacon embed …" manage API and widget tokens
-// instead (token.go, embed.go).
+// "beacon token …", "beacon embed …" and "beacon user …" manage API
+// tokens, widget tokens and accounts instead (token.go, embed.go,
+// user.go).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -36,6 +38,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runToken(ctx, args[1:], getenv, stdout, stderr)
 		case "embed":
 			return runEmbed(ctx, args[1:], getenv, stdout, stderr)
+		case "user":
+			return runUser(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 		}
 	}
 	cfg, err := newConfig(args, getenv, stderr)
@@ -108,6 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
 			InternalListener: cfg.MetricsAddr != "",
 			Site:             handlers.Site{PublicURL: cfg.PublicURL},
+			Access:           handlers.Access{PublicDashboard: cfg.Dashboard == "public", SignupClosed: cfg.Signup == "closed"},
 		}),
 		// Reading a request, headers and body, is bounded. Streams and
 		// sockets outlive it: net/http lifts the read deadline once a
@@ -162,6 +167,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	boardCtx, stopBoard := context.WithCancel(context.Background())
 	defer stopBoard()
 	wg.Go(func() { board.Run(boardCtx) })
+	// The handler made just above; it watches for widget tokens revoked
+	// from the command line.
+	wg.Go(func() { srv.Handler.(*handlers.Server).WatchRevocations(boardCtx) })
 	defer wg.Wait()
 
 	serveErr := make(chan error, 2)
