@@ -107,9 +107,9 @@ func TestBrowserMetricCardHoldsLongText(t *testing.T) {
 			PageWider   bool     `json:"pageWider"`
 		}
 		p.waitFor("the card of "+c.value, `(() => {
-			const c = card(`+jsValue(c.name)+`, region('Server'));
+			const c = card(`+jsValue(c.name)+`, region('Metrics'));
 			if (!c) return null;
-			const box = c.getBoundingClientRect(), panel = region('Server').getBoundingClientRect();
+			const box = c.getBoundingClientRect(), panel = region('Metrics').getBoundingClientRect();
 			const outside = [];
 			const inside = (r, o) => r.left >= o.left - 0.5 && r.right <= o.right + 0.5;
 			if (!inside(box, panel)) outside.push('the card ' + box.left + '…' + box.right + ' in the panel ' + panel.left + '…' + panel.right);

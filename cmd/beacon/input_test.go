@@ -377,8 +377,14 @@ func TestPublicURL(t *testing.T) {
 	}
 
 	// The Embed button's snippets use the public URL, though the request
-	// came over plain HTTP to a loopback address.
+	// came over plain HTTP to a loopback address. Making a widget needs an
+	// account.
 	c := hostClient(t, "beacon.example.com")
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	signup := url.Values{"_csrf": {csrfOf(t, c, in.URL+"/signup")}, "name": {"ann"}, "password": {"password-of-ann"}}
+	if r, page := postForm(t, c, in.URL+"/signup", signup); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign up through the public host: %d %.300s", r.StatusCode, page)
+	}
 	form := url.Values{"widget": {"chart"}, "ttl": {"24h"}, "_csrf": {csrfOf(t, c, in.URL+"/rooms/lobby")}}
 	if r, page := postForm(t, c, in.URL+"/embed/tokens", form); r.StatusCode != http.StatusOK ||
 		!strings.Contains(page, public+"/embed/chart?token=") || !strings.Contains(page, public+"/stream/chart?token=") {

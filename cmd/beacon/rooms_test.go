@@ -542,7 +542,9 @@ func TestRoomOrderForEveryone(t *testing.T) {
 	// disconnected for falling behind while 50 readers share two cores
 	// under -race (that policy is TestRoomSlowReader's subject) and each
 	// client's sequence comes from one connection.
-	in := start(t, "", "", "--message-rate", "1000", "--message-burst", "1000", "--queue", "8192")
+	// Guests' messages count against their address, which all clients
+	// here share.
+	in := start(t, "", "", "--message-rate", "100000", "--message-burst", "100000", "--queue", "8192")
 	const room, clients, each = "order", 50, 100
 
 	cs := make([]*chatClient, clients)
