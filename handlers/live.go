@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -119,11 +121,23 @@ func isUserTopic(topic string) bool {
 // It resumes from Last-Event-ID, or from the position in ?after= that the
 // page was rendered at.
 //
+// With ?shared=1 it is the one connection a browser's tabs share
+// (static/tabs.js): it carries more topics (parseSharedTopics), drops the
+// ones this viewer may not read instead of refusing them all, and every
+// event names its topic (live.Request.TopicField).
+//
 // A signed-in viewer's stream belongs to its session: signing out, or
 // revoking the session, ends it at once.
 func handleLive(sse *live.SSE, sessions *liveSessions, open topicAccess, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c, open))
+		shared := c.QueryParam(views.QueryShared) == "1"
+		var topics []string
+		var err error
+		if shared {
+			topics, err = parseSharedTopics(c, c.QueryParam("topics"), viewerTopics(c, open))
+		} else {
+			topics, err = parseTopics(c.QueryParam("topics"), viewerTopics(c, open))
+		}
 		if err != nil {
 			return err
 		}
@@ -138,9 +152,10 @@ func handleLive(sse *live.SSE, sessions *liveSessions, open topicAccess, log *sl
 			r = r.WithContext(ctx)
 		}
 		err = sse.Serve(c.Response(), r, live.Request{
-			Topics: topics,
-			Resume: resume,
-			User:   viewerKey(c),
+			Topics:     topics,
+			Resume:     resume,
+			User:       viewerKey(c),
+			TopicField: shared,
 		})
 		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
 			log.Debug("live stream ended", "err", err)
@@ -154,18 +169,37 @@ func handleLive(sse *live.SSE, sessions *liveSessions, open topicAccess, log *sl
 // take about 1.2 KB.
 const maxTopicList = 2 << 10
 
+// maxSharedTopicList is maxTopicList for a connection that a browser's tabs
+// share (views.SharedTopics topics): 64 of the longest take about 4.7 KB.
+const maxSharedTopicList = 8 << 10
+
 // parseTopics splits a comma-separated topic list, drops duplicates and
 // checks each topic. A list longer than maxTopicList bytes or with more than
 // maxTopics entries is refused before it is split, so a hostile list costs
 // no more than a page's.
 func parseTopics(s string, allowed topicRule) ([]string, error) {
+	topics, err := splitTopics(s, maxTopics, maxTopicList)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range topics {
+		if err := allowed(t); err != nil {
+			return nil, err
+		}
+	}
+	return topics, nil
+}
+
+// splitTopics splits a comma-separated topic list of at most most entries
+// and maxBytes bytes, and drops duplicates; it checks no topic.
+func splitTopics(s string, most, maxBytes int) ([]string, error) {
 	switch {
 	case s == "":
 		return nil, badField("topics", "name at least one topic, e.g. topics=metrics,activity")
-	case len(s) > maxTopicList:
-		return nil, badField("topics", "is %d bytes long; a list holds at most %d bytes", len(s), maxTopicList)
-	case strings.Count(s, ",") >= maxTopics:
-		return nil, badField("topics", "at most %d topics per connection", maxTopics)
+	case len(s) > maxBytes:
+		return nil, badField("topics", "is %d bytes long; a list holds at most %d bytes", len(s), maxBytes)
+	case strings.Count(s, ",") >= most:
+		return nil, badField("topics", "at most %d topics per connection", most)
 	}
 	parts := strings.Split(s, ",")
 	topics := make([]string, 0, len(parts))
@@ -180,10 +214,40 @@ func parseTopics(s string, allowed topicRule) ([]string, error) {
 			topics = append(topics, t)
 		}
 	}
-	for _, t := range topics {
-		if err := allowed(t); err != nil {
-			return nil, err
-		}
-	}
 	return topics, nil
+}
+
+// parseSharedTopics reads the topic list of a connection that a browser's
+// tabs share (?shared=1): up to views.SharedTopics topics, each checked on
+// its own. The topics this request may not read are dropped, each listed
+// with its status in the views.HeaderRefusedTopics response header (so the
+// tabs that show them can say why, while the others stay live); only when
+// none is left is the connection refused, with the first topic's error.
+func parseSharedTopics(c echo.Context, s string, allowed topicRule) ([]string, error) {
+	topics, err := splitTopics(s, views.SharedTopics, maxSharedTopicList)
+	if err != nil {
+		return nil, err
+	}
+	kept := topics[:0:0]
+	var refused []string
+	var first error
+	for _, t := range topics {
+		err := allowed(t)
+		if err == nil {
+			kept = append(kept, t)
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		status, _ := classify(err)
+		refused = append(refused, strconv.Itoa(status)+" "+url.PathEscape(t))
+	}
+	if len(refused) > 0 {
+		c.Response().Header().Set(views.HeaderRefusedTopics, strings.Join(refused, ", "))
+	}
+	if len(kept) == 0 {
+		return nil, first
+	}
+	return kept, nil
 }

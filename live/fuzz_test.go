@@ -106,3 +106,54 @@ func normalizeLineEnds(p []byte) string {
 	p = bytes.ReplaceAll(p, []byte("\r"), []byte("\n"))
 	return string(p)
 }
+
+// FuzzAppendTopicEvent checks the "topic" line of a shared connection's
+// events (Request.TopicField) the way FuzzAppendEvent checks the rest: the
+// parser sees exactly the topic, id, event and data asked for, and a topic
+// with a control character is refused without writing anything.
+func FuzzAppendTopicEvent(f *testing.F) {
+	f.Add("5eed-1", "", "room:ops", []byte("<p>hello</p>"))
+	f.Add("", "", "metrics", []byte("a\r\nb"))
+	f.Add("", "resync", "", []byte(nil))
+	f.Add("5eed-2", "", "user:1", []byte(nil))
+	f.Add("", "", "a\nevent: x", []byte("y"))
+	f.Fuzz(func(t *testing.T, id, event, topic string, data []byte) {
+		const prefix = "data: before\n\n"
+		out, err := appendEvent([]byte(prefix), id, event, topic, data)
+		if hasControl(id) || hasControl(event) || hasControl(topic) {
+			if !errors.Is(err, ErrField) || string(out) != prefix {
+				t.Fatalf("appendEvent(%q, %q, %q, …) = %q, %v; want ErrField and dst unchanged", id, event, topic, out, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("appendEvent(%q, %q, %q, %q): %v", id, event, topic, data, err)
+		}
+		plain, _ := AppendEvent(nil, id, event, data)
+		blocks, err := parseEvents(out[len(prefix):])
+		if err != nil {
+			t.Fatalf("wrote %q, which does not parse: %v", out, err)
+		}
+		if len(plain) == 0 {
+			if len(blocks) != 0 {
+				t.Fatalf("an empty event with topic %q wrote %q", topic, out)
+			}
+			return
+		}
+		if len(blocks) != 1 {
+			t.Fatalf("wrote %d blocks: %q", len(blocks), out)
+		}
+		b := blocks[0]
+		if b.HasTopic != (topic != "") || b.Topic != topic {
+			t.Fatalf("topic %q came back as %q (present %v) in %q", topic, b.Topic, b.HasTopic, out)
+		}
+		// Without its topic line the event is exactly AppendEvent's.
+		rest := out[len(prefix):]
+		if topic != "" {
+			rest = rest[len("topic: ")+len(topic)+1:]
+		}
+		if !bytes.Equal(rest, plain) {
+			t.Fatalf("after the topic line %q, want AppendEvent's %q", rest, plain)
+		}
+	})
+}

@@ -65,13 +65,18 @@ func counterValue(t testing.TB, c prometheus.Counter) float64 {
 // ---------------------------------------------------------------------------
 // A strict Server-Sent Events parser, written from the WHATWG HTML standard
 // ("9.2.6 Interpreting an event stream"), independent of AppendEvent. It is
-// stricter than a browser: it refuses unknown fields, repeated id/event/retry
-// fields and an id holding NUL, because AppendEvent never writes them.
+// stricter than a browser: it refuses unknown fields (but the "topic" field
+// of Request.TopicField), repeated id/event/retry fields and an id holding
+// NUL, because AppendEvent never writes them.
 
 // block is one blank-line-terminated group of lines.
 type block struct {
 	ID, Event, Retry          string
 	HasID, HasEvent, HasRetry bool
+	// Topic is the "topic" field a connection with Request.TopicField
+	// writes; browsers ignore it (an unknown field), tabs.js reads it.
+	Topic    string
+	HasTopic bool
 	// DataLines counts "data" fields; a browser dispatches an event only when
 	// there is at least one.
 	DataLines int
@@ -120,6 +125,11 @@ func (b *block) field(line string) error {
 			return fmt.Errorf("second event field %q", line)
 		}
 		b.HasEvent, b.Event = true, value
+	case "topic":
+		if b.HasTopic || b.lines != 1 {
+			return fmt.Errorf("topic field %q: only one, and first in its block", line)
+		}
+		b.HasTopic, b.Topic = true, value
 	case "retry":
 		if b.HasRetry {
 			return fmt.Errorf("second retry field %q", line)
@@ -409,7 +419,7 @@ func (fx *fixture) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if resume == "" {
 		resume = q.Get("after")
 	}
-	err := fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user")})
+	err := fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user"), TopicField: q.Get("topicfield") == "1"})
 	select {
 	case fx.served <- err:
 	default:

@@ -49,6 +49,25 @@ type message struct {
 
 	htmlOnce sync.Once
 	html     []byte // Data as the inside of a JSON string; see jsonHTML
+
+	topicOnce sync.Once
+	topicSSE  []byte // the SSE event with its topic; see sseFor
+}
+
+// sseFor returns the frame's SSE event, with a "topic:" line when topicField
+// is set (Request.TopicField). That form is made on first use, once: only
+// connections that several pages share ask for it.
+func (m *message) sseFor(topicField bool) []byte {
+	if !topicField {
+		return m.sse
+	}
+	m.topicOnce.Do(func() {
+		if len(m.sse) == 0 {
+			return // an event that writes nothing stays nothing
+		}
+		m.topicSSE = append(appendTopic(make([]byte, 0, len(m.sse)+len(m.Topic)+8), m.Topic), m.sse...)
+	})
+	return m.topicSSE
 }
 
 // jsonHTML returns Data as the inside of a JSON string, for WebSocket pages.
@@ -130,7 +149,8 @@ func (h *Hub) Class(topic string) Class { return h.cfg.Classify(topic) }
 
 // Publish hands f to every subscriber of its topic and returns without
 // waiting for any of them. Frames of a log topic must have a position and be
-// published in position order; a log frame without one is dropped.
+// published in position order; a log frame without one is dropped, and so
+// is a frame whose event name or topic holds a control character.
 func (h *Hub) Publish(f Frame) {
 	m := &message{Frame: f, class: h.cfg.Classify(f.Topic)}
 	id := ""
@@ -142,6 +162,9 @@ func (h *Hub) Publish(f Frame) {
 		id = FormatID(h.cfg.Epoch, f.Position)
 	}
 	sse, err := AppendEvent(nil, id, f.Event, f.Data)
+	if err == nil && !validField(f.Topic) {
+		err = ErrField // it could not be named on a connection with TopicField
+	}
 	if err != nil {
 		h.cfg.Metrics.dropped.Inc()
 		return

@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// ErrField reports an SSE id or event name that cannot be written safely: it
-// holds a line ending, a NUL or another control character, which would end the
-// field early and let the rest of the text become a field or event of its own.
-var ErrField = errors.New("live: SSE id and event name must not contain control characters")
+// ErrField reports an SSE id, event name or topic that cannot be written
+// safely: it holds a line ending, a NUL or another control character, which
+// would end the field early and let the rest of the text become a field or
+// event of its own.
+var ErrField = errors.New("live: SSE id, event name and topic must not contain control characters")
 
 // AppendEvent appends one Server-Sent Event to dst and returns the extended
 // slice. It is the only place that writes the SSE format.
@@ -24,12 +25,23 @@ var ErrField = errors.New("live: SSE id and event name must not contain control 
 //     line ending inside data can start a new field or end the event early.
 //   - An event with neither id, event nor data is written as nothing.
 func AppendEvent(dst []byte, id, event string, data []byte) ([]byte, error) {
-	if !validField(id) || !validField(event) {
+	return appendEvent(dst, id, event, "", data)
+}
+
+// appendEvent is AppendEvent with a "topic:" line naming the topic the
+// event belongs to, when topic is not empty: for a connection that carries
+// the topics of several pages (Request.TopicField). The SSE standard has a
+// client ignore a field it does not know, so EventSource and htmx see the
+// same event as without it; Beacon's tabs.js reads it. A topic with a
+// control character is refused with ErrField.
+func appendEvent(dst []byte, id, event, topic string, data []byte) ([]byte, error) {
+	if !validField(id) || !validField(event) || !validField(topic) {
 		return dst, ErrField
 	}
 	if id == "" && event == "" && len(data) == 0 {
 		return dst, nil
 	}
+	dst = appendTopic(dst, topic)
 	if event != "" {
 		dst = append(dst, "event: "...)
 		dst = append(dst, event...)
@@ -55,6 +67,17 @@ func AppendEvent(dst []byte, id, event string, data []byte) ([]byte, error) {
 		}
 	}
 	return append(dst, '\n'), nil
+}
+
+// appendTopic appends the "topic:" line that starts an event, or nothing
+// for an empty topic. The topic must have no control character.
+func appendTopic(dst []byte, topic string) []byte {
+	if topic == "" {
+		return dst
+	}
+	dst = append(dst, "topic: "...)
+	dst = append(dst, topic...)
+	return append(dst, '\n')
 }
 
 func appendData(dst, line []byte) []byte {

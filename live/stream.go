@@ -89,6 +89,11 @@ type Request struct {
 	Resume string
 	// User names the person watching, for the active-users count; may be empty.
 	User string
+	// TopicField makes every event of a topic say which topic it is, in a
+	// "topic:" line that EventSource and htmx ignore: for a connection that
+	// carries the topics of several pages (a browser's tabs sharing one
+	// connection), whose reader hands each page only its own topics' events.
+	TopicField bool
 }
 
 // ErrClosed is returned by Serve when the hub is closed.
@@ -143,7 +148,7 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 		batch, ping, evicted = sub.take(batch[:0])
 		buf := c.buf[:0]
 		for _, msg := range batch {
-			buf = append(buf, msg.sse...)
+			buf = append(buf, msg.sseFor(req.TopicField)...)
 		}
 		if evicted {
 			buf = s.comeBack(buf)
@@ -168,12 +173,15 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 	sub, at, resynced, err := attach(ctx, s.hub, s.src, s.cfg.ReplayPage, req, func(frames []Frame, replay bool) error {
 		buf := c.buf[:0]
 		for _, f := range frames {
-			id := ""
+			id, topic := "", ""
 			if replay {
 				id = FormatID(epoch, f.Position)
 			}
+			if req.TopicField {
+				topic = f.Topic
+			}
 			var err error
-			if buf, err = AppendEvent(buf, id, f.Event, f.Data); err != nil {
+			if buf, err = appendEvent(buf, id, f.Event, topic, f.Data); err != nil {
 				return err
 			}
 		}

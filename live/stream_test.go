@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"slices"
 	"sync"
@@ -629,5 +630,89 @@ func TestSSEWithR3labsClient(t *testing.T) {
 	}
 	if n := fx.requests.Load(); n != 1 {
 		t.Fatalf("the client made %d requests; it reconnected", n)
+	}
+}
+
+// TestSSETopicField: a connection that several pages share (TopicField)
+// gets every frame of a topic with a "topic" line naming it, whether it is
+// replayed, live, a state topic's newest value or part of a resync's
+// snapshot; the position and the resync event, which belong to the
+// connection, name none. Other connections get the same frames without it.
+func TestSSETopicField(t *testing.T) {
+	fx := newFixture(t, HubConfig{}, SSEConfig{ResyncEvent: "resync"})
+	fx.publishState("s:x", []byte("state before"))
+	for p := int64(1); p <= 4; p++ {
+		topic := []string{"log:a", "log:b"}[p%2]
+		fx.publishFrame(Frame{Topic: topic, Data: frameData(topic, p)})
+	}
+	plain := fx.open(t, "topics=log:a,log:b,s:x&after="+FormatID(testEpoch, 2), "")
+	shared := fx.open(t, "topicfield=1&topics=log:a,log:b,s:x&after="+FormatID(testEpoch, 2), "")
+	check := func(s *stream, topicField bool, what, topic string, pos int64, data string) {
+		t.Helper()
+		b := s.event(t)
+		if pos > 0 && idPos(t, b) != pos {
+			t.Fatalf("%s: got %q, want frame %d", what, b.Raw, pos)
+		}
+		if b.Data != data {
+			t.Fatalf("%s: got %q, want data %q", what, b.Raw, data)
+		}
+		if wantTopic := topicField && topic != ""; b.HasTopic != wantTopic || (wantTopic && b.Topic != topic) {
+			t.Fatalf("%s (topic field %v): got %q, want topic %q", what, topicField, b.Raw, topic)
+		}
+	}
+	for _, s := range []struct {
+		*stream
+		topicField bool
+	}{{plain, false}, {shared, true}} {
+		check(s.stream, s.topicField, "replayed", "log:b", 3, "log:b\n#3")
+		check(s.stream, s.topicField, "replayed", "log:a", 4, "log:a\n#4")
+		if b := s.next(t); expectPositionBlock(t, b) != 4 || b.HasTopic {
+			t.Fatalf("the position block %q names a topic", b.Raw)
+		}
+		check(s.stream, s.topicField, "newest state", "s:x", 0, "state before")
+	}
+	// Live frames, one at a time (a batch puts state frames first).
+	streams := []struct {
+		*stream
+		topicField bool
+	}{{plain, false}, {shared, true}}
+	fx.publish("log:b", []byte("live"))
+	for _, s := range streams {
+		check(s.stream, s.topicField, "live", "log:b", 5, "live")
+	}
+	fx.publishState("s:x", []byte("state after"))
+	for _, s := range streams {
+		check(s.stream, s.topicField, "live state", "s:x", 0, "state after")
+	}
+	fx.publishFrame(Frame{Topic: "log:a", Event: "chat", Data: []byte("named")})
+	for _, s := range streams {
+		check(s.stream, s.topicField, "live named event", "log:a", 6, "named")
+	}
+
+	// A resync: the snapshot's frames name their topics; the resync event
+	// names none.
+	resynced := fx.open(t, "topicfield=1&topics=log:a,s:x", "0ther-1")
+	check(resynced, true, "snapshot", "log:a", 0, "snapshot log:a")
+	check(resynced, true, "snapshot", "s:x", 0, "snapshot s:x")
+	if b := resynced.next(t); b.Event != "resync" || b.HasTopic {
+		t.Fatalf("after the snapshot got %q, want the resync event without a topic", b.Raw)
+	}
+}
+
+// TestHubDropsFrameWithUnsafeTopic: a topic with a control character could
+// not be named on a shared connection; such a frame is refused, like an
+// unsafe event name.
+func TestHubDropsFrameWithUnsafeTopic(t *testing.T) {
+	const evil = "s:x\nevent: evil"
+	fx := newFixture(t, HubConfig{}, SSEConfig{})
+	s := fx.open(t, "topicfield=1&topics="+url.QueryEscape(evil)+",s:x", "")
+	expectPositionBlock(t, s.next(t))
+	fx.publishState(evil, []byte("smuggled"))
+	fx.publishState("s:x", []byte("fine"))
+	if b := s.event(t); b.Data != "fine" || b.Topic != "s:x" {
+		t.Fatalf("got %q, want only the frame with a safe topic", b.Raw)
+	}
+	if got := counterValue(t, fx.metrics.dropped); got != 1 {
+		t.Fatalf("dropped counter = %v, want 1", got)
 	}
 }

@@ -30,6 +30,21 @@ const EventResync = "beacon:resync"
 // server ends a stream (eviction, shutdown): htmx 4 ignores a bare "retry:".
 const EventRetry = "beacon:retry"
 
+// The one live connection a browser's tabs share (static/tabs.js).
+const (
+	// QueryShared is the /live query parameter ("shared=1") that asks for
+	// it: every event names its topic, and topics the viewer may not read
+	// are dropped (and listed in HeaderRefusedTopics) instead of refusing
+	// the connection.
+	QueryShared = "shared"
+	// SharedTopics is how many topics it may carry: the union of the
+	// topics of a browser's tabs (a page's own connection carries 16).
+	SharedTopics = 64
+	// HeaderRefusedTopics lists the topics it dropped, each as its status
+	// and its name (path-escaped): "403 server-metrics, 401 user:5".
+	HeaderRefusedTopics = "Beacon-Refused-Topics"
+)
+
 // Topics of the dashboard. TopicMetrics and TopicChart carry the posted
 // metrics that everyone sees; TopicServerMetrics and TopicServerChart the
 // same panels with the server's own figures too, for admins only.

@@ -30,7 +30,8 @@ type sseBlock struct {
 	HasData  bool
 	Retry    int // milliseconds; meaningful when HasRetry
 	HasRetry bool
-	Comments int // comment lines (heartbeats)
+	Comments int    // comment lines (heartbeats)
+	Topic    string // the "topic" field of a shared connection (?shared=1)
 }
 
 // sseStream reads one SSE response line by line. It is a test helper, not a
@@ -111,6 +112,8 @@ func (s *sseStream) Next() (sseBlock, error) {
 			}
 		case "event":
 			b.Event = value
+		case "topic":
+			b.Topic = value
 		case "data":
 			if b.HasData {
 				b.Data += "\n"
