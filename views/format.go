@@ -300,6 +300,11 @@ func safeLink(link string) (string, bool) {
 // its SSE extension, then Beacon's own.
 var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js"}
 
+// pageScripts are the scripts of Beacon's own pages (Layout): scripts, then
+// tabs.js, which lets a browser's tabs share one live connection. Widgets
+// (WidgetPage) keep one of their own: their frames belong to other sites.
+var pageScripts = append(scripts[:len(scripts):len(scripts)], "/static/tabs.js")
+
 // titled is the document title of a page: "Dashboard · Beacon".
 func titled(title string) string {
 	if title == "" {

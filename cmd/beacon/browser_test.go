@@ -511,6 +511,8 @@ func TestBrowserConnectsWhenScriptsLoadLate(t *testing.T) {
 	}{
 		{"hx-sse.min.js", `window.__htmxStarted && 'htmx processed the page before its extension arrived'`},
 		{"beacon.js", `(el => el && el._htmx && el._htmx.sse && 'the live connection opened before beacon.js arrived')(document.getElementById(` + jsValue(views.IDLive) + `))`},
+		// tabs.js takes the connection from hx-sse before htmx starts it.
+		{"tabs.js", `(el => el && el._htmx && el._htmx.sse && 'hx-sse opened a connection of its own before tabs.js arrived')(document.getElementById(` + jsValue(views.IDLive) + `))`},
 	} {
 		t.Run(tc.script, func(t *testing.T) {
 			in := startForBrowser(t)
