@@ -49,6 +49,8 @@ type config struct {
 	Secret          secretValue
 	Dashboard       string
 	Signup          string
+	TLSCert         string
+	TLSKey          string
 }
 
 // defaultConnsPerAddress is --conns-per-address unless set: far above
@@ -100,6 +102,8 @@ func settings(c *config) []setting {
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
+		{"tls-cert", "BEACON_TLS_CERT", "certificate file (PEM, the chain after the leaf) to serve HTTPS, and HTTP/2, directly; with --tls-key", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.TLSCert, n, "", u) }},
+		{"tls-key", "BEACON_TLS_KEY", "private key file (PEM) of --tls-cert", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.TLSKey, n, "", u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }
@@ -178,6 +182,10 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("dashboard must be members or public (got %q)", c.Dashboard)
 	case c.Signup != "open" && c.Signup != "closed":
 		return c, fmt.Errorf("signup must be open or closed (got %q)", c.Signup)
+	case c.TLSCert != "" && c.TLSKey == "":
+		return c, fmt.Errorf("tls-cert needs tls-key, the certificate's private key")
+	case c.TLSKey != "" && c.TLSCert == "":
+		return c, fmt.Errorf("tls-key needs tls-cert, the certificate it is the key of")
 	}
 	return c, nil
 }

@@ -35,7 +35,7 @@ func testEnv(name string) string {
 
 // instance is one running Beacon, started by run exactly as main does.
 type instance struct {
-	URL  string // http://127.0.0.1:port
+	URL  string // http://127.0.0.1:port (https with --tls-cert)
 	Addr string // 127.0.0.1:port
 	// MetricsURL is the --metrics-addr listener's http://127.0.0.1:port, if any.
 	MetricsURL string
@@ -73,9 +73,10 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 	sc := bufio.NewScanner(outR)
 	for sc.Scan() {
 		line := sc.Text()
-		if i := strings.Index(line, "http://"); i >= 0 {
+		if i := strings.Index(line, "://"); i >= 0 {
+			i = strings.LastIndexByte(line[:i], ' ') + 1 // the scheme: http, or https with --tls-cert
 			in.URL = strings.Fields(line[i:])[0]
-			in.Addr = strings.TrimPrefix(in.URL, "http://")
+			_, in.Addr, _ = strings.Cut(in.URL, "://")
 			if _, m, ok := strings.Cut(line, "metrics and health on "); ok {
 				in.MetricsURL = strings.Fields(m)[0]
 			}

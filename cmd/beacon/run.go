@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -100,8 +101,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, roomOut)
 	defer chat.Close()
 
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls-cert %s and tls-key %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		// net/http adds HTTP/2 ("h2") to what the listener offers.
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	srv := &http.Server{
+		TLSConfig: tlsConfig,
 		Handler: handlers.NewServer(handlers.Deps{
 			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
 			Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
@@ -127,6 +139,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn() // what the address listener handed over
+			}
 			if r, ok := c.(*refusedConn); ok {
 				return handlers.RefuseConnection(ctx, r.reason)
 			}
@@ -143,6 +158,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.ConnsPerAddress > 0 {
 		ln = newAddressListener(ln, cfg.ConnsPerAddress)
 	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
 	// The operator's listener, when asked for: /metrics and /healthz only.
 	var internal *http.Server
 	var internalLn net.Listener
@@ -158,9 +177,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			WriteTimeout:      30 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
-		fmt.Fprintf(stdout, "beacon listening on http://%s (database %s), metrics and health on http://%s\n", ln.Addr(), cfg.DB, internalLn.Addr())
+		fmt.Fprintf(stdout, "beacon listening on %s://%s (database %s), metrics and health on http://%s\n", scheme, ln.Addr(), cfg.DB, internalLn.Addr())
 	} else {
-		fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
+		fmt.Fprintf(stdout, "beacon listening on %s://%s (database %s)\n", scheme, ln.Addr(), cfg.DB)
 	}
 
 	var wg sync.WaitGroup
@@ -173,7 +192,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer wg.Wait()
 
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		serveErr <- srv.Serve(ln)
+	}()
 	if internal != nil {
 		wg.Go(func() {
 			if err := internal.Serve(internalLn); !errors.Is(err, http.ErrServerClosed) {
