@@ -7,7 +7,9 @@
 //   - Hub fans frames out by topic. Every topic has a Class: State or Log.
 //   - Subscriber is one connection's queue inside the hub.
 //   - SSE is the Server-Sent Events transport: one connection carries every
-//     topic a page shows (browsers allow six HTTP/1.1 connections per origin).
+//     topic a page shows (browsers allow six HTTP/1.1 connections per origin),
+//     or, with Request.TopicField, every topic of a browser's tabs, each event
+//     naming its topic in a "topic:" line that EventSource and htmx ignore.
 //   - WS is the WebSocket transport's writing side (the caller reads): HTML
 //     fragments for pages, one JSON object per frame for programs.
 //   - attach brings any new connection up to date (replay, resync or a fresh
