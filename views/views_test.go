@@ -723,3 +723,19 @@ func FuzzSparklinePath(f *testing.F) {
 		}
 	})
 }
+
+// TestWidgetKeepsItsOwnConnection: a widget page (in another site's frame)
+// loads the scripts of hx-sse but not tabs.js, so its live connection is
+// its own, never shared with Beacon's tabs.
+func TestWidgetKeepsItsOwnConnection(t *testing.T) {
+	doc := render(t, WidgetPage(Widget{Title: "lobby", LiveURL: "/embed/live?token=t"}, templ.NopComponent))
+	var srcs []string
+	doc.Find("script").Each(func(_ int, s *goquery.Selection) { srcs = append(srcs, s.AttrOr("src", "")) })
+	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js"
+	if strings.Join(srcs, " ") != want {
+		t.Errorf("a widget's scripts are %v, want %s (no tabs.js)", srcs, want)
+	}
+	if doc.Find(`[hx-sse\:connect="/embed/live?token=t"]`).Length() != 1 {
+		t.Errorf("the widget has no hx-sse connection of its own")
+	}
+}

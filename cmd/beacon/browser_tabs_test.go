@@ -400,3 +400,42 @@ func TestBrowserTabsHandOver(t *testing.T) {
 	windows = append(windows, bare)
 	postAndSee("a page on its own connection beside")
 }
+
+// TestBrowserTabsResync: when the shared connection cannot be resumed (the
+// server came back with another database), the server sends the current
+// state and the resync event: every tab shows that state in place of what
+// it had, and says so.
+func TestBrowserTabsResync(t *testing.T) {
+	in := startForBrowser(t)
+	browser := newBrowserPage(t)
+	home := newChatTab(t, browser, "the first tab")
+	home.visit("about:blank")
+	var windows []*chatTab
+	for i := range 2 {
+		w := newTabBeside(t, home, fmt.Sprintf("dashboard %d", i+1))
+		w.visit(in.URL + "/")
+		w.waitLive()
+		w.setMarker()
+		windows = append(windows, w)
+	}
+	browserPostActivity(t, in, "from the old database", "")
+	for _, w := range windows {
+		w.waitFor(`"from the old database" in the feed`, `(() => { const f = feed(); return f && f.length === 1 && f[0].text === 'from the old database'; })()`, nil)
+	}
+
+	in.Stop(t)
+	for _, w := range windows {
+		w.waitFor(`the indicator to read "Reconnecting…"`, `indicator().dataset.state === 'reconnecting'`, nil)
+	}
+	in2 := start(t, "", in.Addr, "--tick", browserTick) // a new database: another epoch
+	for _, w := range windows {
+		w.waitLive()
+		w.waitFor("the resync notice and the new database's (empty) feed",
+			`text(notice()) === 'Reconnected after a long gap: showing the current state.' && feed() && feed().length === 0`, nil)
+	}
+	browserPostActivity(t, in2, "from the new database", "")
+	for _, w := range windows {
+		w.waitFor(`"from the new database", alone, in the feed`, `(() => { const f = feed(); return f && f.length === 1 && f[0].text === 'from the new database'; })()`, nil)
+		w.checkMarker()
+	}
+}
