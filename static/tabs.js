@@ -348,7 +348,11 @@
         if (resp) {
           var list = (resp.headers.get(BEACON.refusedHeader) || '').split(',').map(function (s) {
             var f = s.trim().split(' ');
-            return f.length === 2 ? { status: Number(f[0]), topic: decodeURIComponent(f[1]) } : null;
+            try {
+              return f.length === 2 ? { status: Number(f[0]), topic: decodeURIComponent(f[1]) } : null;
+            } catch (e) {
+              return null; // not escaped as the server escapes
+            }
           }).filter(Boolean);
           if (!resp.ok && isRefusal(status) && list.length === 0) {
             list = c.topics.map(function (t) { return { status: status, topic: t }; });
@@ -356,8 +360,8 @@
           refuse(c, list);
           if (c !== conn) return;
           if (!resp.ok && isRefusal(status)) {
-            // Nothing this viewer may read is left; what is left (nothing,
-            // normally) gets a connection of its own.
+            // Refused as a whole: the tabs were told why. Any tab left (a
+            // refusal that named topics none of them shows) gets a new try.
             conn = null;
             if (members.size > 0) schedule(0);
             return;
@@ -421,15 +425,20 @@
       var decoder = new TextDecoder();
       var buf = '';
       var ev = { data: '', hasData: false, event: '', id: '', hasId: false, topic: '' };
+      var first = true;
       try {
         for (;;) {
           var r = await reader.read();
           if (r.done || c !== conn) break;
           buf += decoder.decode(r.value, { stream: true });
+          if (first && buf) {
+            buf = buf.replace(/^\uFEFF/, ''); // a byte order mark may start the stream
+            first = false;
+          }
           var lines = buf.split('\n');
           buf = lines.pop();
           for (var i = 0; i < lines.length; i++) {
-            var line = lines[i].replace(/\r$/, '').replace(/^\uFEFF/, '');
+            var line = lines[i].replace(/\r$/, '');
             if (line === '') {
               if (c !== conn) return;
               dispatch(c, ev);
