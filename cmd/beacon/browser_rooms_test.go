@@ -141,15 +141,40 @@ func (c *chatTab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 
 // follow runs actions that navigate (a form submission) and returns the
 // status of the document that loads.
+//
+// chromedp's wait for the navigation also ends, with no response, at a
+// same-document history change: htmx stamps the history entry
+// (history.replaceState) at the first live swap of a page, which may come
+// just as the form is sent. Then the new document's status is read from
+// its navigation timing, once it has replaced the page (window.__followed
+// is gone) and loaded.
 func (c *chatTab) follow(what string, actions ...chromedp.Action[chromedp.Void]) int64 {
 	c.t.Helper()
+	c.eval(`window.__followed = 1`, nil)
 	ctx, cancel := context.WithTimeout(c.ctx, browserWait)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, actions...)
 	if err != nil {
 		c.t.Fatalf("%s: %s: %v", c.who, what, err)
 	}
-	return resp.Status
+	if resp != nil {
+		return resp.Status
+	}
+	// Polled, not awaited in the page: the old page may go away meanwhile.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		status, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`(!window.__followed && document.readyState === 'complete' &&
+			performance.getEntriesByType('navigation')[0].responseStatus) || 0`))
+		if err == nil && status != 0 {
+			return status
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("%s: %s: no page loaded: %v", c.who, what, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // visit loads url.
