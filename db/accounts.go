@@ -28,17 +28,29 @@ func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User
 	if name == "" || passwordHash == "" {
 		return User{}, fmt.Errorf("%w: a user needs a name and a password hash", ErrInvalid)
 	}
-	u := User{Name: name, Password: passwordHash, At: toMilli(time.Time{})}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`INSERT INTO users (name, password, created_at) VALUES (?, ?, ?)`,
-			u.Name, u.Password, u.At.UnixMilli())
-		if err != nil {
-			return nil, uniqueErr(err, "the name "+name)
-		}
-		u.ID, err = res.LastInsertId()
-		return nil, err
-	})
-	return u, err
+	return doAs[User](ctx, s, time.Time{}, &createUser{Name: name, Password: passwordHash})
+}
+
+// createUser is the command of CreateUser. Two sign-ups for one name on two
+// instances both reach the log; the first applied wins everywhere, and the
+// second is refused everywhere with ErrExists.
+type createUser struct {
+	Name     string `json:"name"`
+	Password string `json:"password"` // the PHC string of its hash, never the password
+}
+
+func init() { registerOp(func() Op { return new(createUser) }) }
+
+func (*createUser) kind() string { return "user" }
+
+func (c *createUser) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	u := User{Name: c.Name, Password: c.Password, At: at}
+	res, err := tx.Exec(`INSERT INTO users (name, password, created_at) VALUES (?, ?, ?)`, u.Name, u.Password, at.UnixMilli())
+	if err != nil {
+		return nil, nil, uniqueErr(err, "the name "+c.Name)
+	}
+	u.ID, err = res.LastInsertId()
+	return u, nil, err
 }
 
 // UserByName returns the account called name (in any case), or ErrNotFound.
@@ -82,21 +94,36 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, a
 	if secret == "" || csrf == "" {
 		return Session{}, fmt.Errorf("%w: a session needs a secret and a CSRF token", ErrInvalid)
 	}
-	sess := Session{User: User{ID: userID}, CSRF: csrf, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
-	h := hashOf(secret)
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, userID, sess.At.UnixMilli()); err != nil {
-			return nil, err
-		}
-		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			h, userID, csrf, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli())
-		if err != nil {
-			return nil, err
-		}
-		sess.ID, err = res.LastInsertId()
-		return nil, err
-	})
-	return sess, err
+	return doAs[Session](ctx, s, time.Time{}, &createSession{UserID: userID, Hash: hashOf(secret), CSRF: csrf, Agent: agent,
+		Expires: toMilli(expires).UnixMilli()})
+}
+
+// createSession is the command of CreateSession: it carries the hash of the
+// cookie's secret, never the secret.
+type createSession struct {
+	UserID  int64  `json:"user_id"`
+	Hash    []byte `json:"hash"`
+	CSRF    string `json:"csrf"`
+	Agent   string `json:"agent"`
+	Expires int64  `json:"expires"` // unix ms
+}
+
+func init() { registerOp(func() Op { return new(createSession) }) }
+
+func (*createSession) kind() string { return "session" }
+
+func (c *createSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	sess := Session{User: User{ID: c.UserID}, CSRF: c.CSRF, Agent: c.Agent, At: at, Expires: fromMilli(c.Expires)}
+	if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, c.UserID, at.UnixMilli()); err != nil {
+		return nil, nil, err
+	}
+	res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.UserID, c.CSRF, c.Agent, at.UnixMilli(), c.Expires)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess.ID, err = res.LastInsertId()
+	return sess, nil, err
 }
 
 // SessionBySecret returns the unexpired session whose cookie secret is
@@ -143,13 +170,26 @@ func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Se
 // DeleteSession ends session id of user; a session of someone else, or one
 // already gone, is ErrNotFound.
 func (s *Store) DeleteSession(ctx context.Context, userID, id int64) error {
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
-		if err != nil {
-			return nil, err
-		}
-		return nil, mustChange(res)
-	})
+	_, err := s.do(ctx, time.Time{}, &deleteSession{UserID: userID, ID: id})
+	return err
+}
+
+// deleteSession is the command of DeleteSession.
+type deleteSession struct {
+	UserID int64 `json:"user_id"`
+	ID     int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(deleteSession) }) }
+
+func (*deleteSession) kind() string { return "session_end" }
+
+func (c *deleteSession) apply(tx *sql.Tx, _ int64, _ time.Time) (any, []Event, error) {
+	res, err := tx.Exec(`DELETE FROM sessions WHERE id = ? AND user_id = ?`, c.ID, c.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, mustChange(res)
 }
 
 // hashOf is how secrets (session cookies, API tokens) are stored. They are

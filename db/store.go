@@ -70,9 +70,11 @@ type Store struct {
 	closeErr  error
 
 	groups atomic.Int64 // group transactions the writer has run; read by tests
+	ids    *commandIDs
 
 	// Owned by the writer goroutine.
-	sincePrune int // events appended since the last prune
+	head       int64 // the newest position given
+	sincePrune int   // events appended since the last prune
 	lastPrune  time.Time
 }
 
@@ -109,6 +111,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("db: open %s for reading: %w", path, err)
 	}
 
+	var head int64
+	if err := w.QueryRowContext(ctx, `SELECT `+headSQL).Scan(&head); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("db: open %s: read the log's head: %w", path, err)
+	}
 	s := &Store{
 		w:     w,
 		r:     r,
@@ -116,6 +124,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		opts:  opts,
 		reqs:  make(chan *writeRequest, opts.MaxBatch),
 		done:  make(chan struct{}),
+		ids:   newCommandIDs(),
+		head:  head,
 	}
 	go s.run()
 	return s, nil
