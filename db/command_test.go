@@ -190,5 +190,3 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 	})
 }
-
-
