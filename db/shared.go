@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -102,4 +103,177 @@ func isEnvironmental(err error) bool {
 		return true
 	}
 	return false
+}
+
+// Shared is a log that several instances share (cluster mode), as the
+// store needs it: Append stores an encoded command and returns its
+// position, Read delivers the log in order from a position, and Epoch is
+// the log's identity. cmd/beacon adapts package cluster's JetStream log to
+// it.
+type Shared interface {
+	// Append stores data under id (a retried id is stored once) and
+	// returns its position. An error wraps ErrUnavailable when the log
+	// could not confirm it.
+	Append(ctx context.Context, id string, data []byte) (int64, error)
+	// Read returns a reader of every entry from position from on.
+	Read(from int64) SharedReader
+	// Epoch names the log: positions of one log mean nothing in another.
+	Epoch() string
+}
+
+// SharedReader delivers a shared log's entries in order, exactly once,
+// with no gap, a group at a time. One goroutine owns it.
+type SharedReader interface {
+	// Next returns the next entries, waiting until there are some or ctx
+	// ends.
+	Next(ctx context.Context) ([]Entry, error)
+	// Close releases the reader.
+	Close()
+}
+
+// ErrUnavailable is returned by writes that could not be made now: the
+// shared log did not confirm them, or the database cannot be written.
+// The wrapped message says why, for a 503.
+var ErrUnavailable = errors.New("unavailable")
+
+// doShared publishes c to the shared log and waits until this instance
+// has applied it, so the caller reads its own write (read your writes),
+// and returns its outcome as applying it here gave it: a refusal such as
+// a name taken by a sign-up on another instance is the same everywhere.
+func (s *Store) doShared(ctx context.Context, c Command) (any, error) {
+	data, err := EncodeCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	wait := make(chan outcome, 1)
+	s.waitMu.Lock()
+	if s.closed.Load() {
+		s.waitMu.Unlock()
+		return nil, ErrClosed
+	}
+	s.waiting[c.ID] = wait // before Append: this instance may apply it before Append returns
+	s.waitMu.Unlock()
+	defer func() {
+		s.waitMu.Lock()
+		delete(s.waiting, c.ID)
+		s.waitMu.Unlock()
+	}()
+	if _, err := s.shared.Append(ctx, c.ID, data); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	select {
+	case o := <-wait:
+		return o.result, o.err
+	case <-ctx.Done():
+		// Stored, but not yet applied here: the caller cannot know the
+		// outcome; it will be applied all the same.
+		return nil, ctx.Err()
+	case <-s.following.Done():
+		return nil, ErrClosed
+	}
+}
+
+// follow is the apply loop of a shared log: it reads entries from the one
+// after the last applied, applies each group in one transaction, publishes
+// its events (OnCommit) and answers this instance's waiting writers. It
+// owns the writer connection in shared mode, as run does otherwise, and
+// ends when Close stops it.
+func (s *Store) follow(from int64) {
+	defer close(s.done)
+	ctx := s.following
+	r := s.shared.Read(from)
+	defer r.Close()
+	retry := 100 * time.Millisecond
+	var pending []Entry
+	for {
+		if pending == nil {
+			entries, err := r.Next(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.setFollowErr(err) // a gap: a snapshot must be restored (not built yet)
+				}
+				return
+			}
+			pending = entries
+		}
+		events, done, err := s.applyShared(pending)
+		if err != nil {
+			// This database cannot be written now: keep the entries and
+			// try again, never skip them.
+			s.setFollowErr(err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
+			retry = min(2*retry, 5*time.Second)
+			continue
+		}
+		s.setFollowErr(nil)
+		retry, pending = 100*time.Millisecond, nil
+		if len(events) > 0 {
+			s.head = events[len(events)-1].Position
+			s.sincePrune += len(events)
+			if s.opts.OnCommit != nil {
+				s.opts.OnCommit(events)
+			}
+		}
+		s.waitMu.Lock()
+		for _, d := range done {
+			if w, ok := s.waiting[d.id]; ok {
+				w <- d.out
+			}
+		}
+		s.waitMu.Unlock()
+		s.housekeep()
+	}
+}
+
+// setFollowErr records why the apply loop is stuck (nil once it is not),
+// for Health.
+func (s *Store) setFollowErr(err error) {
+	s.waitMu.Lock()
+	s.followErr = err
+	s.waitMu.Unlock()
+}
+
+// FollowErr returns why this instance cannot apply the shared log now, or
+// nil: it is applying it, or there is none.
+func (s *Store) FollowErr() error {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	return s.followErr
+}
+
+// joinShared makes this database follow the shared log and returns the
+// position to read it from. A database that has applied nothing of a
+// shared log takes the log's epoch (positions of the log are its
+// positions from now on); one that applied entries of another log is
+// refused, as is, for now, a database that ran as one process and holds
+// events of its own: its positions would collide with the log's.
+func (s *Store) joinShared(ctx context.Context, path string) (int64, error) {
+	sh := s.opts.Shared
+	applied, err := appliedPosition(s.w)
+	if err != nil {
+		return 0, fmt.Errorf("db: open %s: read the applied position: %w", path, err)
+	}
+	epoch := sh.Epoch()
+	switch {
+	case s.epoch == epoch:
+		return applied + 1, nil
+	case applied > 0:
+		return 0, fmt.Errorf("db: %s follows another cluster log (epoch %s, this cluster's is %s): "+
+			"start this instance with an empty database", path, s.epoch, epoch)
+	case s.head > 0:
+		return 0, fmt.Errorf("db: %s has run as one process (%d events): joining a cluster with it is not supported yet; "+
+			"start this instance with an empty database", path, s.head)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'epoch'`, epoch); err != nil {
+		return 0, fmt.Errorf("db: open %s: take the cluster's epoch: %w", path, err)
+	}
+	s.epoch = epoch
+	return 1, nil
 }

@@ -42,6 +42,11 @@ type Options struct {
 	// 100,000. The writer prunes older ones every min(Retention, 1,000)
 	// appends, so between prunes it holds up to that many more.
 	Retention int
+	// Shared, when set, is the log this instance shares with others
+	// (cluster mode): writes are published to it, and Open starts a loop
+	// that applies it to this database in order. Nil: the events table is
+	// the log, as for one process.
+	Shared Shared
 }
 
 func (o Options) withDefaults() Options {
@@ -71,6 +76,14 @@ type Store struct {
 
 	groups atomic.Int64 // group transactions the writer has run; read by tests
 	ids    *commandIDs
+
+	// Shared mode (Options.Shared).
+	shared     Shared
+	following  context.Context         // ended by Close: the apply loop ends
+	stopFollow context.CancelFunc
+	waitMu     sync.Mutex              // guards waiting and followErr
+	waiting    map[string]chan outcome // this instance's writes waiting to be applied, by command ID
+	followErr  error                   // why the apply loop is stuck, or nil
 
 	// Owned by the writer goroutine.
 	head       int64 // the newest position given
@@ -127,7 +140,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		ids:   newCommandIDs(),
 		head:  head,
 	}
-	go s.run()
+	if opts.Shared == nil {
+		go s.run()
+		return s, nil
+	}
+	from, err := s.joinShared(ctx, path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	s.shared, s.waiting = opts.Shared, map[string]chan outcome{}
+	s.following, s.stopFollow = context.WithCancel(context.Background())
+	go s.follow(from)
 	return s, nil
 }
 
@@ -144,9 +169,14 @@ func dsn(path, params string) string {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock() // waits for writers that are sending on reqs
+		s.waitMu.Lock()
 		s.closed.Store(true)
+		s.waitMu.Unlock()
 		close(s.reqs)
 		s.mu.Unlock()
+		if s.stopFollow != nil {
+			s.stopFollow()
+		}
 		<-s.done
 		// Readers first, so the writer's connection is the last one and
 		// checkpoints the WAL into the main file.

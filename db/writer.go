@@ -27,6 +27,9 @@ type outcome struct {
 // around it.
 func (s *Store) do(ctx context.Context, at time.Time, op Op) (any, error) {
 	c := Command{ID: s.ids.next(), At: toMilli(at), Op: op}
+	if s.shared != nil {
+		return s.doShared(ctx, c)
+	}
 	req := &writeRequest{ctx: ctx, cmd: c, reply: make(chan outcome, 1)}
 	s.mu.RLock()
 	if s.closed.Load() {
