@@ -58,7 +58,7 @@ func (s *Server) routes(e *echo.Echo) {
 	s.embedRoutes(e, liveLimit)
 	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret), checkCSRF)
 
-	e.GET("/healthz", handleHealth(s.Store))
+	e.GET("/healthz", handleHealth(s.Store, s.Cluster))
 	e.GET("/metrics", echo.WrapHandler(s.Metrics))
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
 }

@@ -39,6 +39,9 @@ type Deps struct {
 	// dashboard's streamed first render.
 	Streams *live.Streams
 	Embed   EmbedConfig
+	// Cluster reports the state of the cluster's log; nil when the
+	// instance runs alone.
+	Cluster Checker
 }
 
 // Server is Beacon's HTTP handler.

@@ -37,6 +37,7 @@ type config struct {
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
 	Secret          secretValue
+	Cluster         clusterConfig
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -47,7 +48,7 @@ type setting struct {
 }
 
 func settings(c *config) []setting {
-	return []setting{
+	return append([]setting{
 		{"addr", "BEACON_ADDR", "address to listen on", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Addr, n, "127.0.0.1:8080", u) }},
 		{"db", "BEACON_DB", "SQLite database file (created when missing)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.DB, n, "beacon.db", u) }},
 		{"retention", "BEACON_RETENTION", "events kept in the log for resuming clients", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.Retention, n, 100_000, u) }},
@@ -73,7 +74,7 @@ func settings(c *config) []setting {
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
-	}
+	}, clusterSettings(&c.Cluster)...)
 }
 
 // newConfig reads flags, then fills what they left unset from BEACON_*
@@ -123,5 +124,5 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
 	}
-	return c, nil
+	return c, c.Cluster.check(c.DB)
 }

@@ -48,7 +48,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	pub := &handlers.Publisher{Log: log}
-	store, err := db.Open(ctx, cfg.DB, db.Options{OnCommit: pub.Committed, Retention: cfg.Retention})
+	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention}
+	var health handlers.Checker // nil alone: the database is all there is
+	if cfg.Cluster.On() {
+		m, err := join(ctx, cfg.Cluster, log)
+		if err != nil {
+			return err
+		}
+		defer m.close() // after the database has stopped applying
+		opts.Shared, health = m.shared(), m
+	}
+	store, err := db.Open(ctx, cfg.DB, opts)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -103,6 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Registry: reg,
 			Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
+			Cluster: health,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
