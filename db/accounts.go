@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/beacon-live/beacon/names"
 )
 
 // ErrExists is returned when a record with the same unique name exists.
@@ -22,13 +24,15 @@ type User struct {
 	At       time.Time
 }
 
-// CreateUser stores a new account; a name taken in any case is ErrExists.
-// The caller has validated name and hashed the password.
+// CreateUser stores a new account; a name with the key of another's
+// (names.Key: "Émile" and "émile") is ErrExists. The caller has prepared
+// name (names.Account) and hashed the password.
 func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User, error) {
-	if name == "" || passwordHash == "" {
-		return User{}, fmt.Errorf("%w: a user needs a name and a password hash", ErrInvalid)
+	key, ok := names.Key(name)
+	if !ok || passwordHash == "" {
+		return User{}, fmt.Errorf("%w: a user needs a name (one word) and a password hash", ErrInvalid)
 	}
-	return doAs[User](ctx, s, time.Time{}, &createUser{Name: name, Password: passwordHash})
+	return doAs[User](ctx, s, time.Time{}, &createUser{Name: name, Key: key, Password: passwordHash})
 }
 
 // createUser is the command of CreateUser. Two sign-ups for one name on two
@@ -36,6 +40,7 @@ func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User
 // second is refused everywhere with ErrExists.
 type createUser struct {
 	Name     string `json:"name"`
+	Key      string `json:"key"`
 	Password string `json:"password"` // the PHC string of its hash, never the password
 }
 
@@ -45,7 +50,8 @@ func (*createUser) kind() string { return "user" }
 
 func (c *createUser) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
 	u := User{Name: c.Name, Password: c.Password, At: at}
-	res, err := tx.Exec(`INSERT INTO users (name, password, created_at) VALUES (?, ?, ?)`, u.Name, u.Password, at.UnixMilli())
+	res, err := tx.Exec(`INSERT INTO users (name, name_key, password, created_at) VALUES (?, ?, ?, ?)`,
+		u.Name, c.Key, u.Password, at.UnixMilli())
 	if err != nil {
 		return nil, nil, uniqueErr(err, "the name "+c.Name)
 	}
@@ -53,9 +59,107 @@ func (c *createUser) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, err
 	return u, nil, err
 }
 
-// UserByName returns the account called name (in any case), or ErrNotFound.
+// UserByName returns the account called name, or ErrNotFound: the one
+// whose name is exactly name, else the one whose name has name's key
+// (names.Key: in any case, composed or not), else, for accounts made before
+// keys, one whose name differs from it only in the case of ASCII letters.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
-	return s.user(ctx, `SELECT id, name, password, created_at FROM users WHERE name = ?`, name)
+	key, _ := names.Key(name) // "" matches no key
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, password, created_at, name = ? COLLATE BINARY, name_key IS ?
+		FROM users WHERE name = ? OR name_key = ?`, name, key, name, key)
+	if err != nil {
+		return User{}, s.readErr(err)
+	}
+	defer rows.Close()
+	var found User
+	rank := 0 // 3 exact, 2 by key, 1 by ASCII case
+	for rows.Next() {
+		var u User
+		var ms int64
+		var exact, byKey bool
+		if err := rows.Scan(&u.ID, &u.Name, &u.Password, &ms, &exact, &byKey); err != nil {
+			return User{}, s.readErr(err)
+		}
+		u.At = fromMilli(ms)
+		r := 1
+		if exact {
+			r = 3
+		} else if byKey {
+			r = 2
+		}
+		if r > rank {
+			found, rank = u, r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return User{}, s.readErr(err)
+	}
+	if rank == 0 {
+		return User{}, ErrNotFound
+	}
+	return found, nil
+}
+
+// keyNames gives every account made before name keys the key of its name,
+// oldest first. An account whose name has no key (names.Key), or the key of
+// an older account's name ("émile" made after "Émile"), keeps none: it is
+// kept, and signs in by its exact name only (UnkeyedUsers lists them).
+func keyNames(ctx context.Context, w *sql.DB) error {
+	return inTx(ctx, w, func(tx *sql.Tx) error {
+		rows, err := tx.Query(`SELECT id, name FROM users WHERE name_key IS NULL ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		type user struct {
+			id   int64
+			name string
+		}
+		var todo []user
+		for rows.Next() {
+			var u user
+			if err := rows.Scan(&u.id, &u.name); err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, u := range todo {
+			key, ok := names.Key(u.name)
+			if !ok {
+				continue
+			}
+			_, err := tx.Exec(`UPDATE users SET name_key = ? WHERE id = ?`, key, u.id)
+			if err != nil && !errors.Is(uniqueErr(err, ""), ErrExists) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnkeyedUsers lists the accounts whose name has no key (see keyNames), to
+// tell the operator.
+func (s *Store) UnkeyedUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, name, created_at FROM users WHERE name_key IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var ms int64
+		if err := rows.Scan(&u.ID, &u.Name, &ms); err != nil {
+			return nil, err
+		}
+		u.At = fromMilli(ms)
+		out = append(out, u)
+	}
+	return out, s.readErr(rows.Err())
 }
 
 // UserByID returns the account with id, or ErrNotFound.
@@ -79,22 +183,22 @@ func (s *Store) user(ctx context.Context, query string, arg any) (User, error) {
 
 // Session is a signed-in browser.
 type Session struct {
-	ID      int64
-	User    User
-	CSRF    string // the token the session's forms carry
-	Agent   string // the browser's User-Agent, to tell sessions apart
-	At      time.Time
-	Expires time.Time
+	ID       int64
+	User     User
+	Agent    string // the browser's User-Agent, to tell sessions apart
+	At       time.Time
+	Expires  time.Time
+	LastUsed time.Time // as last recorded by TouchSession (or At)
 }
 
 // CreateSession stores a session of user for a cookie secret; only the
 // secret's SHA-256 is kept. The user's expired sessions go at the same time,
 // so the table holds about one row per browser.
-func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (Session, error) {
-	if secret == "" || csrf == "" {
-		return Session{}, fmt.Errorf("%w: a session needs a secret and a CSRF token", ErrInvalid)
+func (s *Store) CreateSession(ctx context.Context, userID int64, secret, agent string, expires time.Time) (Session, error) {
+	if secret == "" {
+		return Session{}, fmt.Errorf("%w: a session needs a secret", ErrInvalid)
 	}
-	return doAs[Session](ctx, s, time.Time{}, &createSession{UserID: userID, Hash: hashOf(secret), CSRF: csrf, Agent: agent,
+	return doAs[Session](ctx, s, time.Time{}, &createSession{UserID: userID, Hash: hashOf(secret), Agent: agent,
 		Expires: toMilli(expires).UnixMilli()})
 }
 
@@ -103,7 +207,6 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, csrf, a
 type createSession struct {
 	UserID  int64  `json:"user_id"`
 	Hash    []byte `json:"hash"`
-	CSRF    string `json:"csrf"`
 	Agent   string `json:"agent"`
 	Expires int64  `json:"expires"` // unix ms
 }
@@ -113,12 +216,12 @@ func init() { registerOp(func() Op { return new(createSession) }) }
 func (*createSession) kind() string { return "session" }
 
 func (c *createSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
-	sess := Session{User: User{ID: c.UserID}, CSRF: c.CSRF, Agent: c.Agent, At: at, Expires: fromMilli(c.Expires)}
+	sess := Session{User: User{ID: c.UserID}, Agent: c.Agent, At: at, Expires: fromMilli(c.Expires), LastUsed: at}
 	if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, c.UserID, at.UnixMilli()); err != nil {
 		return nil, nil, err
 	}
-	res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.Hash, c.UserID, c.CSRF, c.Agent, at.UnixMilli(), c.Expires)
+	res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, agent, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.UserID, c.Agent, at.UnixMilli(), c.Expires, at.UnixMilli())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,25 +233,25 @@ func (c *createSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, 
 // secret, with its user, or ErrNotFound.
 func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
 	var sess Session
-	var at, exp, uat int64
-	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.csrf, s.agent, s.created_at, s.expires_at,
+	var at, exp, used, uat int64
+	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at, s.last_used_at,
 			u.id, u.name, u.password, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.hash = ? AND s.expires_at > ?`, hashOf(secret), now.UnixMilli()).
-		Scan(&sess.ID, &sess.CSRF, &sess.Agent, &at, &exp, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
+		Scan(&sess.ID, &sess.Agent, &at, &exp, &used, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}
 	if err != nil {
 		return Session{}, s.readErr(err)
 	}
-	sess.At, sess.Expires, sess.User.At = fromMilli(at), fromMilli(exp), fromMilli(uat)
+	sess.At, sess.Expires, sess.LastUsed, sess.User.At = fromMilli(at), fromMilli(exp), fromMilli(used), fromMilli(uat)
 	return sess, nil
 }
 
 // Sessions lists a user's unexpired sessions, newest first.
 func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Session, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, agent, created_at, expires_at FROM sessions
+	rows, err := s.r.QueryContext(ctx, `SELECT id, agent, created_at, expires_at, last_used_at FROM sessions
 		WHERE user_id = ? AND expires_at > ? ORDER BY id DESC`, userID, now.UnixMilli())
 	if err != nil {
 		return nil, s.readErr(err)
@@ -157,14 +260,36 @@ func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Se
 	var out []Session
 	for rows.Next() {
 		sess := Session{User: User{ID: userID}}
-		var at, exp int64
-		if err := rows.Scan(&sess.ID, &sess.Agent, &at, &exp); err != nil {
+		var at, exp, used int64
+		if err := rows.Scan(&sess.ID, &sess.Agent, &at, &exp, &used); err != nil {
 			return nil, err
 		}
-		sess.At, sess.Expires = fromMilli(at), fromMilli(exp)
+		sess.At, sess.Expires, sess.LastUsed = fromMilli(at), fromMilli(exp), fromMilli(used)
 		out = append(out, sess)
 	}
 	return out, s.readErr(rows.Err())
+}
+
+// TouchSession records that session id was used at at. A time before the
+// one recorded changes nothing, so racing touches keep the latest. Callers
+// touch a session only every so often, not on every request.
+func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.do(ctx, at, &touchSession{ID: id})
+	return err
+}
+
+// touchSession is the command of TouchSession.
+type touchSession struct {
+	ID int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(touchSession) }) }
+
+func (*touchSession) kind() string { return "session_used" }
+
+func (c *touchSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	_, err := tx.Exec(`UPDATE sessions SET last_used_at = max(last_used_at, ?) WHERE id = ?`, at.UnixMilli(), c.ID)
+	return nil, nil, err
 }
 
 // DeleteSession ends session id of user; a session of someone else, or one

@@ -14,9 +14,10 @@ import (
 // refused wherever it is applied.
 func everyOp() []Op {
 	return []Op{
-		&createUser{Name: "ann", Password: "$argon2id$x"},
-		&createUser{Name: "ANN", Password: "$argon2id$y"},
-		&createSession{UserID: 1, Hash: hashOf("cookie"), CSRF: "c", Agent: "a", Expires: 4_102_444_800_000},
+		&createUser{Name: "ann", Key: "ann", Password: "$argon2id$x"},
+		&createUser{Name: "ANN", Key: "ann", Password: "$argon2id$y"},
+		&createSession{UserID: 1, Hash: hashOf("cookie"), Agent: "a", Expires: 4_102_444_800_000},
+		&touchSession{ID: 1},
 		&addActivity{Text: "deployed", Link: "https://example.com"},
 		&addMessage{Room: "lobby", UserID: 1, User: "ann", Content: "hello"},
 		&addMessage{Room: "lobby", User: "guest", Content: "hi"},
@@ -100,7 +101,7 @@ func TestSharedLogAppliesAlikeEverywhere(t *testing.T) {
 	if a != b {
 		t.Errorf("the same log wrote different rows:\n%s\n---\n%s", a, b)
 	}
-	if !strings.Contains(a, "applied|18") {
+	if !strings.Contains(a, "applied|19") {
 		t.Errorf("the applied position is not recorded:\n%s", a)
 	}
 }

@@ -103,6 +103,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	epoch, err := migrate(ctx, w)
+	if err == nil {
+		err = keyNames(ctx, w)
+	}
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("db: open %s: %w", path, err)

@@ -23,7 +23,7 @@ func (s *Server) embedRoutes(e *echo.Echo, liveLimit echo.MiddlewareFunc) {
 	e.GET("/embed/chart", handleWidget(auth, data, epoch, widget.Chart))
 	e.GET("/embed/activity", handleWidget(auth, data, epoch, widget.Activity))
 	e.GET("/embed/rooms/:room", handleWidget(auth, data, epoch, widget.Room))
-	e.POST("/embed/rooms/:room/messages", handleWidgetPost(auth, data, s.Store, s.Store, s.Chat, s.Limits.clientIP, epoch))
+	e.POST("/embed/rooms/:room/messages", handleWidgetPost(auth, data, s.Store, s.Store, s.Chat, s.chatRate, epoch))
 	e.GET("/embed/live", handleWidgetLive(s.SSE, s.Secret, s.Logger), streaming, liveLimit)
 
 	e.GET("/stream/metrics", handleWidgetStream(s.Streams, auth, data, widget.Metrics, s.Logger), streaming, liveLimit)

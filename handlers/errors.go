@@ -58,7 +58,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if s := sessionOf(c); s != nil {
 				// Still signed in on an error page; its bell is not counted.
 				p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: -1}
-				p.CSRF = s.CSRF
+				p.CSRF = csrfToken(c)
 			}
 			err = views.ErrorPage(p, status, msg).Render(c.Request().Context(), c.Response())
 		}

@@ -34,7 +34,7 @@ func visitor(next echo.HandlerFunc) echo.HandlerFunc {
 			rand.Read(b[:])
 			id := hex.EncodeToString(b[:])
 			c.SetCookie(&http.Cookie{
-				Name: visitorCookie, Value: id, Path: "/", HttpOnly: true,
+				Name: cookieName(c, visitorCookie), Value: id, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 			})
 			c.Set(visitorCookie, id)
@@ -48,7 +48,7 @@ func visitorID(c echo.Context) string {
 	if id, ok := c.Get(visitorCookie).(string); ok {
 		return id
 	}
-	ck, err := c.Cookie(visitorCookie)
+	ck, err := c.Cookie(cookieName(c, visitorCookie))
 	if err != nil || len(ck.Value) != 24 {
 		return ""
 	}

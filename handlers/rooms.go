@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
@@ -23,7 +22,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/limit"
 	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/names"
 	"github.com/beacon-live/beacon/rooms"
 	"github.com/beacon-live/beacon/views"
 )
@@ -32,8 +33,9 @@ import (
 type ChatLimits struct {
 	// MessageBytes is the largest message content accepted. Default 4 KiB.
 	MessageBytes int
-	// Rate and Burst limit the messages one connection may send. Default 10
-	// a second, bursts of 20.
+	// Rate and Burst limit the messages one account may send, across all
+	// its connections; a guest's count per client address, across its
+	// connections and widget posts. Default 10 a second, bursts of 20.
 	Rate  float64
 	Burst int
 }
@@ -48,6 +50,42 @@ func (l *ChatLimits) fill() {
 	if l.Burst <= 0 {
 		l.Burst = 20
 	}
+}
+
+// chatRate limits the chat messages of each poster, whichever connection
+// or widget they come through: one account, or, for guests (who have no
+// account to count against), one client address as the other per-address
+// limits count it (clientIP).
+type chatRate struct {
+	keyed    *limit.Keyed
+	rate     float64 // for the refusal's message
+	clientIP func(*http.Request) string
+}
+
+func newChatRate(l ChatLimits, clientIP func(*http.Request) string) *chatRate {
+	l.fill()
+	return &chatRate{keyed: limit.New(l.Rate, l.Burst), rate: l.Rate, clientIP: clientIP}
+}
+
+// keyOf returns whom a request's messages count against: its account, or
+// its address when signed out.
+func (r *chatRate) keyOf(c echo.Context) string {
+	if s := sessionOf(c); s != nil {
+		return views.TopicUser(s.User.ID)
+	}
+	return r.guestKey(c.Request())
+}
+
+// guestKey is what a guest's messages count against: its address.
+func (r *chatRate) guestKey(req *http.Request) string { return "guest:" + r.clientIP(req) }
+
+// allow takes a token for key now, or says why not.
+func (r *chatRate) allow(key string) *fieldError {
+	if ok, _ := r.keyed.Allow(key, time.Now()); !ok {
+		return &fieldError{Status: http.StatusTooManyRequests, Field: "content",
+			Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", r.rate)}
+	}
+	return nil
 }
 
 // SubprotocolJSON selects the JSON mode of a room's WebSocket, for programs.
@@ -65,39 +103,42 @@ func checkRoom(name string) error {
 	return nil
 }
 
-// checkDisplayName validates a display name: 1–32 letters, digits, spaces
-// and . _ -
+// checkDisplayName validates a guest's display name (guestName).
 func checkDisplayName(name string) error {
-	return checkPersonName(name, " ._-", "letters, digits, spaces and . _ -")
+	_, err := guestName(name)
+	return err
 }
 
-// checkPersonName validates a name people go by: 1 to 32 letters, digits
-// and the runes of also; allowed says the same for a person.
-func checkPersonName(name, also, allowed string) error {
-	if name == "" {
-		return badField("name", "is required")
+// guestName prepares a guest's display name (names.Guest: 1–32 letters,
+// digits, spaces and . _ -, in one script) and returns the form to show.
+func guestName(name string) (string, error) {
+	n, err := names.Guest(name)
+	if err != nil {
+		return "", nameError(err)
 	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 32 {
-		return badField("name", "must be at most 32 characters")
+	return n.Display, nil
+}
+
+// nameError is a refusal from package names as a field error.
+func nameError(err error) error {
+	var ne *names.Error
+	if errors.As(err, &ne) {
+		return badField("name", "%s", ne.Reason)
 	}
-	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(also, r) {
-			return badField("name", "may hold only %s (found %q)", allowed, r)
-		}
-	}
-	return nil
+	return err
 }
 
 // displayName returns the browser's chosen name, or "".
 func displayName(c echo.Context) string {
-	ck, err := c.Cookie(nameCookie)
+	ck, err := c.Cookie(cookieName(c, nameCookie))
 	if err != nil {
 		return ""
 	}
 	name, err := url.QueryUnescape(ck.Value)
-	if err != nil || checkDisplayName(name) != nil {
+	if err != nil {
 		return ""
 	}
+	name, _ = guestName(name)
 	return name
 }
 
@@ -197,8 +238,8 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 	if !p.guests {
 		return &fieldError{Status: http.StatusForbidden, Field: "name", Message: "sign in to post in rooms; this server does not let guests post"}
 	}
-	name := strings.TrimSpace(c.FormValue("name"))
-	if err := checkGuestName(c.Request().Context(), p.users, name); err != nil {
+	name, err := checkGuestName(c.Request().Context(), p.users, strings.TrimSpace(c.FormValue("name")))
+	if err != nil {
 		var fe *fieldError
 		if !errors.As(err, &fe) {
 			return err
@@ -206,7 +247,7 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 		return p.render(c, cmp.Or(fe.Status, http.StatusBadRequest), room, 0, "", "Your name "+fe.Message+".")
 	}
 	c.SetCookie(&http.Cookie{
-		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
+		Name: cookieName(c, nameCookie), Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 	})
 	return c.Redirect(http.StatusSeeOther, "/rooms/"+room)
@@ -217,20 +258,22 @@ type userFinder interface {
 	UserByName(ctx context.Context, name string) (db.User, error)
 }
 
-// checkGuestName validates a guest's display name, which must not be an
-// account's: a guest cannot pass for a member.
-func checkGuestName(ctx context.Context, users userFinder, name string) error {
-	if err := checkDisplayName(name); err != nil {
-		return err
+// checkGuestName prepares a guest's display name (guestName), which must
+// not be an account's in any form (the store compares names by their
+// keys): a guest cannot pass for a member. It returns the form to show.
+func checkGuestName(ctx context.Context, users userFinder, name string) (string, error) {
+	name, err := guestName(name)
+	if err != nil {
+		return "", err
 	}
-	_, err := users.UserByName(ctx, name)
+	_, err = users.UserByName(ctx, name)
 	switch {
 	case err == nil:
-		return &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
+		return "", &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
 	case errors.Is(err, db.ErrNotFound):
-		return nil
+		return name, nil
 	}
-	return err
+	return "", err
 }
 
 // historyBody is the JSON answer of the history API.
@@ -367,7 +410,7 @@ var socketUpgrader = websocket.Upgrader{
 // subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
 // is replayed what it missed.
 func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, sessions *liveSessions,
-	guests bool, limits ChatLimits, log *slog.Logger) echo.HandlerFunc {
+	guests bool, limits ChatLimits, chat *chatRate, log *slog.Logger) echo.HandlerFunc {
 	limits.fill()
 	return func(c echo.Context) error {
 		room := c.Param("room")
@@ -407,7 +450,8 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			})
 			defer stop()
 		}
-		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log}
+		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log,
+			rate: chat, rateKey: chat.keyOf(c)}
 		member, err := reg.Join(room, user)
 		if err != nil {
 			s.refuse(err)
@@ -454,7 +498,8 @@ func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64,
 		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "name",
 			Message: "choose a display name first (the room page's form, or ?name= for programs)"}
 	}
-	if err := checkGuestName(c.Request().Context(), users, name); err != nil {
+	name, err := checkGuestName(c.Request().Context(), users, name)
+	if err != nil {
 		return "", 0, err
 	}
 	return name, 0, nil
@@ -472,6 +517,11 @@ type socket struct {
 	member *rooms.Member
 	out    *live.Conn
 	log    *slog.Logger
+
+	// rate counts this socket's messages against rateKey, with every other
+	// connection of the same account (or guest address).
+	rate    *chatRate
+	rateKey string
 }
 
 // Read limits of a socket: a message larger than this closes the
@@ -489,7 +539,6 @@ func (s *socket) read(ctx context.Context) {
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(socketIdle))
 	})
-	limiter := rate.NewLimiter(rate.Limit(s.limits.Rate), s.limits.Burst)
 	typing := rate.NewLimiter(2, 4) // clients throttle to one a second; this only stops floods
 	for {
 		kind, data, err := s.conn.ReadMessage()
@@ -512,9 +561,8 @@ func (s *socket) read(ctx context.Context) {
 			}
 			continue
 		}
-		if !limiter.Allow() {
-			s.fail(&fieldError{Status: http.StatusTooManyRequests, Field: "content",
-				Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", s.limits.Rate)})
+		if err := s.rate.allow(s.rateKey); err != nil {
+			s.fail(err)
 			continue
 		}
 		if _, err := s.store.AddMessageAs(ctx, s.room, s.userID, s.user, in.Content, time.Now()); err != nil {

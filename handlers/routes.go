@@ -32,7 +32,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/rooms", handleOpenRoom)
 	e.GET("/rooms/:room", rooms.handleRoom, visitor)
 	e.POST("/rooms/:room/name", rooms.handleChooseName, checkCSRF)
-	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.Logger), streaming, liveLimit)
+	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.chatRate, s.Logger), streaming, liveLimit)
 	e.GET("/api/rooms/:room/messages", handleHistory(s.Store), apiLimit)
 
 	e.GET("/signup", a.handleSignupPage)

@@ -33,7 +33,7 @@ type Deps struct {
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
 
-	// Secret signs widget tokens, and nothing else.
+	// Secret signs widget tokens; the key of CSRF tokens is derived from it.
 	Secret []byte
 	// Streams serves the zero-JavaScript widget streams and writes the
 	// dashboard's streamed first render.
@@ -50,12 +50,14 @@ type Server struct {
 	echo     *echo.Echo
 	live     *liveSessions
 	accounts *accounts
+	chatRate *chatRate // shared by room sockets and widget posts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
 	s := &Server{Deps: d, live: newLiveSessions()}
-	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP)
+	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
+	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)

@@ -60,6 +60,9 @@ func (s *settings) render(c echo.Context, status int, newToken, problem string) 
 			LastUsed: t.LastUsed, Revoked: !t.Revoked.IsZero()})
 	}
 	for _, ss := range sessions {
+		if s.accounts.idle(ss, time.Now()) {
+			continue // it has ended; its row goes when it is next seen or expires
+		}
 		v.Sessions = append(v.Sessions, views.Session{ID: ss.ID, Agent: ss.Agent, At: ss.At, Current: ss.ID == sess.ID})
 	}
 	return render(c, status, views.SettingsPage(v))

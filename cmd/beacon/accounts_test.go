@@ -214,6 +214,7 @@ func TestAccountsSignUpInOut(t *testing.T) {
 	}
 	// ?next is followed on this site only.
 	for next, want := range map[string]string{"/rooms/lobby": "/rooms/lobby", "//evil.example/x": "/", "https://evil.example": "/"} {
+		csrf := csrfOf(t, c, in.URL+"/login") // signed in by the last round, the form carries the session's token
 		resp, _ := postForm(t, c, in.URL+"/login", url.Values{"_csrf": {csrf}, "name": {"ann"}, "password": {"password-of-ann"}, "next": {next}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 			t.Errorf("sign in with next=%s: %s to %q, want %q", next, resp.Status, resp.Header.Get("Location"), want)

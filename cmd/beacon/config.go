@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/beacon-live/beacon/handlers"
 )
 
 // config is every setting of the server, with its defaults filled in one
@@ -29,6 +31,7 @@ type config struct {
 	SendBuffer      int
 	Guests          bool
 	SessionTTL      time.Duration
+	SessionIdle     time.Duration
 	LiveRate        float64
 	LiveBurst       int
 	APIRate         float64
@@ -60,11 +63,14 @@ func settings(c *config) []setting {
 		{"room-conns", "BEACON_ROOM_CONNS", "connections one chat room holds", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.RoomConns, n, 1000, u) }},
 		{"presence-grace", "BEACON_PRESENCE_GRACE", "how long someone stays online after their last connection closes", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.PresenceGrace, n, 5*time.Second, u) }},
 		{"message-bytes", "BEACON_MESSAGE_BYTES", "largest chat message accepted", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBytes, n, 4<<10, u) }},
-		{"message-rate", "BEACON_MESSAGE_RATE", "chat messages one connection may send per second", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.MessageRate, n, 10, u) }},
-		{"message-burst", "BEACON_MESSAGE_BURST", "chat messages one connection may send in a burst", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBurst, n, 20, u) }},
+		{"message-rate", "BEACON_MESSAGE_RATE", "chat messages one account may send per second, across its connections (guests: one address, with its widget posts)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.MessageRate, n, 10, u) }},
+		{"message-burst", "BEACON_MESSAGE_BURST", "chat messages one account (guests: one address) may send in a burst", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.MessageBurst, n, 20, u) }},
 		{"send-buffer", "BEACON_SEND_BUFFER", "kernel send buffer per connection in bytes (0: the kernel's autotuning, up to ~4 MiB); small, so a client that stops reading is noticed early", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.SendBuffer, n, 256<<10, u) }},
 		{"guests", "BEACON_GUESTS", "let signed-out visitors post in rooms under a chosen name (marked as guests)", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.Guests, n, false, u) }},
-		{"session-ttl", "BEACON_SESSION_TTL", "how long a sign-in lasts", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.SessionTTL, n, 30*24*time.Hour, u) }},
+		{"session-ttl", "BEACON_SESSION_TTL", "how long a sign-in lasts at most", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.SessionTTL, n, 30*24*time.Hour, u) }},
+		{"session-idle", "BEACON_SESSION_IDLE", "how long a sign-in lasts unused", func(fs *flag.FlagSet, n, u string) {
+			fs.DurationVar(&c.SessionIdle, n, handlers.DefaultSessionIdle, u)
+		}},
 		{"live-rate", "BEACON_LIVE_RATE", "new live connections one address may open per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.LiveRate, n, 10, u) }},
 		{"live-burst", "BEACON_LIVE_BURST", "new live connections one address may open at once", func(fs *flag.FlagSet, n, u string) { fs.IntVar(&c.LiveBurst, n, 60, u) }},
 		{"api-rate", "BEACON_API_RATE", "API requests one address may make per second (0: no limit)", func(fs *flag.FlagSet, n, u string) { fs.Float64Var(&c.APIRate, n, 50, u) }},
@@ -121,6 +127,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("room-conns, message-bytes, message-rate and message-burst must be positive")
 	case c.SessionTTL < time.Minute:
 		return c, fmt.Errorf("session-ttl must be at least 1m")
+	case c.SessionIdle < time.Minute:
+		return c, fmt.Errorf("session-idle must be at least 1m")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
 	}

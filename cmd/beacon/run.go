@@ -68,6 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
+	if err := warnUnkeyed(ctx, store, log); err != nil {
+		return err
+	}
 	secret, err := serverSecret(ctx, cfg.Secret, store)
 	if err != nil {
 		return err
@@ -108,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: handlers.NewServer(handlers.Deps{
 			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
 			Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
-			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, Guests: cfg.Guests},
+			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
 			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
 				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
 			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Registry: reg,
@@ -166,6 +169,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("close database: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// warnUnkeyed tells the operator about accounts made before names were
+// compared by their PRECIS keys whose name has no key of its own (it has
+// the key of an older account's name, or none): they are kept, and sign in
+// by their exact name only.
+func warnUnkeyed(ctx context.Context, store *db.Store, log *slog.Logger) error {
+	users, err := store.UnkeyedUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	for _, u := range users {
+		log.Warn("this account's name reads like an older account's, or is not a valid name any more; it signs in by its exact name only",
+			"id", u.ID, "name", u.Name)
+	}
 	return nil
 }
 
