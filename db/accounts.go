@@ -309,12 +309,32 @@ func init() { registerOp(func() Op { return new(deleteSession) }) }
 
 func (*deleteSession) kind() string { return "session_end" }
 
-func (c *deleteSession) apply(tx *sql.Tx, _ int64, _ time.Time) (any, []Event, error) {
+// apply deletes the session and announces it on TopicSessions, so that
+// every instance closes the session's live connections when it applies it.
+func (c *deleteSession) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
 	res, err := tx.Exec(`DELETE FROM sessions WHERE id = ? AND user_id = ?`, c.ID, c.UserID)
 	if err != nil {
 		return nil, nil, err
 	}
-	return nil, nil, mustChange(res)
+	if err := mustChange(res); err != nil {
+		return nil, nil, err
+	}
+	e, err := appendEvent(tx, pos, TopicSessions, KindSessionEnded, at, SessionEnded{Session: c.ID, User: c.UserID})
+	return nil, []Event{e}, err
+}
+
+// TopicSessions is the topic of events about sessions. No client reads it:
+// its events tell every instance to close a session's live connections.
+const TopicSessions = "sessions"
+
+// KindSessionEnded is the kind of the event of a session that ended
+// (signed out, revoked, replaced by a new sign-in, or idle).
+const KindSessionEnded = "session_end"
+
+// SessionEnded is the data of a KindSessionEnded event.
+type SessionEnded struct {
+	Session int64 `json:"session"`
+	User    int64 `json:"user"`
 }
 
 // hashOf is how secrets (session cookies, API tokens) are stored. They are

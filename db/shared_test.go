@@ -52,6 +52,7 @@ func openShared(t *testing.T, path string, log *cluster.Log, rec *recorder) *Sto
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	s.Start()
 	return s
 }
 
@@ -143,6 +144,7 @@ func TestSharedLogRestartContinues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Start()
 	ctx := context.Background()
 	first, err := a.AddActivity(ctx, "one", "", time.Time{})
 	if err != nil {

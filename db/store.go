@@ -84,6 +84,8 @@ type Store struct {
 	waitMu     sync.Mutex              // guards waiting and followErr
 	waiting    map[string]chan outcome // this instance's writes waiting to be applied, by command ID
 	followErr  error                   // why the apply loop is stuck, or nil
+	from       int64                   // the position the apply loop starts at
+	startOnce  sync.Once
 
 	// Owned by the writer goroutine.
 	head       int64 // the newest position given
@@ -153,10 +155,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s.shared, s.waiting = opts.Shared, map[string]chan outcome{}
+	s.shared, s.waiting, s.from = opts.Shared, map[string]chan outcome{}, from
 	s.following, s.stopFollow = context.WithCancel(context.Background())
-	go s.follow(from)
 	return s, nil
+}
+
+// Start starts applying the shared log (Options.Shared), from the position
+// after the last one this database applied. OnCommit is first called after
+// Start, so the caller can make what OnCommit needs after Open (the epoch
+// of a shared log is known only then). Writes wait for it: they return once
+// their command is applied here. Without a shared log it does nothing: the
+// writer started with Open. Calling it again does nothing.
+func (s *Store) Start() {
+	if s.shared == nil {
+		return
+	}
+	s.startOnce.Do(func() { go s.follow(s.from) })
 }
 
 // dsn is a go-sqlite3 URI for path with params, the path escaped so that a
@@ -179,6 +193,7 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		if s.stopFollow != nil {
 			s.stopFollow()
+			s.startOnce.Do(func() { close(s.done) }) // never started
 		}
 		<-s.done
 		// Readers first, so the writer's connection is the last one and

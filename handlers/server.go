@@ -74,5 +74,10 @@ func NewServer(d Deps) *Server {
 	return s
 }
 
+// EndSession closes the live connections of session id: SSE streams end
+// and room sockets close. The Publisher calls it when a session's end is
+// applied.
+func (s *Server) EndSession(id int64) { s.live.end(id) }
+
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

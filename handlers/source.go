@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -72,11 +73,28 @@ type Publisher struct {
 	Hub   *live.Hub
 	Board *Board
 	Log   *slog.Logger
+
+	// sessionEnded closes the live connections of a session that ended
+	// (Server.EndSession), on every instance of a cluster, so a sign-out
+	// on one closes them on all. Set once the server exists, while
+	// commands may already be applied: hence atomic.
+	sessionEnded atomic.Pointer[func(id int64)]
 }
+
+// OnSessionEnded sets what closes the live connections of a session whose
+// end is applied.
+func (p *Publisher) OnSessionEnded(f func(id int64)) { p.sessionEnded.Store(&f) }
 
 // Committed publishes events that were just committed.
 func (p *Publisher) Committed(events []db.Event) {
 	for _, ev := range events {
+		if ev.Kind == db.KindSessionEnded {
+			var e db.SessionEnded
+			if f := p.sessionEnded.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
+				(*f)(e.Session)
+			}
+			continue
+		}
 		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
 		if err != nil {
 			p.Log.Error("render event", "err", err)

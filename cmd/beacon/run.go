@@ -63,19 +63,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
-	if tok := getenv(bootstrapEnv); tok != "" {
-		if err := bootstrap(ctx, store, tok); err != nil {
-			return err
-		}
-	}
-	if err := warnUnkeyed(ctx, store, log); err != nil {
-		return err
-	}
-	secret, err := serverSecret(ctx, cfg.Secret, store)
-	if err != nil {
-		return err
-	}
 
+	// What publishes committed events comes first: in a cluster, the log's
+	// commands start being applied (and published) at store.Start.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hub := live.NewHub(live.HubConfig{
@@ -88,7 +78,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer hub.Close()
 	board := handlers.NewBoard(hub, cfg.Tick, log)
 	pub.Hub, pub.Board = hub, board
+	store.Start()
 
+	if tok := getenv(bootstrapEnv); tok != "" {
+		if err := bootstrap(ctx, store, tok); err != nil {
+			return err
+		}
+	}
+	if err := warnUnkeyed(ctx, store, log); err != nil {
+		return err
+	}
+	secret, err := serverSecret(ctx, cfg.Secret, store)
+	if err != nil {
+		return err
+	}
 	samples, err := store.SamplesSince(ctx, time.Now().Add(-24*time.Hour))
 	if err != nil {
 		return fmt.Errorf("read metrics: %w", err)
@@ -107,17 +110,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	roomOut.Rooms = chat.Active
 	defer chat.Close()
 
+	server := handlers.NewServer(handlers.Deps{
+		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
+		Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
+		Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
+		Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
+			APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Registry: reg,
+		Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
+		Cluster: health,
+	})
+	pub.OnSessionEnded(server.EndSession)
 	srv := &http.Server{
-		Handler: handlers.NewServer(handlers.Deps{
-			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
-			Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
-			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
-			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
-				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
-			Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Registry: reg,
-			Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
-			Cluster: health,
-		}),
+		Handler:           server,
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
 		IdleTimeout:       2 * time.Minute,
