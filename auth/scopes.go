@@ -16,6 +16,18 @@ const (
 // AllScopes lists every scope, in the order forms show them.
 var AllScopes = []string{ScopeMetrics, ScopeActivity, ScopeNotify}
 
+// NeedsAdmin reports whether only an admin's token may carry scope (and
+// only an admin make one with it). Every scope today does: ingest writes
+// the dashboard and the feed everyone shares (and takes metric slots from
+// everyone), notify reaches other people.
+func NeedsAdmin(scope string) bool {
+	switch scope {
+	case ScopeMetrics, ScopeActivity, ScopeNotify:
+		return true
+	}
+	return false
+}
+
 // TokenPrefix starts every API token.
 const TokenPrefix = "bcn_"
 

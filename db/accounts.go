@@ -16,32 +16,71 @@ import (
 // ErrExists is returned when a record with the same unique name exists.
 var ErrExists = errors.New("db: already exists")
 
+// ErrNotFirst is returned by CreateFirstUser when an account exists.
+var ErrNotFirst = errors.New("db: accounts exist already")
+
+// ErrLastAdmin is returned by SetRole for a change that would leave no admin.
+var ErrLastAdmin = errors.New("db: that is the last admin")
+
+// Roles of an account.
+const (
+	// RoleAdmin makes ingest and notify tokens and posting widgets, and
+	// sees the server panel. The first account is one.
+	RoleAdmin = "admin"
+	// RoleMember is every other account.
+	RoleMember = "member"
+)
+
 // User is an account.
 type User struct {
 	ID       int64
 	Name     string
 	Password string // PHC string of the password's hash
+	Role     string // RoleAdmin or RoleMember
 	At       time.Time
 }
 
+// Admin reports whether u is an admin.
+func (u User) Admin() bool { return u.Role == RoleAdmin }
+
+// firstIsAdmin is the role of a new account, decided inside its INSERT:
+// the writer runs one transaction at a time (and other processes wait for
+// its lock), so of two first sign-ups exactly one sees no account.
+const firstIsAdmin = `CASE WHEN EXISTS (SELECT 1 FROM users) THEN '` + RoleMember + `' ELSE '` + RoleAdmin + `' END`
+
 // CreateUser stores a new account; a name with the key of another's
-// (names.Key: "Émile" and "émile") is ErrExists. The caller has prepared
+// (names.Key: "Émile" and "émile") is ErrExists. The first account of the
+// database is an admin, every later one a member. The caller has prepared
 // name (names.Account) and hashed the password.
 func (s *Store) CreateUser(ctx context.Context, name, passwordHash string) (User, error) {
+	return s.createUser(ctx, name, passwordHash, false)
+}
+
+// CreateFirstUser stores a new account, an admin, only if the database has
+// none yet (else ErrNotFirst): sign-up when it is closed to all but the
+// first account.
+func (s *Store) CreateFirstUser(ctx context.Context, name, passwordHash string) (User, error) {
+	return s.createUser(ctx, name, passwordHash, true)
+}
+
+func (s *Store) createUser(ctx context.Context, name, passwordHash string, onlyFirst bool) (User, error) {
 	key, ok := names.Key(name)
 	if !ok || passwordHash == "" {
 		return User{}, fmt.Errorf("%w: a user needs a name (one word) and a password hash", ErrInvalid)
 	}
-	return doAs[User](ctx, s, time.Time{}, &createUser{Name: name, Key: key, Password: passwordHash})
+	return doAs[User](ctx, s, time.Time{}, &createUser{Name: name, Key: key, Password: passwordHash, OnlyFirst: onlyFirst})
 }
 
-// createUser is the command of CreateUser. Two sign-ups for one name on two
-// instances both reach the log; the first applied wins everywhere, and the
-// second is refused everywhere with ErrExists.
+// createUser is the command of CreateUser and CreateFirstUser. Two
+// sign-ups for one name on two instances both reach the log; the first
+// applied wins everywhere, and the second is refused everywhere with
+// ErrExists. The role is decided in the INSERT, so of two first sign-ups
+// exactly one is the admin, on every instance alike.
 type createUser struct {
-	Name     string `json:"name"`
-	Key      string `json:"key"`
-	Password string `json:"password"` // the PHC string of its hash, never the password
+	Name      string `json:"name"`
+	Key       string `json:"key"`
+	Password  string `json:"password"` // the PHC string of its hash, never the password
+	OnlyFirst bool   `json:"only_first,omitempty"`
 }
 
 func init() { registerOp(func() Op { return new(createUser) }) }
@@ -50,14 +89,102 @@ func (*createUser) kind() string { return "user" }
 
 func (c *createUser) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
 	u := User{Name: c.Name, Password: c.Password, At: at}
-	res, err := tx.Exec(`INSERT INTO users (name, name_key, password, created_at) VALUES (?, ?, ?, ?)`,
-		u.Name, c.Key, u.Password, at.UnixMilli())
+	query := `INSERT INTO users (name, name_key, password, role, created_at) VALUES (?, ?, ?, ` + firstIsAdmin + `, ?)
+		RETURNING id, role`
+	if c.OnlyFirst {
+		query = `INSERT INTO users (name, name_key, password, role, created_at)
+			SELECT ?, ?, ?, '` + RoleAdmin + `', ? WHERE NOT EXISTS (SELECT 1 FROM users)
+			RETURNING id, role`
+	}
+	err := tx.QueryRow(query, u.Name, c.Key, u.Password, at.UnixMilli()).Scan(&u.ID, &u.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFirst
+	}
 	if err != nil {
 		return nil, nil, uniqueErr(err, "the name "+c.Name)
 	}
-	u.ID, err = res.LastInsertId()
+	return u, nil, nil
+}
+
+// SetRole makes the account called name (as UserByName finds it) an admin or a
+// member, and returns it. An unknown name is ErrNotFound; taking the role
+// of the only admin is ErrLastAdmin, so someone is always left to make
+// tokens (the check is in the same transaction as the change).
+func (s *Store) SetRole(ctx context.Context, name, role string) (User, error) {
+	if role != RoleAdmin && role != RoleMember {
+		return User{}, fmt.Errorf("%w: role must be %s or %s", ErrInvalid, RoleAdmin, RoleMember)
+	}
+	return doAs[User](ctx, s, time.Time{}, &setRole{Name: name, Role: role})
+}
+
+// setRole is the command of SetRole.
+type setRole struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+func init() { registerOp(func() Op { return new(setRole) }) }
+
+func (*setRole) kind() string { return "role" }
+
+func (c *setRole) apply(tx *sql.Tx, _ int64, _ time.Time) (any, []Event, error) {
+	var u User
+	var ms int64
+	key, _ := names.Key(c.Name) // "" matches no key
+	// The account UserByName would find: exact name, then by key.
+	err := tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE name = ? OR name_key = ?
+		ORDER BY name = ? COLLATE BINARY DESC, name_key IS ? DESC LIMIT 1`, c.Name, key, c.Name, key).
+		Scan(&u.ID, &u.Name, &u.Password, &u.Role, &ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	u.At = fromMilli(ms)
+	if u.Role == RoleAdmin && c.Role == RoleMember {
+		var admins int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM users WHERE role = ?`, RoleAdmin).Scan(&admins); err != nil {
+			return nil, nil, err
+		}
+		if admins <= 1 {
+			return nil, nil, fmt.Errorf("%w: %s is the only admin; make another account admin first", ErrLastAdmin, u.Name)
+		}
+	}
+	u.Role = c.Role
+	_, err = tx.Exec(`UPDATE users SET role = ? WHERE id = ?`, c.Role, u.ID)
 	return u, nil, err
 }
+
+// Users lists every account, oldest first.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var ms int64
+		if err := rows.Scan(&u.ID, &u.Name, &u.Password, &u.Role, &ms); err != nil {
+			return nil, err
+		}
+		u.At = fromMilli(ms)
+		out = append(out, u)
+	}
+	return out, s.readErr(rows.Err())
+}
+
+// HasUsers reports whether the database has any account.
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	var exists bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists)
+	return exists, s.readErr(err)
+}
+
+// userColumns are the columns a User is scanned from, in order.
+const userColumns = `id, name, password, role, created_at`
 
 // UserByName returns the account called name, or ErrNotFound: the one
 // whose name is exactly name, else the one whose name has name's key
@@ -65,7 +192,7 @@ func (c *createUser) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, err
 // keys, one whose name differs from it only in the case of ASCII letters.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 	key, _ := names.Key(name) // "" matches no key
-	rows, err := s.r.QueryContext(ctx, `SELECT id, name, password, created_at, name = ? COLLATE BINARY, name_key IS ?
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+`, name = ? COLLATE BINARY, name_key IS ?
 		FROM users WHERE name = ? OR name_key = ?`, name, key, name, key)
 	if err != nil {
 		return User{}, s.readErr(err)
@@ -77,7 +204,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 		var u User
 		var ms int64
 		var exact, byKey bool
-		if err := rows.Scan(&u.ID, &u.Name, &u.Password, &ms, &exact, &byKey); err != nil {
+		if err := rows.Scan(&u.ID, &u.Name, &u.Password, &u.Role, &ms, &exact, &byKey); err != nil {
 			return User{}, s.readErr(err)
 		}
 		u.At = fromMilli(ms)
@@ -164,13 +291,13 @@ func (s *Store) UnkeyedUsers(ctx context.Context) ([]User, error) {
 
 // UserByID returns the account with id, or ErrNotFound.
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
-	return s.user(ctx, `SELECT id, name, password, created_at FROM users WHERE id = ?`, id)
+	return s.user(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
 }
 
 func (s *Store) user(ctx context.Context, query string, arg any) (User, error) {
 	var u User
 	var ms int64
-	err := s.r.QueryRowContext(ctx, query, arg).Scan(&u.ID, &u.Name, &u.Password, &ms)
+	err := s.r.QueryRowContext(ctx, query, arg).Scan(&u.ID, &u.Name, &u.Password, &u.Role, &ms)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -230,15 +357,16 @@ func (c *createSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, 
 }
 
 // SessionBySecret returns the unexpired session whose cookie secret is
-// secret, with its user, or ErrNotFound.
+// secret, with its user as it is now (its role included: a change of role
+// takes effect at the session's next request), or ErrNotFound.
 func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
 	var sess Session
 	var at, exp, used, uat int64
 	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at, s.last_used_at,
-			u.id, u.name, u.password, u.created_at
+			u.id, u.name, u.password, u.role, u.created_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.hash = ? AND s.expires_at > ?`, hashOf(secret), now.UnixMilli()).
-		Scan(&sess.ID, &sess.Agent, &at, &exp, &used, &sess.User.ID, &sess.User.Name, &sess.User.Password, &uat)
+		Scan(&sess.ID, &sess.Agent, &at, &exp, &used, &sess.User.ID, &sess.User.Name, &sess.User.Password, &sess.User.Role, &uat)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
 	}

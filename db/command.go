@@ -125,5 +125,6 @@ func (c *commandIDs) next() string { return c.prefix + strconv.FormatUint(c.n.Ad
 // isRefusal reports whether err is an op's refusal (the same on every
 // instance) rather than a failure of the database.
 func isRefusal(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound)
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) ||
+		errors.Is(err, ErrNotFirst) || errors.Is(err, ErrLastAdmin)
 }

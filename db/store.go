@@ -79,7 +79,7 @@ type Store struct {
 
 	// Shared mode (Options.Shared).
 	shared     Shared
-	following  context.Context         // ended by Close: the apply loop ends
+	following  context.Context // ended by Close: the apply loop ends
 	stopFollow context.CancelFunc
 	waitMu     sync.Mutex              // guards waiting and followErr
 	waiting    map[string]chan outcome // this instance's writes waiting to be applied, by command ID

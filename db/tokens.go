@@ -18,6 +18,10 @@ type Token struct {
 	At       time.Time
 	LastUsed time.Time // zero if never used
 	Revoked  time.Time // zero while it works
+	// OwnerRole is the owner's role as it is now (RoleAdmin or
+	// RoleMember), "" for a server token: what a token may do follows its
+	// owner's role, so a demotion takes effect at the token's next use.
+	OwnerRole string
 }
 
 // CreateToken stores the hash of token under name with scopes, owned by
@@ -72,9 +76,9 @@ func (s *Store) SetServerToken(ctx context.Context, name, token string, scopes [
 }
 
 // TokenByValue returns the token whose value is token, revoked or not (the
-// caller says which), or ErrNotFound. It notes the use.
+// caller says which), with its owner's role, or ErrNotFound.
 func (s *Store) TokenByValue(ctx context.Context, token string) (Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hashOf(token)))
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` WHERE t.hash = ?`, hashOf(token)))
 	if err != nil {
 		return Token{}, s.readErr(err)
 	}
@@ -104,8 +108,8 @@ func (c *touchToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, err
 
 // Tokens lists the tokens of userID (0: the server tokens), newest first.
 func (s *Store) Tokens(ctx context.Context, userID int64) ([]Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens
-		WHERE user_id IS ? ORDER BY id DESC`, nullID(userID))
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+`
+		WHERE t.user_id IS ? ORDER BY t.id DESC`, nullID(userID))
 	if err != nil {
 		return nil, s.readErr(err)
 	}
@@ -147,14 +151,17 @@ func (c *revokeToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, er
 	return nil, nil, mustChange(res)
 }
 
-const tokenColumns = `id, COALESCE(user_id, 0), name, scopes, created_at, last_used_at, revoked_at`
+const (
+	tokenColumns = `t.id, COALESCE(t.user_id, 0), t.name, t.scopes, t.created_at, t.last_used_at, t.revoked_at, COALESCE(u.role, '')`
+	tokenTables  = `tokens t LEFT JOIN users u ON u.id = t.user_id`
+)
 
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var t Token
 	var scopes string
 	var at int64
 	var used, revoked sql.NullInt64
-	err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &at, &used, &revoked)
+	err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &at, &used, &revoked, &t.OwnerRole)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNotFound
 	}

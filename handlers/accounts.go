@@ -47,6 +47,8 @@ const ctxSession = "beacon.session"
 // users is what accounts need from the store.
 type users interface {
 	CreateUser(ctx context.Context, name, passwordHash string) (db.User, error)
+	CreateFirstUser(ctx context.Context, name, passwordHash string) (db.User, error)
+	HasUsers(ctx context.Context) (bool, error)
 	UserByName(ctx context.Context, name string) (db.User, error)
 	CreateSession(ctx context.Context, userID int64, secret, agent string, expires time.Time) (db.Session, error)
 	SessionBySecret(ctx context.Context, secret string, now time.Time) (db.Session, error)
@@ -65,6 +67,8 @@ type accounts struct {
 	byIP     *limit.Keyed // failed sign-ins and sign-ups per address
 	csrf     csrfKeys
 	dummy    string // a hash to check when the name is unknown, so both take as long
+	// signupClosed lets only the first account sign up (Access.SignupClosed).
+	signupClosed bool
 }
 
 func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string, secret []byte) *accounts {
@@ -149,9 +153,27 @@ func (a *accounts) handleLoginPage(c echo.Context) error {
 	return render(c, http.StatusOK, views.LoginPage(a.form(c, "Sign in", "", "")))
 }
 
-// handleSignupPage serves GET /signup.
+// handleSignupPage serves GET /signup: the form, or, when sign-up is
+// closed and the first account exists, a 403 page that says who makes
+// accounts.
 func (a *accounts) handleSignupPage(c echo.Context) error {
+	if a.signupClosed {
+		exists, err := a.store.HasUsers(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		if exists {
+			return a.signupClosedPage(c, "")
+		}
+	}
 	return render(c, http.StatusOK, views.SignupPage(a.form(c, "Sign up", "", "")))
+}
+
+// signupClosedPage refuses a sign-up: accounts are made by an admin.
+func (a *accounts) signupClosedPage(c echo.Context, name string) error {
+	f := a.form(c, "Sign up", name, "")
+	f.Closed = true
+	return render(c, http.StatusForbidden, views.SignupPage(f))
 }
 
 func (a *accounts) form(c echo.Context, title, name, problem string) views.AuthForm {
@@ -241,7 +263,14 @@ func (a *accounts) handleSignup(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.SignupPage(a.form(c, "Sign up", name,
 			"Too many attempts from your address. Try again in "+limit.RetryAfter(wait)+" seconds.")))
 	}
-	u, err := a.store.CreateUser(c.Request().Context(), name, auth.HashPassword(password))
+	create := a.store.CreateUser
+	if a.signupClosed {
+		create = a.store.CreateFirstUser // decided in the database: of two at once, one gets in
+	}
+	u, err := create(c.Request().Context(), name, auth.HashPassword(password))
+	if errors.Is(err, db.ErrNotFirst) {
+		return a.signupClosedPage(c, name)
+	}
 	if errors.Is(err, db.ErrExists) {
 		return render(c, http.StatusConflict, views.SignupPage(a.form(c, "Sign up", name, "That name is taken.")))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/beacon-live/beacon/auth"
 	"github.com/beacon-live/beacon/db"
 )
 
@@ -35,7 +36,9 @@ const touchEvery = time.Minute
 
 // requireScope lets through requests with "Authorization: Bearer <token>"
 // of a working token that has scope. Missing or unknown tokens are 401,
-// revoked ones 401 too (they say so), a token without the scope 403. Every
+// revoked ones 401 too (they say so), a token without the scope 403, and a
+// person's token with a scope that needs an admin (auth.NeedsAdmin) 403
+// when its owner is not one now: a demotion takes effect at once. Every
 // answer says what is missing.
 func requireScope(tokens tokenReader, scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -62,6 +65,10 @@ func requireScope(tokens tokenReader, scope string) echo.MiddlewareFunc {
 				h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+scope+`"`)
 				return &fieldError{Status: http.StatusForbidden, Field: "Authorization",
 					Message: "this token lacks scope " + scope + " (it has " + strings.Join(t.Scopes, ", ") + ")"}
+			case auth.NeedsAdmin(scope) && t.UserID != 0 && t.OwnerRole != db.RoleAdmin:
+				h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+scope+`"`)
+				return &fieldError{Status: http.StatusForbidden, Field: "Authorization",
+					Message: "scope " + scope + " needs an admin's token, and this token's owner is not an admin (any more)"}
 			}
 			if now := time.Now(); now.Sub(t.LastUsed) > touchEvery {
 				if err := tokens.TouchToken(c.Request().Context(), t.ID, now); err != nil {

@@ -48,6 +48,11 @@ type Board struct {
 	last   views.Metrics            // guarded by mu; the newest reading of the server's own figures
 }
 
+// The board shows two audiences: everyone sees the posted metrics and
+// their series (Metrics, Chart; topics metrics and chart, and the widgets),
+// admins the server's own figures and series too (ServerMetrics,
+// ServerChart; topics server-metrics and server-chart).
+
 // NewBoard returns a board that publishes to hub every tick.
 func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
 	series := func(name, unit string) *stats.Series {
@@ -165,11 +170,27 @@ func (b *Board) sample(now time.Time, eventRate float64) {
 	b.mu.Unlock()
 }
 
-// Metrics returns the newest reading with the latest posted values.
-func (b *Board) Metrics() views.Metrics {
+// ServerMetrics returns the newest reading of the server's own figures
+// with the latest posted values: an admin's panel.
+func (b *Board) ServerMetrics() views.Metrics {
 	b.mu.Lock()
 	m := b.last
 	b.mu.Unlock()
+	m.Server = true
+	return b.withPosted(m)
+}
+
+// Metrics returns the latest posted values, as of the newest reading: the
+// panel everyone sees.
+func (b *Board) Metrics() views.Metrics {
+	b.mu.Lock()
+	at := b.last.At
+	b.mu.Unlock()
+	return b.withPosted(views.Metrics{At: at})
+}
+
+// withPosted adds the latest posted values to m.
+func (b *Board) withPosted(m views.Metrics) views.Metrics {
 	series, units := b.posted()
 	m.Custom = make([]views.CustomMetric, 0, len(series))
 	for i, sr := range series {
@@ -197,9 +218,15 @@ func (b *Board) posted() ([]*stats.Series, []string) {
 	return series, units
 }
 
-// Chart returns every series over the window before now: the built-in ones
-// first, then the posted ones by name.
-func (b *Board) Chart(now time.Time) views.Chart {
+// ServerChart returns every series over the window before now: the
+// server's own first, then the posted ones by name. An admin's chart.
+func (b *Board) ServerChart(now time.Time) views.Chart { return b.chart(now, true) }
+
+// Chart returns the posted series over the window before now, by name: the
+// chart everyone sees.
+func (b *Board) Chart(now time.Time) views.Chart { return b.chart(now, false) }
+
+func (b *Board) chart(now time.Time, server bool) views.Chart {
 	c := views.Chart{Now: now, Window: chartWindow}
 	add := func(sr *stats.Series, unit string) {
 		pts := sr.Since(now)
@@ -209,8 +236,10 @@ func (b *Board) Chart(now time.Time) views.Chart {
 		}
 		c.Series = append(c.Series, vs)
 	}
-	for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
-		add(sr, sr.Unit)
+	if server {
+		for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
+			add(sr, sr.Unit)
+		}
 	}
 	custom, units := b.posted()
 	for i, sr := range custom {
@@ -219,11 +248,14 @@ func (b *Board) Chart(now time.Time) views.Chart {
 	return c
 }
 
-// frames renders the metrics panel and the chart as out-of-band fragments.
+// frames renders the metrics panel and the chart as out-of-band fragments,
+// once for everyone and once with the server's figures for admins.
 func (b *Board) frames(ctx context.Context, now time.Time) []live.Frame {
 	return []live.Frame{
 		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(b.Metrics(), true)), At: now},
 		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(b.Chart(now), true)), At: now},
+		{Topic: views.TopicServerMetrics, Data: b.render(ctx, views.MetricsPanel(b.ServerMetrics(), true)), At: now},
+		{Topic: views.TopicServerChart, Data: b.render(ctx, views.ChartPanel(b.ServerChart(now), true)), At: now},
 	}
 }
 

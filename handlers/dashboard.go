@@ -31,6 +31,10 @@ type activeRooms interface {
 // the chart (all in memory) are flushed first; the activity feed is read from
 // the database after that, and the live connection, placed after the feed,
 // starts at the position the feed was read at (or the bell's, if older).
+//
+// An admin's metrics and chart hold the server's own figures too (the
+// server panel), live on topics only admins may read; everyone else sees
+// the posted metrics.
 func handleDashboard(b *Board, feed feedReader, unread unreadReader, active activeRooms, pages chunker, epoch string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		page, bellHead, err := pageFor(c, unread, "Dashboard")
@@ -41,18 +45,23 @@ func handleDashboard(b *Board, feed feedReader, unread unreadReader, active acti
 			Page:    page,
 			Metrics: b.Metrics(),
 			Chart:   b.Chart(time.Now()),
-			Rooms:   roomSummaries(active.Active()),
+		}
+		d.Rooms, d.MoreRooms = busiestRooms(active.Active())
+		panels := []string{views.TopicMetrics, views.TopicChart}
+		if page.Viewer.Admin {
+			d.Metrics, d.Chart = b.ServerMetrics(), b.ServerChart(time.Now())
+			panels = []string{views.TopicServerMetrics, views.TopicServerChart}
 		}
 		slow := templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 			items, head, err := feed.RecentActivities(ctx, views.ActivityItems)
 			if err != nil {
 				return err
 			}
-			panel := views.EmbeddablePanel(views.ActivityPanel(activityViews(items)), views.EmbedOffer{Widget: "activity", CSRF: page.CSRF}, false)
+			panel := views.EmbeddablePanel(views.ActivityPanel(activityViews(items)), views.OfferFor(page, "activity", ""), false)
 			if err := panel.Render(ctx, w); err != nil {
 				return err
 			}
-			topics := []string{views.TopicMetrics, views.TopicChart, views.TopicRooms, views.TopicActivity}
+			topics := append(panels, views.TopicRooms, views.TopicActivity)
 			if page.Viewer.SignedIn() {
 				topics = append(topics, views.TopicUser(page.Viewer.ID))
 			}

@@ -38,7 +38,7 @@ func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, user
 		}
 		claims, err := auth.check(c, widget.Room, room)
 		if err == nil && !claims.Post {
-			err = errors.New("this widget's token does not allow posting")
+			err = errNoPosting
 		}
 		if err != nil {
 			return widgetError(c, err)

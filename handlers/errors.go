@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/beacon-live/beacon/db"
@@ -96,9 +97,12 @@ func classify(err error) (int, errorBody) {
 	}
 }
 
+// wantsJSON reports whether an error answer should be JSON rather than a
+// page: for the API, for clients that ask for it, and for a refused
+// WebSocket upgrade (a program reads why; a page cannot show a whole page).
 func wantsJSON(c echo.Context) bool {
 	r := c.Request()
-	return strings.HasPrefix(r.URL.Path, "/api/") ||
+	return strings.HasPrefix(r.URL.Path, "/api/") || websocket.IsWebSocketUpgrade(r) ||
 		strings.Contains(r.Header.Get(echo.HeaderAccept), echo.MIMEApplicationJSON) ||
 		strings.Contains(r.Header.Get(echo.HeaderAccept), "text/event-stream")
 }

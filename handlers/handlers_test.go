@@ -48,8 +48,10 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 		Store: store, Hub: hub, SSE: live.NewSSE(hub, src, live.SSEConfig{}), WS: live.NewWS(hub, src, live.WSConfig{}),
 		Rooms: reg, Board: board, Logger: log, Metrics: http.NotFoundHandler(),
 		Secret: testSecret, Streams: live.NewStreams(hub, live.StreamConfig{}),
+		Access: Access{PublicDashboard: true}, // these tests read the dashboard signed out
 	})
 	pub.OnSessionEnded(srv.EndSession)
+	pub.OnWidgetRevoked(srv.EndWidget)
 	return srv, store
 }
 
@@ -84,7 +86,7 @@ func TestIngestBadInputChangesNothing(t *testing.T) {
 		{"missing text", "/api/activity", ctJSON, `{}`, "", 400, "text"},
 		{"javascript link", "/api/activity", ctForm, "text=x&link=javascript:alert(1)", "", 400, "link"},
 		{"malformed JSON", "/api/activity", ctJSON, `{"text":`, "", 400, "body"},
-		{"oversized", "/api/activity", ctForm, "text=" + strings.Repeat("a", maxIngestBody), "", 413, "body"},
+		{"oversized", "/api/activity", ctForm, "text=" + strings.Repeat("a", maxBody), "", 413, "body"},
 		{"wrong media type", "/api/activity", "text/plain", "hello", "", 415, "Content-Type"},
 		{"metric without value", "/api/metrics", ctForm, "name=x", "", 400, "value"},
 		{"metric with bad name", "/api/metrics", ctForm, "name=%3Cb%3E&value=1", "", 400, "name"},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -18,16 +17,24 @@ import (
 const maxTopics = 16
 
 // topicRule says whether a topic exists and whether this request may read
-// it: nil, or an error that says why not (404, 403).
+// it: nil, or an error that says why not (404, 403, 401 to sign in).
 type topicRule func(topic string) error
 
-// publicTopics are the topics anyone may read: the dashboard's, and every
-// room's messages, presence and typing (read-only, for viewers and embeds).
-func publicTopics(topic string) bool {
+// dashboardTopic reports whether topic is one of the dashboard's shared
+// topics: every member reads them, and signed-out visitors too when the
+// dashboard is public.
+func dashboardTopic(topic string) bool {
 	switch topic {
 	case views.TopicMetrics, views.TopicChart, views.TopicActivity, views.TopicRooms:
 		return true
 	}
+	return false
+}
+
+// roomTopic reports whether topic is a room's messages, presence or
+// typing: every member reads them, and signed-out visitors too when the
+// dashboard is public or guests may post.
+func roomTopic(topic string) bool {
 	kind, room, ok := strings.Cut(topic, ":")
 	if !ok || checkRoom(room) != nil {
 		return false
@@ -39,17 +46,48 @@ func publicTopics(topic string) bool {
 	return false
 }
 
-// viewerTopics is the rule of /live: the public topics for anyone, and a
-// user's private topic for that user only.
-func viewerTopics(c echo.Context) topicRule {
+// serverTopic reports whether topic carries the server panel: an admin's.
+func serverTopic(topic string) bool {
+	return topic == views.TopicServerMetrics || topic == views.TopicServerChart
+}
+
+// topicAccess says which shared topics signed-out visitors may read (Access
+// and the guests setting decide).
+type topicAccess struct {
+	dashboard bool // the dashboard's topics
+	rooms     bool // the rooms' topics
+}
+
+// viewerTopics is the rule of /live: the dashboard's and the rooms' topics
+// for members (and for signed-out visitors as open says), the server
+// panel's for admins, and a user's private topic for that user only.
+func viewerTopics(c echo.Context, open topicAccess) topicRule {
 	return func(topic string) error {
-		if publicTopics(topic) {
-			return nil
+		s := sessionOf(c)
+		signIn := func(what string) error {
+			return &fieldError{Status: http.StatusUnauthorized, Field: "topics",
+				Message: fmt.Sprintf("sign in to read %q: this server shows its %s to members only", topic, what)}
 		}
-		if !isUserTopic(topic) {
+		switch {
+		case dashboardTopic(topic):
+			if s == nil && !open.dashboard {
+				return signIn("dashboard")
+			}
+			return nil
+		case roomTopic(topic):
+			if s == nil && !open.rooms {
+				return signIn("rooms")
+			}
+			return nil
+		case serverTopic(topic):
+			if s == nil || !s.User.Admin() {
+				return &fieldError{Status: http.StatusForbidden, Field: "topics",
+					Message: fmt.Sprintf("%q is the server panel's topic; only an admin may read it", topic)}
+			}
+			return nil
+		case !isUserTopic(topic):
 			return &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", topic)}
 		}
-		s := sessionOf(c)
 		switch {
 		case s == nil:
 			return &fieldError{Status: http.StatusForbidden, Field: "topics",
@@ -83,9 +121,9 @@ func isUserTopic(topic string) bool {
 //
 // A signed-in viewer's stream belongs to its session: signing out, or
 // revoking the session, ends it at once.
-func handleLive(sse *live.SSE, sessions *liveSessions, log *slog.Logger) echo.HandlerFunc {
+func handleLive(sse *live.SSE, sessions *liveSessions, open topicAccess, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c))
+		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c, open))
 		if err != nil {
 			return err
 		}
@@ -111,25 +149,36 @@ func handleLive(sse *live.SSE, sessions *liveSessions, log *slog.Logger) echo.Ha
 	}
 }
 
+// maxTopicList bounds the length of a topic list in bytes: sixteen of the
+// longest topics ("presence:" and a 64-character room) with their commas
+// take about 1.2 KB.
+const maxTopicList = 2 << 10
+
 // parseTopics splits a comma-separated topic list, drops duplicates and
-// checks each topic.
+// checks each topic. A list longer than maxTopicList bytes or with more than
+// maxTopics entries is refused before it is split, so a hostile list costs
+// no more than a page's.
 func parseTopics(s string, allowed topicRule) ([]string, error) {
-	if s == "" {
+	switch {
+	case s == "":
 		return nil, badField("topics", "name at least one topic, e.g. topics=metrics,activity")
+	case len(s) > maxTopicList:
+		return nil, badField("topics", "is %d bytes long; a list holds at most %d bytes", len(s), maxTopicList)
+	case strings.Count(s, ",") >= maxTopics:
+		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	parts := strings.Split(s, ",")
 	topics := make([]string, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
 	for _, t := range parts {
 		t = strings.TrimSpace(t)
 		if t == "" {
 			return nil, badField("topics", "holds an empty topic name; separate names with single commas")
 		}
-		if !slices.Contains(topics, t) {
+		if !seen[t] {
+			seen[t] = true
 			topics = append(topics, t)
 		}
-	}
-	if len(topics) > maxTopics {
-		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	for _, t := range topics {
 		if err := allowed(t); err != nil {

@@ -3,8 +3,8 @@ package handlers
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
 )
@@ -59,13 +59,16 @@ func visitorID(c echo.Context) string {
 }
 
 // loopbackOnly lets only requests from this machine through. It reads the
-// socket's address, never a forwarding header. It stands in for API tokens.
+// socket's address, never a forwarding header: behind a proxy on this
+// machine every request would pass, so an operator who puts one in front
+// serves /metrics and /healthz on --metrics-addr instead.
 func loopbackOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		ap, err := netip.ParseAddrPort(c.Request().RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
 			return &fieldError{Status: http.StatusForbidden, Field: "client",
-				Message: "ingest is accepted only from this machine (127.0.0.1) until API tokens exist"}
+				Message: c.Request().URL.Path + " answers only this machine (127.0.0.1, ::1); " +
+					"to read it from elsewhere, serve it on a listener of its own with --metrics-addr"}
 		}
 		return next(c)
 	}

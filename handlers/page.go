@@ -30,7 +30,7 @@ func pageFor(c echo.Context, unread unreadReader, title string) (views.Page, int
 	if err != nil {
 		return p, 0, err
 	}
-	p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: n}
+	p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: n, Admin: s.User.Admin()}
 	return p, head, nil
 }
 

@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/a-h/templ"
@@ -382,9 +384,13 @@ func decodeChat(data []byte, maxBytes int) (chatIn, error) {
 }
 
 // checkContent validates a chat message's text, from a socket or a widget's
-// form, and returns it trimmed.
+// form, and returns it trimmed, with every CRLF made LF (what a form's
+// textarea sends). A message may have several lines and tabs; every other
+// control character (C0, DEL, C1 such as U+0085, a CR on its own) is
+// refused, as in every other field: none is text a person means to show,
+// and some rewrite a terminal that prints the log or the history.
 func checkContent(s string, maxBytes int) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 	switch {
 	case s == "":
 		return "", badField("content", "is empty")
@@ -393,16 +399,25 @@ func checkContent(s string, maxBytes int) (string, error) {
 	case !utf8.ValidString(s):
 		return "", badField("content", "is not valid UTF-8")
 	}
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return "", badField("content", "holds the control character %U at character %d; only new lines and tabs may be sent", r, n)
+		}
+	}
 	return s, nil
 }
 
-// socketUpgrader checks the Origin of every upgrade (gorilla's default: the
-// Origin's host must be the request's Host), so no other site can open a
-// socket with a visitor's cookies.
+// socketUpgrader upgrades room sockets. The route's Site.checkSocketOrigin
+// has checked the Origin of every upgrade (scheme, host and port, or the
+// public URL) and answered a foreign one with the reason, so no other site
+// can open a socket with a visitor's cookies.
 var socketUpgrader = websocket.Upgrader{
 	ReadBufferSize:  1024,
 	WriteBufferSize: 1024,
 	Subprotocols:    []string{SubprotocolJSON},
+	CheckOrigin:     func(*http.Request) bool { return true },
 }
 
 // handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
@@ -434,7 +449,7 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
-			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
+			return nil // the upgrader has answered (400)
 		}
 		mode := live.ModeHTML
 		if conn.Subprotocol() == SubprotocolJSON {
@@ -603,6 +618,9 @@ func (s *socket) fail(err error) {
 // refuse closes a socket that may not join: the page shows the reason.
 func (s *socket) refuse(err error) {
 	code, reason := websocket.ClosePolicyViolation, "this room is full; try again later"
+	if errors.Is(err, rooms.ErrTooManyRooms) {
+		reason = "the server has as many chat rooms open as it holds; try again later, or join a room that is already open"
+	}
 	if errors.Is(err, rooms.ErrClosed) {
 		code, reason = live.CloseServiceRestart, "server restarting; reconnect"
 	} else {
@@ -658,11 +676,16 @@ func render(c echo.Context, status int, comp templ.Component) error {
 
 // RoomOutput publishes what rooms report: who is online and who is typing,
 // as fragments for pages and JSON for programs, and the dashboard's list of
-// active rooms.
+// active rooms. It never reads the registry: the registry hands it all.
 type RoomOutput struct {
-	Hub   *live.Hub
-	Rooms func() []rooms.Summary
-	Log   *slog.Logger
+	Hub framePublisher
+	Log *slog.Logger
+}
+
+// framePublisher is what RoomOutput needs of the hub.
+type framePublisher interface {
+	Publish(f live.Frame)
+	Forget(topic string)
 }
 
 var _ rooms.Output = (*RoomOutput)(nil)
@@ -671,9 +694,12 @@ var _ rooms.Output = (*RoomOutput)(nil)
 func (o *RoomOutput) Presence(room string, online []string) {
 	o.publish(views.TopicPresence(room), views.OnlineList(online, true),
 		map[string]any{"type": "presence", "room": room, "online": nonNil(online)})
-	if o.Rooms != nil {
-		o.publish(views.TopicRooms, views.RoomsPanel(roomSummaries(o.Rooms()), true), nil)
-	}
+}
+
+// Rooms implements rooms.Output: the dashboard's Rooms panel.
+func (o *RoomOutput) Rooms(active []rooms.Summary) {
+	list, more := busiestRooms(active)
+	o.publish(views.TopicRooms, views.RoomsPanel(list, more, true), nil)
 }
 
 // Typing implements rooms.Output.
@@ -701,14 +727,23 @@ func (o *RoomOutput) publish(topic string, c templ.Component, js any) {
 	o.Hub.Publish(f)
 }
 
-func roomSummaries(rs []rooms.Summary) []views.RoomSummary {
+// busiestRooms returns the Rooms panel's list: the views.RoomsShown rooms
+// with the most people online (by name among equals), and how many other
+// rooms have people online.
+func busiestRooms(rs []rooms.Summary) (list []views.RoomSummary, more int) {
 	out := make([]views.RoomSummary, 0, len(rs))
 	for _, r := range rs {
 		if r.Online > 0 {
 			out = append(out, views.RoomSummary{Name: r.Name, Online: r.Online})
 		}
 	}
-	return out
+	slices.SortFunc(out, func(a, b views.RoomSummary) int {
+		return cmp.Or(cmp.Compare(b.Online, a.Online), strings.Compare(a.Name, b.Name))
+	})
+	if len(out) > views.RoomsShown {
+		return out[:views.RoomsShown], len(out) - views.RoomsShown
+	}
+	return out, 0
 }
 
 func nonNil(s []string) []string {

@@ -39,6 +39,13 @@ type Deps struct {
 	// dashboard's streamed first render.
 	Streams *live.Streams
 	Embed   EmbedConfig
+	// InternalListener says /metrics and /healthz have a listener of their
+	// own (NewInternal, --metrics-addr), so this handler does not serve
+	// them; otherwise it serves them to loopback clients only.
+	InternalListener bool
+	// Site is where people reach Beacon (the public URL, when set).
+	Site   Site
+	Access Access
 	// Cluster reports the state of the cluster's log; nil when the
 	// instance runs alone.
 	Cluster Checker
@@ -48,26 +55,30 @@ type Deps struct {
 type Server struct {
 	Deps
 	echo     *echo.Echo
-	live     *liveSessions
+	live     *liveSessions // live connections by session id
+	widgets  *liveSessions // live connections by widget token id
 	accounts *accounts
 	chatRate *chatRate // shared by room sockets and widget posts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
-	s := &Server{Deps: d, live: newLiveSessions()}
+	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
+	s.accounts.signupClosed = d.Access.SignupClosed
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.Use(middleware.Recover())
-	e.Use(securityHeaders, d.Limits.markSecure)
 	var rm *RequestMetrics
 	if d.Registry != nil {
 		rm = NewRequestMetrics(d.Registry)
 	}
+	// Everything that answers a request is inside the access log and the
+	// request figures, refusals included.
 	e.Use(observeRequests(d.Board.Requests(), rm, d.Logger, d.Limits.clientIP))
+	e.Use(refusedConnections, securityHeaders, d.Limits.markSecure, d.Site.checkHost, limitBody)
 	e.Use(s.accounts.session)
 	s.routes(e)
 	s.echo = e
@@ -79,5 +90,21 @@ func NewServer(d Deps) *Server {
 // applied.
 func (s *Server) EndSession(id int64) { s.live.end(id) }
 
+// EndWidget closes the live connections of widget token id: its /embed/live
+// and /stream/ connections end. The Publisher calls it when a revocation is
+// applied.
+func (s *Server) EndWidget(id int64) { s.widgets.end(id) }
+
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// NewInternal returns the handler of the operator's own listener
+// (--metrics-addr): /healthz and /metrics, to anyone who can reach it.
+func NewInternal(store *db.Store, cluster Checker, metrics http.Handler, log *slog.Logger) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(middleware.Recover())
+	internalRoutes(e, store, cluster, metrics)
+	return e
+}

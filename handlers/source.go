@@ -79,7 +79,14 @@ type Publisher struct {
 	// on one closes them on all. Set once the server exists, while
 	// commands may already be applied: hence atomic.
 	sessionEnded atomic.Pointer[func(id int64)]
+	// widgetRevoked closes the live connections of a widget token that
+	// was revoked (Server.EndWidget), on every instance alike.
+	widgetRevoked atomic.Pointer[func(id int64)]
 }
+
+// OnWidgetRevoked sets what closes the live connections of a widget token
+// whose revocation is applied.
+func (p *Publisher) OnWidgetRevoked(f func(id int64)) { p.widgetRevoked.Store(&f) }
 
 // OnSessionEnded sets what closes the live connections of a session whose
 // end is applied.
@@ -88,10 +95,17 @@ func (p *Publisher) OnSessionEnded(f func(id int64)) { p.sessionEnded.Store(&f) 
 // Committed publishes events that were just committed.
 func (p *Publisher) Committed(events []db.Event) {
 	for _, ev := range events {
-		if ev.Kind == db.KindSessionEnded {
+		switch ev.Kind {
+		case db.KindSessionEnded:
 			var e db.SessionEnded
 			if f := p.sessionEnded.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
 				(*f)(e.Session)
+			}
+			continue
+		case db.KindWidgetRevoked:
+			var e db.WidgetRevoked
+			if f := p.widgetRevoked.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
+				(*f)(e.Token)
 			}
 			continue
 		}
@@ -138,6 +152,32 @@ type messageOut struct {
 	db.Message
 }
 
+// historyOut is a room's recent messages as programs read them after a
+// resync: one frame that replaces what the program had, as a page's list is
+// re-rendered, rather than a "message" frame each, which a program could
+// not tell from new messages (a bot would answer them again).
+type historyOut struct {
+	Type     string           `json:"type"` // "history"
+	Room     string           `json:"room"`
+	Messages []historyMessage `json:"messages"` // oldest first
+}
+
+// historyMessage is one message of a history frame: a message frame
+// without its type.
+type historyMessage struct {
+	ID string `json:"id"`
+	db.Message
+}
+
+// history is the history frame of room's msgs.
+func (s *Source) history(room string, msgs []db.Message) historyOut {
+	h := historyOut{Type: "history", Room: room, Messages: make([]historyMessage, len(msgs))}
+	for i, m := range msgs {
+		h.Messages[i] = historyMessage{ID: live.FormatID(s.epoch, m.Position), Message: m}
+	}
+	return h
+}
+
 // Horizon implements live.Source.
 func (s *Source) Horizon(ctx context.Context) (int64, int64, error) { return s.log.Horizon(ctx) }
 
@@ -165,18 +205,19 @@ func (s *Source) Since(ctx context.Context, topics []string, after int64, limit 
 }
 
 // Snapshot implements live.Source: the feed, a room's last messages or a
-// user's notifications as they are now. State topics (metrics, chart, presence, typing) need nothing:
+// user's notifications as they are now. A room's frame also has a JSON form
+// for programs (historyOut). State topics (metrics, chart, presence, typing) need nothing:
 // the hub hands every new subscriber their newest frames.
 func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, int64, error) {
 	var frames []live.Frame
 	var at int64
 	read := false // whether at was read together with a snapshot
-	add := func(t string, c templ.Component, head int64) error {
+	add := func(t string, c templ.Component, head int64, js []byte) error {
 		var buf bytes.Buffer
 		if err := c.Render(ctx, &buf); err != nil {
 			return err
 		}
-		frames = append(frames, live.Frame{Topic: t, Data: buf.Bytes()})
+		frames = append(frames, live.Frame{Topic: t, Data: buf.Bytes(), JSON: js})
 		// Each log topic is read at its own moment. With several, the
 		// client starts at the oldest of them: nothing is lost, and an item
 		// of another topic may arrive again live (its DOM id is the same).
@@ -193,7 +234,7 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 			if err != nil {
 				return nil, 0, err
 			}
-			if err := add(t, views.ActivityFeedFragment(activityViews(items)), head); err != nil {
+			if err := add(t, views.ActivityFeedFragment(activityViews(items)), head, nil); err != nil {
 				return nil, 0, err
 			}
 		case isUserTopic(t):
@@ -202,7 +243,7 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 			if err != nil {
 				return nil, 0, err
 			}
-			if err := add(t, views.NotificationsFragment(notificationViews(items), unread), head); err != nil {
+			if err := add(t, views.NotificationsFragment(notificationViews(items), unread), head, nil); err != nil {
 				return nil, 0, err
 			}
 		case strings.HasPrefix(t, views.TopicRoom("")):
@@ -211,7 +252,11 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, i
 			if err != nil {
 				return nil, 0, err
 			}
-			if err := add(t, views.MessageListFragment(messageViews(msgs)), head); err != nil {
+			js, err := json.Marshal(s.history(room, msgs))
+			if err != nil {
+				return nil, 0, err
+			}
+			if err := add(t, views.MessageListFragment(messageViews(msgs)), head, js); err != nil {
 				return nil, 0, err
 			}
 		}

@@ -22,7 +22,8 @@ import (
 // widget as one chunked HTML document that needs no JavaScript. Every
 // update appends the widget as it is now; the stylesheet shows only the
 // newest. The stream ends after its lifetime, or when the token expires,
-// with an element that reloads the frame.
+// with an element that reloads the frame; revoking the token ends it at
+// once.
 //
 // State widgets (metrics, chart) append the panel the hub published,
 // rendered once for every viewer; log widgets (activity, room) re-read
@@ -43,7 +44,10 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 		current := func(ctx context.Context) (templ.Component, error) {
 			return data.streamed(ctx, claims)
 		}
-		err = streams.Serve(c.Response(), c.Request(), live.StreamPage{
+		// Revoking the token ends the stream.
+		ctx, release := auth.conns.hold(c.Request().Context(), claims.ID)
+		defer release()
+		err = streams.Serve(c.Response(), c.Request().WithContext(ctx), live.StreamPage{
 			Topics:   widgetTopics(claims),
 			Lifetime: time.Until(time.Unix(claims.Expires, 0)),
 			Start: func(ctx context.Context, w io.Writer) error {
@@ -72,7 +76,7 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 				return views.StreamEnd(secs).Render(context.Background(), w)
 			},
 		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && c.Request().Context().Err() == nil {
+		if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
 			if !c.Response().Committed {
 				return err
 			}

@@ -72,7 +72,8 @@
 //     replayed in order; the live queue starts after the last one replayed.
 //   - Otherwise (another database, or older than retention) the current
 //     state is rendered by Source.Snapshot, followed by the resync event, and
-//     the stream goes on from there.
+//     the stream goes on from there. A WebSocket program (ModeJSON) gets its
+//     hello, which says it was resynced, before the snapshot's frames.
 //   - Every stream starts by telling the client its position, so a client
 //     that saw no event yet can still come back without a gap.
 //

@@ -67,7 +67,9 @@ type WSRequest struct {
 	Mode Mode
 	// Hello returns the message sent once the client is up to date, given
 	// the id of the position it is at ("<epoch>-<position>"). Nil sends
-	// {"id":…} in ModeHTML and nothing in ModeJSON.
+	// {"id":…} in ModeHTML and nothing in ModeJSON. In ModeJSON a resynced
+	// client gets it before the snapshot's frames, so it knows they replace
+	// what it had; in ModeHTML the page swaps the snapshot in first.
 	Hello func(id string, resynced bool) []byte
 }
 
@@ -118,8 +120,15 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 	var at int64
 	var resynced bool
 	var err error
+	var snapshot []Frame  // a program's, written after the hello
 	onShortLived(func() { // see SSE.Serve: the caller's goroutine reads for the connection's life
 		sub, at, resynced, err = attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
+			if !replay && req.Mode == ModeJSON {
+				// A program learns from the hello that it was resynced
+				// before it gets the state that replaces its own.
+				snapshot = append(snapshot, frames...)
+				return nil
+			}
 			return c.writeFrames(frames)
 		})
 	})
@@ -145,6 +154,10 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 			t.hub.Unsubscribe(sub)
 			return nil, err
 		}
+	}
+	if err := c.writeFrames(snapshot); err != nil {
+		t.hub.Unsubscribe(sub)
+		return nil, err
 	}
 	t.conns.add()
 	t.hub.cfg.Metrics.connections.WithLabelValues("ws").Inc()

@@ -186,22 +186,59 @@ func formatInt(n int64) string {
 	return b.String()
 }
 
-// formatValue formats a measured value with as many decimals as a person
-// needs to read it: "1,234", "123", "12.3", "1.23", "40". It writes "–" for
-// NaN and infinities.
+// formatValue formats a measured value for people, with about three
+// significant digits: "1.23", "12.3", "0.00123", and whole numbers grouped,
+// "1,234,567". Beyond what grouping keeps readable (10^15) and below 0.001
+// it writes an exponent instead, "1.23e21", "4.5e-7": units are whatever a
+// program posts ("jobs", "B", "%"), so an SI prefix would make "1.2 Zjobs".
+// Large values are never converted to an integer type, which overflowed at
+// 2^63. It writes "–" for NaN and infinities.
 func formatValue(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "–"
 	}
 	a := math.Abs(v)
 	switch {
+	case a == 0:
+		return "0"
 	case a >= 100:
-		return formatInt(int64(math.Round(v)))
+		if r := math.Round(v); math.Abs(r) < maxGrouped {
+			return formatInt(int64(r))
+		}
+		return scientific(v)
 	case a >= 10:
 		return trimZeros(strconv.FormatFloat(v, 'f', 1, 64))
-	default:
+	case a >= 1:
 		return trimZeros(strconv.FormatFloat(v, 'f', 2, 64))
 	}
+	// Below 1: three significant digits, counted after rounding, so that
+	// 0.0009996 is "0.001", not "1e-3".
+	exp := exponent(strconv.FormatFloat(v, 'e', 2, 64))
+	if exp < minDecimalExp {
+		return scientific(v)
+	}
+	return trimZeros(strconv.FormatFloat(v, 'f', 2-exp, 64))
+}
+
+// The range formatValue writes without an exponent.
+const (
+	maxGrouped    = 1e15 // "999,999,999,999,999" is the longest grouped figure
+	minDecimalExp = -3   // 0.001 is the smallest decimal figure
+)
+
+// scientific formats v with three significant digits and an exponent:
+// "1.23e21", "-1e15", "4.94e-324".
+func scientific(v float64) string {
+	s := strconv.FormatFloat(v, 'e', 2, 64)
+	mantissa, _, _ := strings.Cut(s, "e")
+	return trimZeros(mantissa) + "e" + strconv.Itoa(exponent(s))
+}
+
+// exponent is the power of ten of a number formatted with 'e'.
+func exponent(s string) int {
+	_, e, _ := strings.Cut(s, "e")
+	n, _ := strconv.Atoi(e) // "+21", "-07": Atoi takes the sign
+	return n
 }
 
 // trimZeros drops trailing zeros after a decimal point, and the point itself.
@@ -283,10 +320,6 @@ func bellLabel(unread int) string {
 	}
 	return "Notifications, " + strconv.Itoa(unread) + " unread"
 }
-
-// tokenScopes are the scopes the settings form offers (auth.AllScopes;
-// views does not import auth).
-var tokenScopes = []string{"ingest:metrics", "ingest:activity", "notify"}
 
 // markReadPath is where the form that marks one notification read posts.
 func markReadPath(pos int64) string {

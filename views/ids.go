@@ -30,11 +30,15 @@ const EventResync = "beacon:resync"
 // server ends a stream (eviction, shutdown): htmx 4 ignores a bare "retry:".
 const EventRetry = "beacon:retry"
 
-// Topics of the dashboard.
+// Topics of the dashboard. TopicMetrics and TopicChart carry the posted
+// metrics that everyone sees; TopicServerMetrics and TopicServerChart the
+// same panels with the server's own figures too, for admins only.
 const (
-	TopicMetrics  = "metrics"
-	TopicChart    = "chart"
-	TopicActivity = "activity"
+	TopicMetrics       = "metrics"
+	TopicChart         = "chart"
+	TopicActivity      = "activity"
+	TopicServerMetrics = "server-metrics"
+	TopicServerChart   = "server-chart"
 )
 
 // ActivityItems is how many activity items the feed shows.

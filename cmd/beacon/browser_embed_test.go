@@ -153,15 +153,16 @@ func (p *browserPage) waitInFrame(name, what, expr string, out any) {
 	}
 }
 
-// measuredIn is the "Measured at …" line of the metrics widget.
-const measuredIn = `(() => { const r = region('Server'); const m = r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at '));
+// measuredIn is the "Measured at …" line of the metrics widget (the posted
+// metrics: a widget never shows the server's own figures).
+const measuredIn = `(() => { const r = region('Metrics'); const m = r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at '));
 	return m ? text(m) : ''; })()`
 
 func TestBrowserEmbeddedWidgetsGoLive(t *testing.T) {
 	in := startEmbed(t)
 	host := newHostSite(t)
-	metrics := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
-	room := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{host.URL}})
+	metrics := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
+	room := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{host.URL}})
 	host.embed([][2]string{
 		{"metrics", in.URL + "/embed/metrics?token=" + url.QueryEscape(metrics)},
 		{"room", in.URL + "/embed/rooms/lobby?token=" + url.QueryEscape(room) + "&theme=dark"},
@@ -216,7 +217,7 @@ func TestBrowserEmbeddedWidgetsGoLive(t *testing.T) {
 func TestBrowserStreamWithoutJavaScript(t *testing.T) {
 	in := startEmbed(t)
 	host := newHostSite(t)
-	metrics := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
+	metrics := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
 	host.embed([][2]string{{"stream", in.URL + "/stream/metrics?token=" + url.QueryEscape(metrics)}})
 
 	p := newBrowserPage(t)
@@ -316,9 +317,9 @@ func TestBrowserFramingRefusals(t *testing.T) {
 	in := startEmbed(t)
 	host := newHostSite(t)
 	origin := host.URL
-	ok := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}})
-	elsewhere := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
-	expired := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}, Expires: time.Now().Add(-time.Minute).Unix()})
+	ok := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}})
+	elsewhere := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
+	expired := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}, Expires: time.Now().Add(-time.Minute).Unix()})
 	host.embed([][2]string{
 		{"allowed", in.URL + "/embed/metrics?token=" + url.QueryEscape(ok)},
 		{"other-origin", in.URL + "/embed/metrics?token=" + url.QueryEscape(elsewhere)},
@@ -329,7 +330,7 @@ func TestBrowserFramingRefusals(t *testing.T) {
 	if err := chromedp.Do(p.ctx, chromedp.Navigate(host.URL)); err != nil {
 		t.Fatal(err)
 	}
-	p.waitInFrame("allowed", "the allowed widget", `region('Server') !== null`, nil)
+	p.waitInFrame("allowed", "the allowed widget", `region('Metrics') !== null`, nil)
 	var shown string
 	p.waitInFrame("expired", "the 401 page inside the frame", `(h => h && text(h))(document.querySelector('h1'))`, &shown)
 	if !strings.HasPrefix(shown, "401") {

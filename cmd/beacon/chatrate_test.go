@@ -111,7 +111,7 @@ func TestChatRatePerGuestAddress(t *testing.T) {
 		t.Errorf("%d guests at one address sent %d messages at once, want the burst of %d", sockets, n, burst)
 	}
 	// The widget's form counts against the same address.
-	poster := sign(t, widget.Claims{Widget: widget.Room, Room: "rate", Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	poster := sign(t, in, widget.Claims{Widget: widget.Room, Room: "rate", Post: true, Origins: []string{"http://127.0.0.1:1"}})
 	r, _ := postForm(t, streamClient(t), in.URL+"/embed/rooms/rate/messages", url.Values{"token": {poster}, "name": {"Ann"}, "content": {"one more"}})
 	if r.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("a widget post from the same address after the burst: %s, want 429", r.Status)

@@ -7,25 +7,128 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/handlers"
 	"github.com/beacon-live/beacon/widget"
 )
 
-// runEmbed runs `beacon embed …`. Its one command, create, makes a widget
-// token with the server's secret (from --secret, BEACON_SECRET or the
-// database, like the server) and prints it with the snippets to paste.
+const embedUsage = `Usage:
+  beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h] [--db FILE]
+  beacon embed list [--db FILE]
+  beacon embed revoke ID [--db FILE]
+
+create stores a widget token in the database (it is listed and revocable
+there) and prints it, signed with the server's secret, with the snippets to
+paste (beacon embed create --help lists every flag). list shows every
+widget token made, here or on /settings; revoke stops one: the server
+refuses it from then on and closes its open connections within seconds.
+`
+
+// runEmbed runs "beacon embed create|list|revoke".
 func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "Usage: beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h]\n"+
-			"       (beacon embed create --help lists every flag)")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, embedUsage)
+		if len(args) == 0 {
+			return errors.New("beacon embed: name a command: create, list or revoke")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "create":
+		return runEmbedCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "list", "revoke":
+	default:
+		fmt.Fprint(stderr, embedUsage)
+		return fmt.Errorf("beacon embed: unknown command %q", args[0])
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("beacon embed "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, embedUsage) }
+	dbPath := fs.String("db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database file (env BEACON_DB)")
+	rest, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return errors.New("beacon embed: the only command is create")
+		return err
 	}
+	var do func(*db.Store) error
+	if cmd == "list" {
+		if len(rest) > 0 {
+			return fmt.Errorf("beacon embed list: unexpected argument %q", rest[0])
+		}
+		do = func(store *db.Store) error { return listWidgets(ctx, store, stdout) }
+	} else {
+		if len(rest) != 1 {
+			return errors.New("beacon embed revoke: give the ID of one widget token (see beacon embed list)")
+		}
+		id, err := strconv.ParseInt(rest[0], 10, 64)
+		if err != nil || id < 1 {
+			return fmt.Errorf("beacon embed revoke: %q is not a widget token ID", rest[0])
+		}
+		do = func(store *db.Store) error {
+			err := store.RevokeWidgetToken(ctx, 0, id, time.Now())
+			if errors.Is(err, db.ErrNotFound) {
+				return fmt.Errorf("beacon embed revoke: no working widget token has ID %d (see beacon embed list)", id)
+			}
+			if err == nil {
+				fmt.Fprintf(stderr, "Widget token %d revoked.\n", id)
+			}
+			return err
+		}
+	}
+	store, err := db.Open(ctx, *dbPath, db.Options{})
+	if err != nil {
+		return err
+	}
+	return errors.Join(do(store), store.Close())
+}
+
+// listWidgets prints every widget token of store, newest first.
+func listWidgets(ctx context.Context, store *db.Store, stdout io.Writer) error {
+	widgets, err := store.WidgetTokens(ctx, 0, math.MaxInt32)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tWIDGET\tROOM\tPOST\tORIGINS\tBY\tEXPIRES\tSTATE")
+	now := time.Now()
+	for _, w := range widgets {
+		room, post, origins, by, state := "-", "no", "(server's list)", "cli", "active"
+		if w.Room != "" {
+			room = w.Room
+		}
+		if w.Post {
+			post = "yes"
+		}
+		if len(w.Origins) > 0 {
+			origins = strings.Join(w.Origins, ",")
+		}
+		if w.UserName != "" {
+			by = w.UserName
+		}
+		switch {
+		case !w.Revoked.IsZero():
+			state = "revoked " + w.Revoked.Format(time.RFC3339)
+		case !now.Before(w.Expires):
+			state = "expired"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Widget, room, post, origins, by, w.Expires.Format(time.RFC3339), state)
+	}
+	return tw.Flush()
+}
+
+// runEmbedCreate runs "beacon embed create": it stores a widget token, signs
+// it with the server's secret (from --secret, BEACON_SECRET or the
+// database, like the server) and prints it with the snippets to paste.
+func runEmbedCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("beacon embed create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -41,10 +144,11 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&c.Post, "post", false, "let visitors post to the room (as guests)")
 	fs.Var(&origins, "origin", "an origin that may frame the widget, e.g. https://example.com (repeat, or separate by commas); none leaves it to BEACON_EMBED_ORIGINS")
 	fs.DurationVar(&ttl, "ttl", 30*24*time.Hour, "how long the token works")
-	fs.StringVar(&dbPath, "db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database whose secret signs the token (env BEACON_DB)")
+	fs.StringVar(&dbPath, "db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database that keeps the token (and whose secret signs it) (env BEACON_DB)")
 	fs.Var(&secret, "secret", "the server's secret, if it is not the database's (env BEACON_SECRET)")
-	fs.StringVar(&base, "base", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080"), "the address people's browsers reach Beacon at")
-	if err := fs.Parse(args[1:]); err != nil {
+	fs.StringVar(&base, "base", envOr(getenv, "BEACON_PUBLIC_URL", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080")),
+		"the URL people's browsers reach Beacon at (default: BEACON_PUBLIC_URL, else http:// and BEACON_ADDR)")
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
@@ -52,6 +156,10 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (see beacon embed create --help)", fs.Arg(0))
+	}
+	base, err := handlers.ParsePublicURL(base)
+	if err != nil {
+		return fmt.Errorf("--base: %w", err)
 	}
 	if secret == nil {
 		if v := getenv("BEACON_SECRET"); v != "" {
@@ -68,28 +176,40 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	key := []byte(secret)
-	if key == nil {
-		store, err := db.Open(ctx, dbPath, db.Options{})
-		if err != nil {
-			return fmt.Errorf("open database: %w", err)
-		}
-		key, err = store.Secret(ctx)
-		if cerr := store.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	token, err := widget.Sign(key, c)
+	store, err := db.Open(ctx, dbPath, db.Options{})
 	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	token, err := storeAndSign(ctx, store, []byte(secret), &c)
+	if err := errors.Join(err, store.Close()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "token (expires %s):\n%s\n\n", time.Unix(c.Expires, 0).UTC().Format(time.RFC3339), token)
 	fmt.Fprintf(stdout, "live widget:\n%s\n\n", widget.IFrame(base, "/embed", token, c))
 	fmt.Fprintf(stdout, "without JavaScript:\n%s\n", widget.IFrame(base, "/stream", token, c))
 	return nil
+}
+
+// storeAndSign stores the widget token of c (made on the command line),
+// sets its id and signs it with secret, or the database's when secret is
+// nil.
+func storeAndSign(ctx context.Context, store *db.Store, secret []byte, c *widget.Claims) (string, error) {
+	var err error
+	if secret == nil {
+		if secret, err = store.Secret(ctx); err != nil {
+			return "", err
+		}
+	}
+	if len(secret) < widget.MinSecret { // before storing a token nothing could sign
+		return "", fmt.Errorf("the server secret must be at least %d bytes", widget.MinSecret)
+	}
+	w, err := store.CreateWidgetToken(ctx, db.WidgetToken{Widget: c.Widget, Room: c.Room, Post: c.Post,
+		Origins: c.Origins, Expires: time.Unix(c.Expires, 0)})
+	if err != nil {
+		return "", err
+	}
+	c.ID = w.ID
+	return widget.Sign(secret, *c)
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/widget"
 )
 
@@ -28,14 +30,20 @@ func startEmbed(t *testing.T, flags ...string) *instance {
 	return start(t, "", "", append([]string{"--secret", hex.EncodeToString(embedSecret), "--tick", browserTick}, flags...)...)
 }
 
-// sign makes a token with the test secret, valid for an hour unless c says.
-func sign(t testing.TB, c widget.Claims) string {
+// sign makes a token of in (started by startEmbed) with the test secret,
+// valid for an hour unless c says, stored in its database as every token
+// must be (as beacon embed create does, while the server runs).
+func sign(t testing.TB, in *instance, c widget.Claims) string {
 	t.Helper()
 	if c.Expires == 0 {
 		c.Expires = time.Now().Add(time.Hour).Unix()
 	}
-	tok, err := widget.Sign(embedSecret, c)
+	store, err := db.Open(t.Context(), in.DB, db.Options{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := storeAndSign(t.Context(), store, embedSecret, &c)
+	if err := errors.Join(err, store.Close()); err != nil {
 		t.Fatal(err)
 	}
 	return tok
@@ -68,9 +76,9 @@ func frameAncestors(h http.Header) string {
 func TestEmbedTokenScopesAndErrors(t *testing.T) {
 	in := startEmbed(t)
 	c := streamClient(t)
-	roomA := sign(t, widget.Claims{Widget: widget.Room, Room: "a", Origins: []string{"http://127.0.0.1:1"}})
-	expired := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}, Expires: time.Now().Add(-time.Minute).Unix()})
-	forged := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
+	roomA := sign(t, in, widget.Claims{Widget: widget.Room, Room: "a", Origins: []string{"http://127.0.0.1:1"}})
+	expired := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}, Expires: time.Now().Add(-time.Minute).Unix()})
+	forged := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
 	forged = forged[:len(forged)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(forged, "AA")]
 
 	for _, tc := range []struct {
@@ -78,7 +86,7 @@ func TestEmbedTokenScopesAndErrors(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"/embed/rooms/a?token=" + roomA, 200, "# a"},
+		{"/embed/rooms/a?token=" + roomA, 200, "# <bdi>a</bdi>"},
 		{"/stream/rooms/a?token=" + roomA + "&probe=1", 0, ""}, // a stream: checked below
 		{"/embed/rooms/b?token=" + roomA, 403, "does not allow this widget or room"},
 		{"/stream/rooms/b?token=" + roomA, 403, "does not allow this widget or room"},
@@ -137,7 +145,7 @@ func TestEmbedFramingHeaders(t *testing.T) {
 			t.Errorf("GET %s: frame-ancestors %q, X-Frame-Options %q; want 'none' and DENY", p, got, resp.Header.Get("X-Frame-Options"))
 		}
 	}
-	resp, _ := fetchPage(t, c, in.URL+"/embed/chart?token="+sign(t, widget.Claims{Widget: widget.Chart}))
+	resp, _ := fetchPage(t, c, in.URL+"/embed/chart?token="+sign(t, in, widget.Claims{Widget: widget.Chart}))
 	if got := frameAncestors(resp.Header); resp.StatusCode != 200 || got != "'self' http://127.0.0.1:2 https://example.com" {
 		t.Errorf("a chart token without origins: %d, frame-ancestors %q; want 200 and the operator's list", resp.StatusCode, got)
 	}
@@ -146,7 +154,7 @@ func TestEmbedFramingHeaders(t *testing.T) {
 	}
 
 	bare := startEmbed(t)
-	resp, body := fetchPage(t, c, bare.URL+"/embed/chart?token="+sign(t, widget.Claims{Widget: widget.Chart}))
+	resp, body := fetchPage(t, c, bare.URL+"/embed/chart?token="+sign(t, bare, widget.Claims{Widget: widget.Chart}))
 	if resp.StatusCode != 403 || !strings.Contains(body, "names no site that may embed it") {
 		t.Errorf("no origins anywhere: %d %.200s; want 403 saying so", resp.StatusCode, body)
 	}
@@ -169,8 +177,8 @@ func readStreamUntil(t *testing.T, br *bufio.Reader, seen *strings.Builder, want
 func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 	in := startEmbed(t)
 	c := streamClient(t)
-	viewer := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Origins: []string{"http://127.0.0.1:1"}})
-	poster := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	viewer := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Origins: []string{"http://127.0.0.1:1"}})
+	poster := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
 
 	resp, err := c.Get(in.URL + "/stream/rooms/lobby?token=" + viewer)
 	if err != nil {
@@ -199,7 +207,7 @@ func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 		t.Fatalf("posting without JavaScript: %d to %q, want 303 back to the widget", r.StatusCode, r.Header.Get("Location"))
 	}
 	readStreamUntil(t, br, &seen, "hello from a widget")
-	if !strings.Contains(seen.String(), `Ann</strong> <span class="guest"`) {
+	if !strings.Contains(seen.String(), `Ann</bdi></strong> <span class="guest"`) {
 		t.Errorf("the streamed room shows the message without its author marked as a guest")
 	}
 
@@ -216,7 +224,7 @@ func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 
 func TestStreamEndsWithReloadAfterLifetime(t *testing.T) {
 	in := startEmbed(t, "--stream-lifetime", "1s")
-	_, body := fetchPage(t, streamClient(t), in.URL+"/stream/metrics?token="+sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}}))
+	_, body := fetchPage(t, streamClient(t), in.URL+"/stream/metrics?token="+sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}}))
 	if !strings.Contains(body, `<meta http-equiv="refresh" content="0">`) || !strings.Contains(body, `<div class="frame">`) {
 		t.Errorf("a stream past its lifetime should end with an element that reloads it:\n%s", body)
 	}
@@ -226,7 +234,7 @@ func TestStreamEndsWithReloadAfterLifetime(t *testing.T) {
 // reload, and run returns.
 func TestStreamEndsAtShutdown(t *testing.T) {
 	in := startEmbed(t)
-	resp, err := streamClient(t).Get(in.URL + "/stream/chart?token=" + sign(t, widget.Claims{Widget: widget.Chart, Origins: []string{"http://127.0.0.1:1"}}))
+	resp, err := streamClient(t).Get(in.URL + "/stream/chart?token=" + sign(t, in, widget.Claims{Widget: widget.Chart, Origins: []string{"http://127.0.0.1:1"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +262,7 @@ func TestEmbedCreateCommand(t *testing.T) {
 	in := startEmbed(t) // the same secret as the database's would be: passed the same way
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), []string{"embed", "create", "--widget", "room", "--room", "lobby", "--post", "--origin", "http://127.0.0.1:9",
-		"--ttl", "24h", "--secret", hex.EncodeToString(embedSecret), "--base", in.URL}, func(string) string { return "" }, &out, &errOut)
+		"--ttl", "24h", "--secret", hex.EncodeToString(embedSecret), "--base", in.URL, "--db", in.DB}, func(string) string { return "" }, &out, &errOut)
 	if err != nil {
 		t.Fatalf("embed create: %v: %s", err, errOut.String())
 	}
@@ -348,7 +356,7 @@ func TestEmbedButtonMintsTokens(t *testing.T) {
 func TestWidgetPostsAreRateLimited(t *testing.T) {
 	in := startEmbed(t, "--message-rate", "0.01", "--message-burst", "2")
 	c := streamClient(t)
-	poster := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	poster := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
 	post := func(content string) int {
 		r, _ := postForm(t, c, in.URL+"/embed/rooms/lobby/messages", url.Values{"token": {poster}, "name": {"Ann"}, "content": {content}})
 		return r.StatusCode

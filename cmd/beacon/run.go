@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -27,8 +28,9 @@ import (
 // accepting, tells every live connection to come back, waits for them, and
 // flushes the database.
 //
-// "beacon token …" and "beacon embed …" manage API and widget tokens
-// instead (token.go, embed.go).
+// "beacon token …", "beacon embed …" and "beacon user …" manage API
+// tokens, widget tokens and accounts instead (token.go, embed.go,
+// user.go).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -36,6 +38,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runToken(ctx, args[1:], getenv, stdout, stderr)
 		case "embed":
 			return runEmbed(ctx, args[1:], getenv, stdout, stderr)
+		case "user":
+			return runUser(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 		}
 	}
 	cfg, err := newConfig(args, getenv, stderr)
@@ -106,27 +110,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
 	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
-	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace}, roomOut)
-	roomOut.Rooms = chat.Active
+	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, roomOut)
 	defer chat.Close()
 
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	server := handlers.NewServer(handlers.Deps{
 		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
 		Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
 		Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
 		Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
-			APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader},
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Registry: reg,
+			APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader, ProxyHops: cfg.ProxyHops},
+		Metrics: metrics, Registry: reg,
 		Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
-		Cluster: health,
+		InternalListener: cfg.MetricsAddr != "",
+		Site:             handlers.Site{PublicURL: cfg.PublicURL},
+		Access:           handlers.Access{PublicDashboard: cfg.Dashboard == "public", SignupClosed: cfg.Signup == "closed"},
+		Cluster:          health,
 	})
 	pub.OnSessionEnded(server.EndSession)
+	pub.OnWidgetRevoked(server.EndWidget)
 	srv := &http.Server{
-		Handler:           server,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: server,
+		// Reading a request, headers and body, is bounded. Streams and
+		// sockets outlive it: net/http lifts the read deadline once a
+		// request is read (its wait for the client's close starts with
+		// none), and so does a socket's upgrade (TestReadTimeout).
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      30 * time.Second, // streams clear it and set their own per write
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Request line and headers: a page's URL with its topics and a
+		// widget token, and cookies, take a few KiB.
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if r, ok := c.(*refusedConn); ok {
+				return handlers.RefuseConnection(ctx, r.reason)
+			}
+			return ctx
+		},
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -135,18 +157,52 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.SendBuffer > 0 {
 		ln = sendBufferListener{ln, cfg.SendBuffer}
 	}
-	fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
+	if cfg.ConnsPerAddress > 0 {
+		ln = newAddressListener(ln, cfg.ConnsPerAddress)
+	}
+	// The operator's listener, when asked for: /metrics and /healthz only.
+	var internal *http.Server
+	var internalLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if internalLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics-addr: %w", err)
+		}
+		internal = &http.Server{
+			Handler:           handlers.NewInternal(store, health, metrics, log),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		fmt.Fprintf(stdout, "beacon listening on http://%s (database %s), metrics and health on http://%s\n", ln.Addr(), cfg.DB, internalLn.Addr())
+	} else {
+		fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
+	}
 
 	var wg sync.WaitGroup
 	boardCtx, stopBoard := context.WithCancel(context.Background())
 	defer stopBoard()
 	wg.Go(func() { board.Run(boardCtx) })
+	// The handler made just above; it watches for widget tokens revoked
+	// from the command line.
+	wg.Go(func() { srv.Handler.(*handlers.Server).WatchRevocations(boardCtx) })
 	defer wg.Wait()
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if internal != nil {
+		wg.Go(func() {
+			if err := internal.Serve(internalLn); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("metrics listener: %w", err)
+			}
+		})
+		defer internal.Close()
+	}
 	select {
 	case err := <-serveErr:
+		srv.Close()
+		stopBoard() // before the deferred wg.Wait, which waits for the board
 		return err
 	case <-ctx.Done():
 	}
@@ -168,6 +224,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("shutdown timed out; closed the remaining connections", "err", err)
 	}
 	<-serveErr
+	if internal != nil {
+		internal.Shutdown(sctx) //nolint:errcheck // its requests are short; Close (deferred) ends the rest
+	}
 	stopBoard()
 	wg.Wait()
 	if err := store.Close(); err != nil {
