@@ -131,6 +131,12 @@ type SharedReader interface {
 	Close()
 }
 
+// ErrFollower is returned by the writes of a database that follows a
+// cluster's log but was opened without it (the command line, or a server
+// started without its cluster flags): only the log may change it.
+var ErrFollower = errors.New("db: this database follows a cluster's log; write through the cluster " +
+	"(start Beacon with its --nats or --nats-embed flags, and use the web pages for tokens and widgets)")
+
 // ErrUnavailable is returned by writes that could not be made now: the
 // shared log did not confirm them, or the database cannot be written.
 // The wrapped message says why, for a 503.

@@ -185,3 +185,25 @@ func TestSharedLogUnavailable(t *testing.T) {
 		t.Errorf("a failed write left %d items (%v)", len(items), err)
 	}
 }
+
+// A database that followed a cluster's log, opened without it, can be
+// read but refuses writes: its rows are the log's.
+func TestSharedLogFollowerRefusesLocalWrites(t *testing.T) {
+	log, _ := sharedLog(t)
+	path := filepath.Join(t.TempDir(), "a.db")
+	var rec recorder
+	a := openShared(t, path, log, &rec)
+	if _, err := a.AddActivity(context.Background(), "from the log", "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	alone := openAt(t, path, Options{})
+	if items, _, err := alone.RecentActivities(context.Background(), 10); err != nil || len(items) != 1 {
+		t.Errorf("reading a follower alone: %d items, %v", len(items), err)
+	}
+	if _, err := alone.AddActivity(context.Background(), "local", "", time.Time{}); !errors.Is(err, ErrFollower) {
+		t.Errorf("writing a follower alone: %v, want ErrFollower", err)
+	}
+}

@@ -76,6 +76,9 @@ type Store struct {
 
 	groups atomic.Int64 // group transactions the writer has run; read by tests
 	ids    *commandIDs
+	// follower is set on a database that follows a cluster's log, opened
+	// without it: it can be read, but writes are refused (ErrFollower).
+	follower bool
 
 	// Shared mode (Options.Shared).
 	shared     Shared
@@ -146,6 +149,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		head:  head,
 	}
 	if opts.Shared == nil {
+		// A database that has followed a cluster's log must not take writes
+		// of its own: its rows would no longer be the log's, and every
+		// later command would apply differently here.
+		applied, err := appliedPosition(w)
+		if err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("db: open %s: read the applied position: %w", path, err)
+		}
+		s.follower = applied > 0
 		go s.run()
 		return s, nil
 	}

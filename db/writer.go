@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -29,6 +30,9 @@ func (s *Store) do(ctx context.Context, at time.Time, op Op) (any, error) {
 	c := Command{ID: s.ids.next(), At: toMilli(at), Op: op}
 	if s.shared != nil {
 		return s.doShared(ctx, c)
+	}
+	if s.follower {
+		return nil, fmt.Errorf("%w (epoch %s)", ErrFollower, s.epoch)
 	}
 	req := &writeRequest{ctx: ctx, cmd: c, reply: make(chan outcome, 1)}
 	s.mu.RLock()
