@@ -94,7 +94,7 @@ func TestHorizonAfterPruning(t *testing.T) {
 	}
 
 	// A log emptied entirely: horizon == head, and positions are not reused.
-	err = s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+	err = s.write(ctx, func(tx *sql.Tx, _ int64) ([]Event, error) {
 		_, err := tx.Exec(`DELETE FROM events`)
 		return nil, err
 	})

@@ -42,6 +42,11 @@ type Options struct {
 	// 100,000. The writer prunes older ones every min(Retention, 1,000)
 	// appends, so between prunes it holds up to that many more.
 	Retention int
+	// Shared, when set, is the log this instance shares with others
+	// (cluster mode): writes are published to it, and Open starts a loop
+	// that applies it to this database in order. Nil: the events table is
+	// the log, as for one process.
+	Shared Shared
 }
 
 func (o Options) withDefaults() Options {
@@ -70,9 +75,24 @@ type Store struct {
 	closeErr  error
 
 	groups atomic.Int64 // group transactions the writer has run; read by tests
+	ids    *commandIDs
+	// follower is set on a database that follows a cluster's log, opened
+	// without it: it can be read, but writes are refused (ErrFollower).
+	follower bool
+
+	// Shared mode (Options.Shared).
+	shared     Shared
+	following  context.Context // ended by Close: the apply loop ends
+	stopFollow context.CancelFunc
+	waitMu     sync.Mutex              // guards waiting and followErr
+	waiting    map[string]chan outcome // this instance's writes waiting to be applied, by command ID
+	followErr  error                   // why the apply loop is stuck, or nil
+	from       int64                   // the position the apply loop starts at
+	startOnce  sync.Once
 
 	// Owned by the writer goroutine.
-	sincePrune int // events appended since the last prune
+	head       int64 // the newest position given
+	sincePrune int   // events appended since the last prune
 	lastPrune  time.Time
 }
 
@@ -112,6 +132,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("db: open %s for reading: %w", path, err)
 	}
 
+	var head int64
+	if err := w.QueryRowContext(ctx, `SELECT `+headSQL).Scan(&head); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("db: open %s: read the log's head: %w", path, err)
+	}
 	s := &Store{
 		w:     w,
 		r:     r,
@@ -119,9 +145,45 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		opts:  opts,
 		reqs:  make(chan *writeRequest, opts.MaxBatch),
 		done:  make(chan struct{}),
+		ids:   newCommandIDs(),
+		head:  head,
 	}
-	go s.run()
+	if opts.Shared == nil {
+		// A database that has followed a cluster's log must not take writes
+		// of its own: its rows would no longer be the log's, and every
+		// later command would apply differently here.
+		applied, err := appliedPosition(w)
+		if err != nil {
+			r.Close()
+			w.Close()
+			return nil, fmt.Errorf("db: open %s: read the applied position: %w", path, err)
+		}
+		s.follower = applied > 0
+		go s.run()
+		return s, nil
+	}
+	from, err := s.joinShared(ctx, path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	s.shared, s.waiting, s.from = opts.Shared, map[string]chan outcome{}, from
+	s.following, s.stopFollow = context.WithCancel(context.Background())
 	return s, nil
+}
+
+// Start starts applying the shared log (Options.Shared), from the position
+// after the last one this database applied. OnCommit is first called after
+// Start, so the caller can make what OnCommit needs after Open (the epoch
+// of a shared log is known only then). Writes wait for it: they return once
+// their command is applied here. Without a shared log it does nothing: the
+// writer started with Open. Calling it again does nothing.
+func (s *Store) Start() {
+	if s.shared == nil {
+		return
+	}
+	s.startOnce.Do(func() { go s.follow(s.from) })
 }
 
 // dsn is a go-sqlite3 URI for path with params, the path escaped so that a
@@ -137,9 +199,15 @@ func dsn(path, params string) string {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock() // waits for writers that are sending on reqs
+		s.waitMu.Lock()
 		s.closed.Store(true)
+		s.waitMu.Unlock()
 		close(s.reqs)
 		s.mu.Unlock()
+		if s.stopFollow != nil {
+			s.stopFollow()
+			s.startOnce.Do(func() { close(s.done) }) // never started
+		}
 		<-s.done
 		// Readers first, so the writer's connection is the last one and
 		// checkpoints the WAL into the main file.

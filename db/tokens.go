@@ -30,17 +30,38 @@ func (s *Store) CreateToken(ctx context.Context, userID int64, name, token strin
 	if token == "" || name == "" || len(scopes) == 0 {
 		return Token{}, fmt.Errorf("%w: a token needs a name, a value and a scope", ErrInvalid)
 	}
-	t := Token{UserID: userID, Name: name, Scopes: scopes, At: toMilli(time.Time{})}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`INSERT INTO tokens (hash, user_id, name, scopes, created_at) VALUES (?, ?, ?, ?, ?)`,
-			hashOf(token), nullID(userID), name, strings.Join(scopes, " "), t.At.UnixMilli())
-		if err != nil {
-			return nil, uniqueErr(err, "this token")
+	return doAs[Token](ctx, s, time.Time{}, &createToken{UserID: userID, Name: name, Hash: hashOf(token), Scopes: scopes})
+}
+
+// createToken is the command of CreateToken and SetServerToken: it carries
+// the token's hash, never the token. Replace makes it the one server token
+// of its name.
+type createToken struct {
+	UserID  int64    `json:"user_id,omitempty"`
+	Name    string   `json:"name"`
+	Hash    []byte   `json:"hash"`
+	Scopes  []string `json:"scopes"`
+	Replace bool     `json:"replace,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(createToken) }) }
+
+func (*createToken) kind() string { return "token" }
+
+func (c *createToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	if c.Replace {
+		if _, err := tx.Exec(`DELETE FROM tokens WHERE user_id IS NULL AND name = ?`, c.Name); err != nil {
+			return nil, nil, err
 		}
-		t.ID, err = res.LastInsertId()
-		return nil, err
-	})
-	return t, err
+	}
+	t := Token{UserID: c.UserID, Name: c.Name, Scopes: c.Scopes, At: at}
+	res, err := tx.Exec(`INSERT INTO tokens (hash, user_id, name, scopes, created_at) VALUES (?, ?, ?, ?, ?)`,
+		c.Hash, nullID(c.UserID), c.Name, strings.Join(c.Scopes, " "), at.UnixMilli())
+	if err != nil {
+		return nil, nil, uniqueErr(err, "this token")
+	}
+	t.ID, err = res.LastInsertId()
+	return t, nil, err
 }
 
 // SetServerToken makes token the one server token called name, with scopes:
@@ -50,15 +71,8 @@ func (s *Store) SetServerToken(ctx context.Context, name, token string, scopes [
 	if token == "" || name == "" || len(scopes) == 0 {
 		return fmt.Errorf("%w: a token needs a name, a value and a scope", ErrInvalid)
 	}
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		_, err := tx.Exec(`DELETE FROM tokens WHERE user_id IS NULL AND name = ?`, name)
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.Exec(`INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, ?, ?, ?)`,
-			hashOf(token), name, strings.Join(scopes, " "), time.Now().UnixMilli())
-		return nil, err
-	})
+	_, err := s.do(ctx, time.Time{}, &createToken{Name: name, Hash: hashOf(token), Scopes: scopes, Replace: true})
+	return err
 }
 
 // TokenByValue returns the token whose value is token, revoked or not (the
@@ -74,10 +88,22 @@ func (s *Store) TokenByValue(ctx context.Context, token string) (Token, error) {
 // TouchToken records that token id was used at now. Callers may run it in
 // the background: it is bookkeeping, not authorization.
 func (s *Store) TouchToken(ctx context.Context, id int64, now time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		_, err := tx.Exec(`UPDATE tokens SET last_used_at = ? WHERE id = ?`, now.UnixMilli(), id)
-		return nil, err
-	})
+	_, err := s.do(ctx, now, &touchToken{ID: id})
+	return err
+}
+
+// touchToken is the command of TouchToken.
+type touchToken struct {
+	ID int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(touchToken) }) }
+
+func (*touchToken) kind() string { return "token_used" }
+
+func (c *touchToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	_, err := tx.Exec(`UPDATE tokens SET last_used_at = ? WHERE id = ?`, at.UnixMilli(), c.ID)
+	return nil, nil, err
 }
 
 // Tokens lists the tokens of userID (0: the server tokens), newest first.
@@ -102,14 +128,27 @@ func (s *Store) Tokens(ctx context.Context, userID int64) ([]Token, error) {
 // RevokeToken revokes token id of userID (0: a server token) at now. A
 // token of someone else, or one already revoked, is ErrNotFound.
 func (s *Store) RevokeToken(ctx context.Context, userID, id int64, now time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id IS ? AND revoked_at IS NULL`,
-			now.UnixMilli(), id, nullID(userID))
-		if err != nil {
-			return nil, err
-		}
-		return nil, mustChange(res)
-	})
+	_, err := s.do(ctx, now, &revokeToken{UserID: userID, ID: id})
+	return err
+}
+
+// revokeToken is the command of RevokeToken.
+type revokeToken struct {
+	UserID int64 `json:"user_id,omitempty"`
+	ID     int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(revokeToken) }) }
+
+func (*revokeToken) kind() string { return "token_revoke" }
+
+func (c *revokeToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	res, err := tx.Exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id IS ? AND revoked_at IS NULL`,
+		at.UnixMilli(), c.ID, nullID(c.UserID))
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, mustChange(res)
 }
 
 const (

@@ -151,9 +151,9 @@ func TestFailingWriteFailsAlone(t *testing.T) {
 	}
 	badErr := make(chan error, 1)
 	go func() {
-		badErr <- s.write(context.Background(), func(tx *sql.Tx) ([]Event, error) {
+		badErr <- s.write(context.Background(), func(tx *sql.Tx, pos int64) ([]Event, error) {
 			// Append an event, then break a constraint: both must go.
-			e, err := appendEvent(tx, "activity", "activity", time.Time{}, func(pos int64) any { return pos })
+			e, err := appendEvent(tx, pos, "activity", "activity", toMilli(time.Time{}), pos)
 			if err != nil {
 				return nil, err
 			}

@@ -87,6 +87,11 @@ func classify(err error) (int, errorBody) {
 		return he.Code, errorBody{Error: msg}
 	case errors.Is(err, db.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: "not found"}
+	case errors.Is(err, db.ErrFollower):
+		return http.StatusServiceUnavailable, errorBody{Error: strings.TrimPrefix(db.ErrFollower.Error(), "db: ")}
+	case errors.Is(err, db.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Error: strings.TrimPrefix(err.Error(), db.ErrUnavailable.Error()+": ") +
+			"; try again in a moment"}
 	case errors.Is(err, db.ErrClosed):
 		return http.StatusServiceUnavailable, errorBody{Error: "shutting down; try again in a moment"}
 	default:

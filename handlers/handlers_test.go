@@ -44,12 +44,15 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 	if _, err := store.CreateToken(context.Background(), 0, "tests", testToken, auth.AllScopes); err != nil {
 		t.Fatal(err)
 	}
-	return NewServer(Deps{
+	srv := NewServer(Deps{
 		Store: store, Hub: hub, SSE: live.NewSSE(hub, src, live.SSEConfig{}), WS: live.NewWS(hub, src, live.WSConfig{}),
 		Rooms: reg, Board: board, Logger: log, Metrics: http.NotFoundHandler(),
 		Secret: testSecret, Streams: live.NewStreams(hub, live.StreamConfig{}),
 		Access: Access{PublicDashboard: true}, // these tests read the dashboard signed out
-	}), store
+	})
+	pub.OnSessionEnded(srv.EndSession)
+	pub.OnWidgetRevoked(srv.EndWidget)
+	return srv, store
 }
 
 // testToken is a server token with every scope that newTestServer stores

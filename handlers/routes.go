@@ -68,7 +68,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret, s.Store, s.Site), checkCSRF)
 
 	if !s.InternalListener {
-		internalRoutes(e, s.Store, s.Metrics, loopbackOnly)
+		internalRoutes(e, s.Store, s.Cluster, s.Metrics, loopbackOnly)
 	}
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticFiles())))
 }
@@ -76,7 +76,7 @@ func (s *Server) routes(e *echo.Echo) {
 // internalRoutes are the operator's: health and Prometheus metrics. With
 // --metrics-addr they have a listener of their own (NewInternal); without,
 // the main listener serves them to this machine only (loopbackOnly).
-func internalRoutes(e *echo.Echo, store horizonReader, metrics http.Handler, mw ...echo.MiddlewareFunc) {
-	e.GET("/healthz", handleHealth(store), mw...)
+func internalRoutes(e *echo.Echo, store horizonReader, cluster Checker, metrics http.Handler, mw ...echo.MiddlewareFunc) {
+	e.GET("/healthz", handleHealth(store, cluster), mw...)
 	e.GET("/metrics", echo.WrapHandler(metrics), mw...)
 }

@@ -46,6 +46,9 @@ type Deps struct {
 	// Site is where people reach Beacon (the public URL, when set).
 	Site   Site
 	Access Access
+	// Cluster reports the state of the cluster's log; nil when the
+	// instance runs alone.
+	Cluster Checker
 }
 
 // Server is Beacon's HTTP handler.
@@ -82,16 +85,26 @@ func NewServer(d Deps) *Server {
 	return s
 }
 
+// EndSession closes the live connections of session id: SSE streams end
+// and room sockets close. The Publisher calls it when a session's end is
+// applied.
+func (s *Server) EndSession(id int64) { s.live.end(id) }
+
+// EndWidget closes the live connections of widget token id: its /embed/live
+// and /stream/ connections end. The Publisher calls it when a revocation is
+// applied.
+func (s *Server) EndWidget(id int64) { s.widgets.end(id) }
+
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
 // NewInternal returns the handler of the operator's own listener
 // (--metrics-addr): /healthz and /metrics, to anyone who can reach it.
-func NewInternal(store *db.Store, metrics http.Handler, log *slog.Logger) http.Handler {
+func NewInternal(store *db.Store, cluster Checker, metrics http.Handler, log *slog.Logger) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
 	e.Use(middleware.Recover())
-	internalRoutes(e, store, metrics)
+	internalRoutes(e, store, cluster, metrics)
 	return e
 }

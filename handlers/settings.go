@@ -164,7 +164,8 @@ func (s *settings) handleRevokeToken(c echo.Context) error {
 }
 
 // handleRevokeWidget serves POST /settings/widgets/:id/revoke: the widget
-// token stops working, and its open live connections close now. A member
+// token stops working, and its open live connections close before the
+// answer (on this instance; on every other as it applies it). A member
 // revokes its own; an admin anyone's.
 func (s *settings) handleRevokeWidget(c echo.Context) error {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
@@ -175,11 +176,10 @@ func (s *settings) handleRevokeWidget(c echo.Context) error {
 	if isAdmin(c) {
 		maker = 0
 	}
+	// Its connections close when the revocation is applied
+	// (Publisher.OnWidgetRevoked), on every instance.
 	err = s.widgets.RevokeWidgetToken(c.Request().Context(), maker, id, time.Now())
-	switch {
-	case err == nil:
-		s.widgetConns.end(id)
-	case !errors.Is(err, db.ErrNotFound):
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -72,11 +73,42 @@ type Publisher struct {
 	Hub   *live.Hub
 	Board *Board
 	Log   *slog.Logger
+
+	// sessionEnded closes the live connections of a session that ended
+	// (Server.EndSession), on every instance of a cluster, so a sign-out
+	// on one closes them on all. Set once the server exists, while
+	// commands may already be applied: hence atomic.
+	sessionEnded atomic.Pointer[func(id int64)]
+	// widgetRevoked closes the live connections of a widget token that
+	// was revoked (Server.EndWidget), on every instance alike.
+	widgetRevoked atomic.Pointer[func(id int64)]
 }
+
+// OnWidgetRevoked sets what closes the live connections of a widget token
+// whose revocation is applied.
+func (p *Publisher) OnWidgetRevoked(f func(id int64)) { p.widgetRevoked.Store(&f) }
+
+// OnSessionEnded sets what closes the live connections of a session whose
+// end is applied.
+func (p *Publisher) OnSessionEnded(f func(id int64)) { p.sessionEnded.Store(&f) }
 
 // Committed publishes events that were just committed.
 func (p *Publisher) Committed(events []db.Event) {
 	for _, ev := range events {
+		switch ev.Kind {
+		case db.KindSessionEnded:
+			var e db.SessionEnded
+			if f := p.sessionEnded.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
+				(*f)(e.Session)
+			}
+			continue
+		case db.KindWidgetRevoked:
+			var e db.WidgetRevoked
+			if f := p.widgetRevoked.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
+				(*f)(e.Token)
+			}
+			continue
+		}
 		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
 		if err != nil {
 			p.Log.Error("render event", "err", err)

@@ -49,6 +49,7 @@ type config struct {
 	Secret          secretValue
 	Dashboard       string
 	Signup          string
+	Cluster         clusterConfig
 }
 
 // defaultConnsPerAddress is --conns-per-address unless set: far above
@@ -64,7 +65,7 @@ type setting struct {
 }
 
 func settings(c *config) []setting {
-	return []setting{
+	return append([]setting{
 		{"addr", "BEACON_ADDR", "address to listen on", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Addr, n, "127.0.0.1:8080", u) }},
 		{"metrics-addr", "BEACON_METRICS_ADDR", "address of a listener of its own for /metrics and /healthz (empty: the main listener serves them to this machine only)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.MetricsAddr, n, "", u) }},
 		{"db", "BEACON_DB", "SQLite database file (created when missing)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.DB, n, "beacon.db", u) }},
@@ -101,7 +102,7 @@ func settings(c *config) []setting {
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
-	}
+	}, clusterSettings(&c.Cluster)...)
 }
 
 // newConfig reads flags, then fills what they left unset from BEACON_*
@@ -179,5 +180,5 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 	case c.Signup != "open" && c.Signup != "closed":
 		return c, fmt.Errorf("signup must be open or closed (got %q)", c.Signup)
 	}
-	return c, nil
+	return c, c.Cluster.check(c.DB)
 }

@@ -52,24 +52,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	pub := &handlers.Publisher{Log: log}
-	store, err := db.Open(ctx, cfg.DB, db.Options{OnCommit: pub.Committed, Retention: cfg.Retention})
+	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention}
+	var health handlers.Checker // nil alone: the database is all there is
+	if cfg.Cluster.On() {
+		m, err := join(ctx, cfg.Cluster, log)
+		if err != nil {
+			return err
+		}
+		defer m.close() // after the database has stopped applying
+		opts.Shared, health = m.shared(), m
+	}
+	store, err := db.Open(ctx, cfg.DB, opts)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
-	if tok := getenv(bootstrapEnv); tok != "" {
-		if err := bootstrap(ctx, store, tok); err != nil {
-			return err
-		}
-	}
-	if err := warnUnkeyed(ctx, store, log); err != nil {
-		return err
-	}
-	secret, err := serverSecret(ctx, cfg.Secret, store)
-	if err != nil {
-		return err
-	}
 
+	// What publishes committed events comes first: in a cluster, the log's
+	// commands start being applied (and published) at store.Start.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hub := live.NewHub(live.HubConfig{
@@ -82,7 +82,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer hub.Close()
 	board := handlers.NewBoard(hub, cfg.Tick, log)
 	pub.Hub, pub.Board = hub, board
+	store.Start()
 
+	if tok := getenv(bootstrapEnv); tok != "" {
+		if err := bootstrap(ctx, store, tok); err != nil {
+			return err
+		}
+	}
+	if err := warnUnkeyed(ctx, store, log); err != nil {
+		return err
+	}
+	secret, err := serverSecret(ctx, cfg.Secret, store)
+	if err != nil {
+		return err
+	}
 	samples, err := store.SamplesSince(ctx, time.Now().Add(-24*time.Hour))
 	if err != nil {
 		return fmt.Errorf("read metrics: %w", err)
@@ -101,19 +114,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer chat.Close()
 
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	server := handlers.NewServer(handlers.Deps{
+		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
+		Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
+		Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
+		Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
+			APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader, ProxyHops: cfg.ProxyHops},
+		Metrics: metrics, Registry: reg,
+		Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
+		InternalListener: cfg.MetricsAddr != "",
+		Site:             handlers.Site{PublicURL: cfg.PublicURL},
+		Access:           handlers.Access{PublicDashboard: cfg.Dashboard == "public", SignupClosed: cfg.Signup == "closed"},
+		Cluster:          health,
+	})
+	pub.OnSessionEnded(server.EndSession)
+	pub.OnWidgetRevoked(server.EndWidget)
 	srv := &http.Server{
-		Handler: handlers.NewServer(handlers.Deps{
-			Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
-			Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
-			Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
-			Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
-				APIBurst: cfg.APIBurst, ProxyHeader: cfg.ProxyHeader, ProxyHops: cfg.ProxyHops},
-			Metrics: metrics, Registry: reg,
-			Secret: secret, Streams: streams, Embed: handlers.EmbedConfig{Origins: cfg.EmbedOrigins},
-			InternalListener: cfg.MetricsAddr != "",
-			Site:             handlers.Site{PublicURL: cfg.PublicURL},
-			Access:           handlers.Access{PublicDashboard: cfg.Dashboard == "public", SignupClosed: cfg.Signup == "closed"},
-		}),
+		Handler: server,
 		// Reading a request, headers and body, is bounded. Streams and
 		// sockets outlive it: net/http lifts the read deadline once a
 		// request is read (its wait for the client's close starts with
@@ -152,7 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("metrics-addr: %w", err)
 		}
 		internal = &http.Server{
-			Handler:           handlers.NewInternal(store, metrics, log),
+			Handler:           handlers.NewInternal(store, health, metrics, log),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,

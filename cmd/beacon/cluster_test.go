@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beacon-live/beacon/views"
+)
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startCluster starts n instances, each with a NATS server of its own
+// (--nats-embed) routed to the others', as docs/cluster.md runs them. They
+// start together: JetStream needs a majority of the servers to elect its
+// leader before any of them can open the log.
+func startCluster(t *testing.T, n int, flags ...string) []*instance {
+	t.Helper()
+	routes := make([]string, n)
+	clusterAddrs := make([]string, n)
+	for i := range n {
+		clusterAddrs[i] = freeAddr(t)
+		routes[i] = "nats://" + clusterAddrs[i]
+	}
+	dir := t.TempDir()
+	out := make([]*instance, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			args := append([]string{"--nats-embed", "--nats-name", fmt.Sprintf("b%d", i+1),
+				"--nats-listen", freeAddr(t), "--nats-cluster", clusterAddrs[i],
+				"--nats-routes", strings.Join(routes, ",")}, flags...)
+			out[i] = start(t, filepath.Join(dir, fmt.Sprintf("b%d.db", i+1)), "", args...)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// on returns a browser on to holding the cookies a has on from: the same
+// person going to another instance, as a load balancer would send them.
+func (a *account) on(t testing.TB, from, to string) *account {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err1 := url.Parse(from)
+	d, err2 := url.Parse(to)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	jar.SetCookies(d, a.C.Jar.Cookies(f))
+	return &account{Name: a.Name, ID: a.ID, C: noRedirects(&http.Client{Jar: jar}), CSRF: a.CSRF}
+}
+
+// The log is shared: what is posted on one instance reaches the live
+// clients of every instance with the same ids, in the same order; a client
+// that moves to another instance with its Last-Event-ID misses nothing and
+// gets nothing twice; a session made on one works on all, and signing out
+// on one closes its streams on all.
+func TestClusterSharesOneLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three instances with NATS: not in -short")
+	}
+	in := startCluster(t, 3)
+	a, b, c := in[0], in[1], in[2]
+
+	ann := signUp(t, a.URL, "ann")
+	topics := views.TopicActivity + "," + views.TopicRoom("lobby")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var streams []*sseStream
+	for _, x := range []*instance{b, c} {
+		st, err := dialSSE(ctx, streamClient(t), liveURL(x.URL, topics), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.Next(); err != nil { // the position block: the stream is live
+			t.Fatal(err)
+		}
+		streams = append(streams, st)
+	}
+	annOnB := ann.on(t, a.URL, b.URL)
+	annStream := userStream(t, b.URL, annOnB, "")
+	if _, err := annStream.Next(); err != nil {
+		t.Fatal(err)
+	}
+	annOnC := ann.on(t, a.URL, c.URL)
+	annStreamC := userStream(t, c.URL, annOnC, "")
+	if _, err := annStreamC.Next(); err != nil {
+		t.Fatal(err)
+	}
+
+	// On A: an activity item, a chat message, an activity item.
+	var want []int64
+	pos, err := postActivity(http.DefaultClient, a.URL, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, pos)
+	chat := newChatClient(t, a.Addr, "lobby", "bob", false)
+	defer chat.close()
+	if err := chat.say("hello from A"); err != nil {
+		t.Fatal(err)
+	}
+	chat.waitFor(t, "its own message", func(c *chatClient) bool { return len(c.msgs) == 1 })
+	_, msgPos, _ := splitChatID(chat.messages()[0].ID)
+	want = append(want, msgPos)
+	if pos, err = postActivity(http.DefaultClient, a.URL, "second"); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, pos)
+
+	var ids [2][]string
+	for i, st := range streams {
+		for len(ids[i]) < len(want) {
+			ev, err := st.NextEvent()
+			if err != nil {
+				t.Fatalf("stream %d: %v after %v", i, err, ids[i])
+			}
+			if ev.HasID {
+				ids[i] = append(ids[i], ev.ID)
+			}
+		}
+	}
+	for i, id := range ids[0] {
+		epoch, p := mustParseID(t, id)
+		if p != want[i] || id != ids[1][i] {
+			t.Fatalf("B saw %v and C saw %v, want positions %v under one epoch %s", ids[0], ids[1], want, epoch)
+		}
+	}
+
+	// A notification posted on A reaches ann's streams on B and C.
+	n := notify(t, a.URL, "ann", "hello everywhere")
+	for i, st := range []*sseStream{annStream, annStreamC} {
+		// Her streams carry the activity feed too: skip what was posted
+		// before the notification.
+		ev, err := st.NextEvent()
+		for err == nil && strings.Contains(ev.Data, `id="act-`) {
+			ev, err = st.NextEvent()
+		}
+		if err != nil || !strings.Contains(ev.Data, "hello everywhere") {
+			t.Fatalf("ann's stream %d: %+v, %v", i, ev, err)
+		}
+		if _, p := mustParseID(t, ev.ID); p != n {
+			t.Fatalf("ann's stream %d has the notification at %d, want %d", i, p, n)
+		}
+	}
+
+	// A client of B drops, two items are posted on A, it comes back to C
+	// with its last id: exactly those two.
+	last := streams[0].LastID
+	streams[0].Close()
+	var missed []int64
+	for _, text := range []string{"while away 1", "while away 2"} {
+		p, err := postActivity(http.DefaultClient, a.URL, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missed = append(missed, p)
+	}
+	back, err := dialSSE(ctx, streamClient(t), liveURL(c.URL, topics), last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	var got []int64
+	for len(got) < len(missed) {
+		ev, err := back.NextEvent()
+		if err != nil {
+			t.Fatalf("resumed on C: %v after %v", err, got)
+		}
+		if ev.Event == views.EventResync {
+			t.Fatalf("resuming on C resynced instead of replaying")
+		}
+		got = append(got, itemPositions(ev.Data)...)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(missed) {
+		t.Fatalf("resumed on C with %s: got %v, want %v", last, got, missed)
+	}
+
+	// Signing out on A ends ann's streams on B and C.
+	resp, _ := postForm(t, ann.C, a.URL+"/logout", url.Values{"_csrf": {ann.CSRF}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %s", resp.Status)
+	}
+	for i, st := range []*sseStream{annStream, annStreamC} {
+		for {
+			_, err := st.Next()
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("ann's stream %d after signing out on A: %v, want its end", i, err)
+			}
+		}
+	}
+}
+
+// Two sign-ups for one name on two instances at once: exactly one
+// succeeds, and every instance agrees which.
+func TestClusterSignUpRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three instances with NATS: not in -short")
+	}
+	in := startCluster(t, 3)
+	const tries = 5
+	for i := range tries {
+		name := fmt.Sprintf("zoe%d", i)
+		var wg sync.WaitGroup
+		statuses := make([]int, 2)
+		for j, x := range in[:2] {
+			wg.Go(func() {
+				cl := noRedirects(newJar(t))
+				csrf := csrfOf(t, cl, x.URL+"/signup")
+				resp, _ := postForm(t, cl, x.URL+"/signup", url.Values{"_csrf": {csrf}, "name": {name}, "password": {fmt.Sprintf("password-%d-%d", i, j)}})
+				statuses[j] = resp.StatusCode
+			})
+		}
+		wg.Wait()
+		won := -1
+		for j, s := range statuses {
+			switch s {
+			case http.StatusSeeOther:
+				if won >= 0 {
+					t.Fatalf("%s: both sign-ups succeeded", name)
+				}
+				won = j
+			case http.StatusConflict:
+			default:
+				t.Fatalf("%s: sign-up answered %d", name, s)
+			}
+		}
+		if won < 0 {
+			t.Fatalf("%s: no sign-up succeeded: %v", name, statuses)
+		}
+		// Every instance signs the winner in, and only with its password.
+		for _, x := range in {
+			cl := noRedirects(newJar(t))
+			csrf := csrfOf(t, cl, x.URL+"/login")
+			resp, body := postForm(t, cl, x.URL+"/login", url.Values{"_csrf": {csrf}, "name": {name}, "password": {fmt.Sprintf("password-%d-%d", i, won)}})
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s signing in on %s: %s %.200s", name, x.URL, resp.Status, body)
+			}
+		}
+	}
+}
