@@ -58,7 +58,7 @@ func (s *Store) SetServerToken(ctx context.Context, name, token string, scopes [
 }
 
 // TokenByValue returns the token whose value is token, revoked or not (the
-// caller says which), or ErrNotFound. It notes the use.
+// caller says which), or ErrNotFound. It only reads: TouchToken records a use.
 func (s *Store) TokenByValue(ctx context.Context, token string) (Token, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hashOf(token)))
 	if err != nil {

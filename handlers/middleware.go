@@ -3,7 +3,6 @@ package handlers
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -80,17 +79,4 @@ func visitorID(c echo.Context) string {
 		return ""
 	}
 	return ck.Value
-}
-
-// loopbackOnly lets only requests from this machine through. It reads the
-// socket's address, never a forwarding header. It stands in for API tokens.
-func loopbackOnly(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			return &fieldError{Status: http.StatusForbidden, Field: "client",
-				Message: "ingest is accepted only from this machine (127.0.0.1) until API tokens exist"}
-		}
-		return next(c)
-	}
 }
