@@ -51,7 +51,7 @@ func TestStoreAndViewsSpellTopicsAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := store.EventsAfter(ctx, []string{views.TopicActivity}, a.Position-1, 1)
+	events, _, err := store.EventsAfter(ctx, []string{views.TopicActivity}, a.Position-1, 1)
 	if err != nil || len(events) != 1 {
 		t.Errorf("the activity event is not on topic %q: %v %v", views.TopicActivity, events, err)
 	}

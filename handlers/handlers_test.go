@@ -99,7 +99,7 @@ func TestIngestBadInputChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	events, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
+	events, _, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
 	if err != nil || len(events) != 0 {
 		t.Fatalf("bad input stored events: %v %v", events, err)
 	}
@@ -118,7 +118,7 @@ func TestIngestStoresAndAnswers(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a.Position == 0 || a.Text != "Deployed" {
 		t.Fatalf("activity answer %s", w.Body)
 	}
-	events, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
+	events, _, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
 	if err != nil || len(events) != 1 || events[0].Position != a.Position {
 		t.Fatalf("stored events %v %v, want the one answered", events, err)
 	}

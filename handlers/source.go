@@ -90,7 +90,7 @@ func (p *Publisher) Committed(events []db.Event) {
 
 // logReader reads the durable log and the feed.
 type logReader interface {
-	EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]db.Event, error)
+	EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]db.Event, int64, error)
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	feedReader
 	historyReader
@@ -131,9 +131,15 @@ func (s *Source) Since(ctx context.Context, topics []string, after int64, limit 
 			logs = append(logs, t)
 		}
 	}
-	events, err := s.log.EventsAfter(ctx, logs, after, limit)
+	if len(logs) == 0 {
+		return nil, nil // state topics are not replayed: nothing can be missing
+	}
+	events, horizon, err := s.log.EventsAfter(ctx, logs, after, limit)
 	if err != nil {
 		return nil, err
+	}
+	if after < horizon {
+		return nil, live.ErrGap
 	}
 	frames := make([]live.Frame, 0, len(events))
 	for _, ev := range events {

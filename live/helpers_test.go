@@ -309,6 +309,10 @@ func (l *memLog) Since(_ context.Context, topics []string, after int64, limit in
 	}
 	var out []Frame
 	l.mu.Lock()
+	if after < l.horizon {
+		l.mu.Unlock()
+		return nil, ErrGap
+	}
 	for _, f := range l.frames {
 		if len(out) == limit {
 			break

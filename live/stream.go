@@ -16,7 +16,10 @@ type Source interface {
 	// (the oldest event kept, minus one) and the newest position.
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	// Since returns up to limit frames of the log topics among topics with a
-	// position after after, in position order.
+	// position after after, in position order. If frames after after were
+	// already pruned (after is older than the horizon), it returns ErrGap:
+	// it must read the horizon and the frames in one snapshot, because
+	// retention may prune between any two of its calls.
 	Since(ctx context.Context, topics []string, after int64, limit int) ([]Frame, error)
 	// Snapshot renders the current state of topics and returns the position it
 	// was read at.
