@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -75,6 +77,10 @@ func (s *Store) run() {
 func (s *Store) commit(group []*writeRequest) {
 	errs := make([]error, len(group))
 	var events []Event
+	if s.opts.PageLimit != nil {
+		// Raising the limit can fail as the disk would: the commit says so.
+		s.w.Exec("PRAGMA max_page_count = " + strconv.Itoa(s.opts.PageLimit())) //nolint:errcheck
+	}
 	err := inTx(context.Background(), s.w, func(tx *sql.Tx) error {
 		for i, req := range group {
 			if errs[i] = req.ctx.Err(); errs[i] != nil {
@@ -86,7 +92,10 @@ func (s *Store) commit(group []*writeRequest) {
 			evs, err := req.fn(tx)
 			if err != nil {
 				errs[i] = err
-				if _, err := tx.Exec("ROLLBACK TO write"); err != nil {
+				if _, rerr := tx.Exec("ROLLBACK TO write"); rerr != nil {
+					// SQLite rolls the whole transaction back itself after
+					// some errors (a full disk, an I/O error): the group
+					// failed for the reason this write did.
 					return err
 				}
 			} else {
@@ -103,7 +112,21 @@ func (s *Store) commit(group []*writeRequest) {
 		for i := range errs {
 			errs[i] = err
 		}
-	} else if len(events) > 0 {
+	}
+	// The disk's state, for WriteError: the first refusal of this group, or none.
+	var fault *unavailableError
+	for i := range errs {
+		errs[i] = asUnavailable(errs[i])
+		if fault == nil {
+			errors.As(errs[i], &fault)
+		}
+	}
+	if fault != nil {
+		s.fault.Store(fault)
+	} else if slices.Contains(errs, nil) { // a write went through
+		s.fault.Store(nil)
+	}
+	if err == nil && len(events) > 0 {
 		s.sincePrune += len(events)
 		slices.SortFunc(events, func(a, b Event) int { return cmp.Compare(a.Position, b.Position) })
 		if s.opts.OnCommit != nil {
