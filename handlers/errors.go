@@ -90,6 +90,8 @@ func classify(err error) (int, errorBody) {
 		return http.StatusBadRequest, errorBody{Error: db.Reason(err)}
 	case errors.Is(err, db.ErrExists):
 		return http.StatusConflict, errorBody{Error: db.Reason(err)}
+	case errors.Is(err, db.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Error: db.Reason(err) + "; try again later"}
 	case errors.Is(err, db.ErrClosed):
 		return http.StatusServiceUnavailable, errorBody{Error: "shutting down; try again in a moment"}
 	default:

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,5 +63,44 @@ func TestStoreAndViewsSpellTopicsAlike(t *testing.T) {
 	}
 	if got, want := db.TopicUser(7), views.TopicUser(7); got != want {
 		t.Errorf("db.TopicUser = %q, views.TopicUser = %q", got, want)
+	}
+}
+
+// TestDiskFullAnswers503: a write that finds the disk full is answered 503
+// with the reason, and /healthz says the same until a write goes through
+// again, which happens by itself once there is room.
+func TestDiskFullAnswers503(t *testing.T) {
+	var limit atomic.Int64
+	limit.Store(1 << 30)
+	s, _ := newTestServerWith(t, db.Options{PageLimit: func() int { return int(limit.Load()) }})
+	if w := do(s, "GET", "/healthz", "", "", ""); w.Code != http.StatusOK {
+		t.Fatalf("healthz before: %d %s", w.Code, w.Body)
+	}
+	// SQLite keeps max_page_count at least the file's size: 1 means no
+	// page more than there is.
+	limit.Store(1)
+	body := `{"text":"` + strings.Repeat("x", 500) + `"}`
+	var w *httptest.ResponseRecorder
+	for i := 0; ; i++ {
+		if i == 100 {
+			t.Fatal("100 activities fit in a full disk")
+		}
+		if w = do(s, "POST", "/api/activity", ctJSON, body, ""); w.Code != http.StatusCreated {
+			break
+		}
+	}
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"error":"database full; try again later"`) {
+		t.Fatalf("a write to a full disk: %d %s, want 503 saying the database is full", w.Code, w.Body)
+	}
+	if w := do(s, "GET", "/healthz", "", "", ""); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"error":"database full"`) {
+		t.Fatalf("healthz with a full disk: %d %s, want 503 saying the database is full", w.Code, w.Body)
+	}
+
+	limit.Store(1 << 30) // room again
+	if w := do(s, "POST", "/api/activity", ctJSON, body, ""); w.Code != http.StatusCreated {
+		t.Fatalf("a write once there is room: %d %s", w.Code, w.Body)
+	}
+	if w := do(s, "GET", "/healthz", "", "", ""); w.Code != http.StatusOK {
+		t.Fatalf("healthz after a write went through: %d %s", w.Code, w.Body)
 	}
 }

@@ -25,16 +25,23 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestServer wires a Server to a real database file, as cmd/beacon does.
 func newTestServer(t *testing.T) (*Server, *db.Store) {
 	t.Helper()
+	return newTestServerWith(t, db.Options{})
+}
+
+// newTestServerWith is newTestServer with the database's options.
+func newTestServerWith(t *testing.T, opts db.Options) (*Server, *db.Store) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &Publisher{Log: log}
-	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), db.Options{OnCommit: pub.Committed})
+	opts.OnCommit = pub.Committed
+	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
 	board := NewBoard(hub, time.Second, log)
 	pub.Hub, pub.Board = hub, board
-	src := NewSource(store.Epoch(), store)
+	src := NewSource(store.Epoch(), store, log)
 	reg := rooms.NewRegistry(rooms.Config{}, &RoomOutput{Hub: hub, Log: log})
 	t.Cleanup(func() {
 		reg.Close()
@@ -182,7 +189,7 @@ func TestSnapshotRendersARoomAtItsPosition(t *testing.T) {
 	if _, err := store.AddMessage(ctx, "other", "bob", "elsewhere", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	frames, at, err := NewSource(store.Epoch(), store).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
+	frames, at, err := NewSource(store.Epoch(), store, slog.New(slog.DiscardHandler)).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -107,7 +108,7 @@ func newHorizonLog(t *testing.T, path string) *horizonLog {
 	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
 	h := &horizonLog{store: store, kick: make(chan struct{}), appended: make(chan struct{}), pruned: make(chan struct{}),
 		done: make(chan struct{})}
-	h.sse = live.NewSSE(hub, kickingSource{NewSource(store.Epoch(), store), h}, live.SSEConfig{ResyncEvent: views.EventResync})
+	h.sse = live.NewSSE(hub, kickingSource{NewSource(store.Epoch(), store, slog.New(slog.DiscardHandler)), h}, live.SSEConfig{ResyncEvent: views.EventResync})
 	t.Cleanup(func() {
 		h.stop()
 		hub.Close()

@@ -125,12 +125,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)
 	}
-	if errors.Is(err, ErrClosed) {
-		// Shutting down: come back to the next process.
-		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
-	}
 	if err != nil {
-		return err
+		// Shutting down (ErrClosed): come back to the next process. The log
+		// could not be read: come back later, rather than find an empty
+		// stream that looks like a quiet one.
+		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
 	}
 
 	var batch []*message

@@ -429,6 +429,28 @@ func TestSSEResync(t *testing.T) {
 	}
 }
 
+// TestSSELogReadFails: a stream whose replay cannot read the log (a damaged
+// page, a failing disk) tells the client to come back, instead of ending
+// with nothing; Serve returns the error for the caller to log.
+func TestSSELogReadFails(t *testing.T) {
+	retryMin, retryMax := 100*time.Millisecond, 200*time.Millisecond
+	fx := newFixture(t, HubConfig{}, SSEConfig{RetryMin: retryMin, RetryMax: retryMax, RetryEvent: "retry"})
+	for range 4 {
+		fx.publish("log:a", []byte("history"))
+	}
+	broken := errors.New("database disk image is malformed")
+	fx.log.hooks.Store(&logHooks{failSince: broken})
+	s := fx.open(t, "topics=log:a", FormatID(testEpoch, 1))
+	blocks := s.rest(t)
+	if len(blocks) != 1 {
+		t.Fatalf("the stream sent %d blocks, want only a retry hint: %v", len(blocks), blocks)
+	}
+	expectRetryEvent(t, blocks[0], retryMin, retryMax, "retry")
+	if err := fx.nextServed(t); !errors.Is(err, broken) {
+		t.Fatalf("Serve returned %v, want the log's error", err)
+	}
+}
+
 // TestSSEEvictsSlowReader: a reader that stops reading while its log topic
 // runs gets a retry hint and its connection ends; it comes back with its last
 // id and loses nothing.

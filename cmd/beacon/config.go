@@ -36,7 +36,9 @@ type config struct {
 	ProxyHeader     string
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
-	Secret          secretValue
+	SecretFile      string
+	Secret          secretValue // from BEACON_SECRET or SecretFile; nil: the database's
+	SkipCheck       bool
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -71,7 +73,8 @@ func settings(c *config) []setting {
 		{"proxy-header", "BEACON_PROXY_HEADER", "header in which a trusted reverse proxy passes the client's address, e.g. X-Forwarded-For (empty: the socket's address); when set, its X-Forwarded-Proto: https also makes cookies Secure", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.ProxyHeader, n, "", u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
-		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
+		{"secret-file", "BEACON_SECRET_FILE", "file holding the secret that signs widget tokens (64+ hex digits or 32+ characters; readable by its owner only); or put the secret itself in BEACON_SECRET (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.SecretFile, n, "", u) }},
+		{"skip-check", "BEACON_SKIP_CHECK", "start even if the database fails its integrity check (PRAGMA quick_check), to serve what can still be read", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.SkipCheck, n, false, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }
@@ -92,6 +95,9 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 			"Beacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
 		fs.PrintDefaults()
 	}
+	if err := refuseSecretFlag(args); err != nil {
+		return c, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -107,6 +113,11 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see beacon --help)", fs.Arg(0))
 	}
+	secret, err := loadSecret(getenv, c.SecretFile)
+	if err != nil {
+		return c, err
+	}
+	c.Secret = secret
 	switch {
 	case c.Retention < 1:
 		return c, fmt.Errorf("retention must be at least 1")
