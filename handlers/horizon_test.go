@@ -95,8 +95,8 @@ type horizonLog struct {
 	appended chan struct{} // the writer's event is in; the prune starts
 	pruned   chan struct{} // the log is pruned down to the writer's event
 	last     int64         // the writer's last event; owned by the resuming goroutine between pruned and kick
-	done     chan struct{}
-	writer   sync.WaitGroup
+	done     chan struct{} // closed by stop
+	exited   chan struct{} // closed when the writer returns
 }
 
 func newHorizonLog(t *testing.T, path string) *horizonLog {
@@ -107,7 +107,7 @@ func newHorizonLog(t *testing.T, path string) *horizonLog {
 	}
 	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
 	h := &horizonLog{store: store, kick: make(chan struct{}), appended: make(chan struct{}), pruned: make(chan struct{}),
-		done: make(chan struct{})}
+		done: make(chan struct{}), exited: make(chan struct{})}
 	h.sse = live.NewSSE(hub, kickingSource{NewSource(store.Epoch(), store, slog.New(slog.DiscardHandler)), h}, live.SSEConfig{ResyncEvent: views.EventResync})
 	t.Cleanup(func() {
 		h.stop()
@@ -116,7 +116,8 @@ func newHorizonLog(t *testing.T, path string) *horizonLog {
 			t.Error(err)
 		}
 	})
-	h.writer.Go(func() {
+	go func() {
+		defer close(h.exited)
 		for {
 			select {
 			case <-h.done:
@@ -146,11 +147,12 @@ func newHorizonLog(t *testing.T, path string) *horizonLog {
 				return
 			}
 		}
-	})
+	}()
 	for range 3 { // a log to resume in
-		h.kick <- struct{}{}
-		<-h.appended
-		<-h.pruned
+		h.armed.Store(true)
+		if !h.kickWriter() || !h.waitPruned() {
+			t.Fatal("the writer stopped")
+		}
 	}
 	return h
 }
@@ -161,7 +163,38 @@ func (h *horizonLog) stop() {
 	default:
 		close(h.done)
 	}
-	h.writer.Wait()
+	<-h.exited
+}
+
+// kickWriter has the writer append, if the stream that reads the horizon
+// now is armed, and waits until the append has returned. It reports false
+// if the writer has stopped.
+func (h *horizonLog) kickWriter() bool {
+	if !h.armed.Swap(false) {
+		return true
+	}
+	select {
+	case h.kick <- struct{}{}:
+	case <-h.exited:
+		return false
+	}
+	select {
+	case <-h.appended:
+		return true
+	case <-h.exited:
+		return false
+	}
+}
+
+// waitPruned waits until the writer's last event is the only one left. It
+// reports false if the writer has stopped.
+func (h *horizonLog) waitPruned() bool {
+	select {
+	case <-h.pruned:
+		return true
+	case <-h.exited:
+		return false
+	}
 }
 
 // resume serves one stream that resumes at the horizon, in process, and
@@ -178,12 +211,8 @@ func (h *horizonLog) resume(ctx context.Context, armed bool) (resumeResult, erro
 	if err != nil {
 		return resumeResult{}, fmt.Errorf("resume at %d: %w", horizon, err)
 	}
-	if armed {
-		select {
-		case <-h.pruned:
-		case <-time.After(time.Minute): // a hung writer fails the test, not a slow one
-			return resumeResult{}, errors.New("the writer did not append after a stream read the horizon")
-		}
+	if armed && !h.waitPruned() {
+		return resumeResult{}, errors.New("the writer stopped")
 	}
 	return checkResume(horizon, w.blocks)
 }
@@ -237,10 +266,7 @@ type kickingSource struct {
 
 func (k kickingSource) Horizon(ctx context.Context) (int64, int64, error) {
 	horizon, head, err := k.Source.Horizon(ctx)
-	if k.log.armed.Swap(false) {
-		k.log.kick <- struct{}{}
-		<-k.log.appended
-	}
+	k.log.kickWriter()
 	return horizon, head, err
 }
 
