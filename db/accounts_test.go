@@ -112,7 +112,7 @@ func TestNotificationsAndReads(t *testing.T) {
 		t.Fatalf("bob's unread after ann read all: %d", u)
 	}
 	// The log says the same, in order, with the count after each event.
-	events, err := s.EventsAfter(ctx, []string{TopicUser(ann.ID)}, 0, 10)
+	events, _, err := s.EventsAfter(ctx, []string{TopicUser(ann.ID)}, 0, 10)
 	if err != nil || len(events) != 5 {
 		t.Fatalf("ann's events %+v %v", events, err)
 	}

@@ -137,11 +137,6 @@ type SharedReader interface {
 var ErrFollower = errors.New("db: this database follows a cluster's log; write through the cluster " +
 	"(start Beacon with its --nats or --nats-embed flags, and use the web pages for tokens and widgets)")
 
-// ErrUnavailable is returned by writes that could not be made now: the
-// shared log did not confirm them, or the database cannot be written.
-// The wrapped message says why, for a 503.
-var ErrUnavailable = errors.New("unavailable")
-
 // doShared publishes c to the shared log and waits until this instance
 // has applied it, so the caller reads its own write (read your writes),
 // and returns its outcome as applying it here gave it: a refusal such as
@@ -221,7 +216,6 @@ func (s *Store) follow(from int64) {
 		s.setFollowErr(nil)
 		retry, pending = 100*time.Millisecond, nil
 		if len(events) > 0 {
-			s.head = events[len(events)-1].Position
 			s.sincePrune += len(events)
 			if s.opts.OnCommit != nil {
 				s.opts.OnCommit(events)

@@ -76,7 +76,8 @@ func (s *Store) SetServerToken(ctx context.Context, name, token string, scopes [
 }
 
 // TokenByValue returns the token whose value is token, revoked or not (the
-// caller says which), with its owner's role, or ErrNotFound.
+// caller says which), with its owner's role, or ErrNotFound. It only reads:
+// TouchToken records a use.
 func (s *Store) TokenByValue(ctx context.Context, token string) (Token, error) {
 	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` WHERE t.hash = ?`, hashOf(token)))
 	if err != nil {

@@ -76,7 +76,7 @@ func (s *Server) routes(e *echo.Echo) {
 // internalRoutes are the operator's: health and Prometheus metrics. With
 // --metrics-addr they have a listener of their own (NewInternal); without,
 // the main listener serves them to this machine only (loopbackOnly).
-func internalRoutes(e *echo.Echo, store horizonReader, cluster Checker, metrics http.Handler, mw ...echo.MiddlewareFunc) {
+func internalRoutes(e *echo.Echo, store healthReader, cluster Checker, metrics http.Handler, mw ...echo.MiddlewareFunc) {
 	e.GET("/healthz", handleHealth(store, cluster), mw...)
 	e.GET("/metrics", echo.WrapHandler(metrics), mw...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -122,7 +123,7 @@ func (p *Publisher) Committed(events []db.Event) {
 
 // logReader reads the durable log and the feed.
 type logReader interface {
-	EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]db.Event, error)
+	EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]db.Event, int64, error)
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	feedReader
 	historyReader
@@ -132,16 +133,29 @@ type logReader interface {
 // Source is the live.Source of the dashboard's topics: it replays the log
 // and renders the current state.
 type Source struct {
-	epoch string
-	log   logReader
-	class func(string) live.Class
+	epoch  string
+	log    logReader
+	class  func(string) live.Class
+	logger *slog.Logger
 }
 
 var _ live.Source = (*Source)(nil)
 
 // NewSource returns the source that resumes live connections from store.
-func NewSource(epoch string, store logReader) *Source {
-	return &Source{epoch: epoch, log: store, class: Classify}
+// A read of the log that fails is logged to log at error level.
+func NewSource(epoch string, store logReader, log *slog.Logger) *Source {
+	return &Source{epoch: epoch, log: store, class: Classify, logger: log}
+}
+
+// logFailure logs *err at error level, when it says the log could not be
+// read: the stream ends on it (with a retry hint), and nothing else would
+// say why. A client that left, a pruned position and shutdown are not
+// failures.
+func (s *Source) logFailure(ctx context.Context, op string, err *error) {
+	if *err == nil || ctx.Err() != nil || errors.Is(*err, live.ErrGap) || errors.Is(*err, db.ErrClosed) {
+		return
+	}
+	s.logger.Error("reading the log failed", "op", op, "err", *err)
 }
 
 // messageOut is a chat message as programs read it (subprotocol
@@ -179,19 +193,29 @@ func (s *Source) history(room string, msgs []db.Message) historyOut {
 }
 
 // Horizon implements live.Source.
-func (s *Source) Horizon(ctx context.Context) (int64, int64, error) { return s.log.Horizon(ctx) }
+func (s *Source) Horizon(ctx context.Context) (_, _ int64, err error) {
+	defer s.logFailure(ctx, "horizon", &err)
+	return s.log.Horizon(ctx)
+}
 
 // Since implements live.Source.
-func (s *Source) Since(ctx context.Context, topics []string, after int64, limit int) ([]live.Frame, error) {
+func (s *Source) Since(ctx context.Context, topics []string, after int64, limit int) (_ []live.Frame, err error) {
+	defer s.logFailure(ctx, "replay", &err)
 	logs := make([]string, 0, len(topics))
 	for _, t := range topics {
 		if s.class(t) == live.Log {
 			logs = append(logs, t)
 		}
 	}
-	events, err := s.log.EventsAfter(ctx, logs, after, limit)
+	if len(logs) == 0 {
+		return nil, nil // state topics are not replayed: nothing can be missing
+	}
+	events, horizon, err := s.log.EventsAfter(ctx, logs, after, limit)
 	if err != nil {
 		return nil, err
+	}
+	if after < horizon {
+		return nil, live.ErrGap
 	}
 	frames := make([]live.Frame, 0, len(events))
 	for _, ev := range events {
@@ -208,7 +232,8 @@ func (s *Source) Since(ctx context.Context, topics []string, after int64, limit 
 // user's notifications as they are now. A room's frame also has a JSON form
 // for programs (historyOut). State topics (metrics, chart, presence, typing) need nothing:
 // the hub hands every new subscriber their newest frames.
-func (s *Source) Snapshot(ctx context.Context, topics []string) ([]live.Frame, int64, error) {
+func (s *Source) Snapshot(ctx context.Context, topics []string) (_ []live.Frame, _ int64, err error) {
+	defer s.logFailure(ctx, "snapshot", &err)
 	var frames []live.Frame
 	var at int64
 	read := false // whether at was read together with a snapshot

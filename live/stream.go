@@ -16,7 +16,10 @@ type Source interface {
 	// (the oldest event kept, minus one) and the newest position.
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	// Since returns up to limit frames of the log topics among topics with a
-	// position after after, in position order.
+	// position after after, in position order. If frames after after were
+	// already pruned (after is older than the horizon), it returns ErrGap:
+	// it must read the horizon and the frames in one snapshot, because
+	// retention may prune between any two of its calls.
 	Since(ctx context.Context, topics []string, after int64, limit int) ([]Frame, error)
 	// Snapshot renders the current state of topics and returns the position it
 	// was read at.
@@ -122,12 +125,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)
 	}
-	if errors.Is(err, ErrClosed) {
-		// Shutting down: come back to the next process.
-		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
-	}
 	if err != nil {
-		return err
+		// Shutting down (ErrClosed): come back to the next process. The log
+		// could not be read: come back later, rather than find an empty
+		// stream that looks like a quiet one.
+		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
 	}
 
 	var batch []*message

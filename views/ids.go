@@ -6,7 +6,10 @@ import (
 )
 
 // DOM ids, SSE event names and topic names that the server, the fragments and
-// static/beacon.js must agree on. Nothing here is spelled anywhere else.
+// static/beacon.js must agree on. Nothing here is spelled anywhere else above
+// the database: package db, which views may not import, spells the names of
+// the log topics it writes ("activity", "room:", "user:") once more, and a
+// test in handlers checks that the two agree.
 const (
 	// IDLive is the element that holds the page's one SSE connection.
 	IDLive = "live"

@@ -46,7 +46,9 @@ type config struct {
 	PublicURL       string
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
-	Secret          secretValue
+	SecretFile      string
+	Secret          secretValue // from BEACON_SECRET or SecretFile; nil: the database's
+	SkipCheck       bool
 	Dashboard       string
 	Signup          string
 	Cluster         clusterConfig
@@ -100,7 +102,8 @@ func settings(c *config) []setting {
 		{"public-url", "BEACON_PUBLIC_URL", "the URL people reach Beacon at, e.g. https://beacon.example.com (behind a proxy): a browser's WebSocket must come from it, every request must name its host (health and metrics probes may use an IP address), and embed snippets point at it (empty: each request's own scheme and Host)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.PublicURL, n, "", u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
-		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
+		{"secret-file", "BEACON_SECRET_FILE", "file holding the secret that signs widget tokens (64+ hex digits or 32+ characters; readable by its owner only); or put the secret itself in BEACON_SECRET (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.SecretFile, n, "", u) }},
+		{"skip-check", "BEACON_SKIP_CHECK", "start even if the database fails its integrity check (PRAGMA quick_check), to serve what can still be read", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.SkipCheck, n, false, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}, clusterSettings(&c.Cluster)...)
 }
@@ -121,6 +124,9 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 			"       beacon embed create|list|revoke (see beacon embed --help)\n       beacon user list|create|admin|member (see beacon user --help)\n\n"+
 			"Beacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
 		fs.PrintDefaults()
+	}
+	if err := refuseSecretFlag(args); err != nil {
+		return c, err
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -150,6 +156,11 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		}
 		c.PublicURL = u
 	}
+	secret, err := loadSecret(getenv, c.SecretFile)
+	if err != nil {
+		return c, err
+	}
+	c.Secret = secret
 	switch {
 	case c.Retention < 1:
 		return c, fmt.Errorf("retention must be at least 1")

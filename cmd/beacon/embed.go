@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -126,18 +127,18 @@ func listWidgets(ctx context.Context, store *db.Store, stdout io.Writer) error {
 }
 
 // runEmbedCreate runs "beacon embed create": it stores a widget token, signs
-// it with the server's secret (from --secret, BEACON_SECRET or the
+// it with the server's secret (from BEACON_SECRET, --secret-file or the
 // database, like the server) and prints it with the snippets to paste.
 func runEmbedCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("beacon embed create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		c       widget.Claims
-		origins originList
-		secret  secretValue
-		ttl     time.Duration
-		dbPath  string
-		base    string
+		c          widget.Claims
+		origins    originList
+		secretFile string
+		ttl        time.Duration
+		dbPath     string
+		base       string
 	)
 	fs.StringVar(&c.Widget, "widget", "", "the widget: "+strings.Join(widget.Kinds, ", "))
 	fs.StringVar(&c.Room, "room", "", "the room of a room widget")
@@ -145,9 +146,12 @@ func runEmbedCreate(ctx context.Context, args []string, getenv func(string) stri
 	fs.Var(&origins, "origin", "an origin that may frame the widget, e.g. https://example.com (repeat, or separate by commas); none leaves it to BEACON_EMBED_ORIGINS")
 	fs.DurationVar(&ttl, "ttl", 30*24*time.Hour, "how long the token works")
 	fs.StringVar(&dbPath, "db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database that keeps the token (and whose secret signs it) (env BEACON_DB)")
-	fs.Var(&secret, "secret", "the server's secret, if it is not the database's (env BEACON_SECRET)")
+	fs.StringVar(&secretFile, "secret-file", getenv("BEACON_SECRET_FILE"), "file holding the server's secret, if it is not the database's (env BEACON_SECRET_FILE; or the secret itself in BEACON_SECRET)")
 	fs.StringVar(&base, "base", envOr(getenv, "BEACON_PUBLIC_URL", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080")),
 		"the URL people's browsers reach Beacon at (default: BEACON_PUBLIC_URL, else http:// and BEACON_ADDR)")
+	if err := refuseSecretFlag(args); err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -161,12 +165,9 @@ func runEmbedCreate(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return fmt.Errorf("--base: %w", err)
 	}
-	if secret == nil {
-		if v := getenv("BEACON_SECRET"); v != "" {
-			if err := secret.Set(v); err != nil {
-				return fmt.Errorf("BEACON_SECRET: %w", err)
-			}
-		}
+	secret, err := loadSecret(getenv, secretFile)
+	if err != nil {
+		return err
 	}
 	if ttl <= 0 {
 		return errors.New("--ttl must be positive")
@@ -232,8 +233,8 @@ func serverSecret(ctx context.Context, configured []byte, store *db.Store) ([]by
 	return s, nil
 }
 
-// secretValue is a flag holding the server secret: 64+ hex digits (32+
-// bytes), or any other text of 32 bytes or more, used as it is.
+// secretValue is the server secret: 64+ hex digits (32+ bytes), or any
+// other text of 32 bytes or more, used as it is.
 type secretValue []byte
 
 func (s *secretValue) String() string {
@@ -241,6 +242,57 @@ func (s *secretValue) String() string {
 		return ""
 	}
 	return "(set)" // never print a secret
+}
+
+// refuseSecretFlag refuses --secret VALUE, which Beacon once took: a
+// command line is visible to every local user (ps, /proc/PID/cmdline).
+func refuseSecretFlag(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "secret" {
+			return errors.New("--secret is not accepted: a command line is visible to every user of the machine " +
+				"(ps, /proc/PID/cmdline); put the secret in the environment variable BEACON_SECRET, " +
+				"or in a file readable only by Beacon's user and pass --secret-file PATH (BEACON_SECRET_FILE)")
+		}
+	}
+	return nil
+}
+
+// loadSecret returns the server secret from BEACON_SECRET or from the file
+// at path (one of them, not both), or nil when neither is given. The file
+// must be its owner's only (like ssh's keys): a secret others can read
+// signs their widget tokens too. Surrounding white space is ignored.
+func loadSecret(getenv func(string) string, path string) (secretValue, error) {
+	env := getenv("BEACON_SECRET")
+	var s secretValue
+	switch {
+	case env != "" && path != "":
+		return nil, errors.New("the secret comes from BEACON_SECRET or --secret-file (BEACON_SECRET_FILE), not both")
+	case env != "":
+		if err := s.Set(strings.TrimSpace(env)); err != nil {
+			return nil, fmt.Errorf("BEACON_SECRET: %w", err)
+		}
+	case path != "":
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("secret file: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("secret file %s can be read by other users (mode %04o): make it its owner's only (chmod 600 %s)",
+				path, perm, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("secret file: %w", err)
+		}
+		if err := s.Set(strings.TrimSpace(string(b))); err != nil {
+			return nil, fmt.Errorf("secret file %s: %w", path, err)
+		}
+	}
+	return s, nil
 }
 
 func (s *secretValue) Set(v string) error {

@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	pub := &handlers.Publisher{Log: log}
-	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention}
+	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention, Logger: log, SkipCheck: cfg.SkipCheck}
 	var health handlers.Checker // nil alone: the database is all there is
 	if cfg.Cluster.On() {
 		m, err := join(ctx, cfg.Cluster, log)
@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		opts.Shared, health = m.shared(), m
 	}
 	store, err := db.Open(ctx, cfg.DB, opts)
+	if errors.Is(err, db.ErrDamaged) {
+		return fmt.Errorf("open database: %w (restore a backup, or start with --skip-check to serve what can still be read)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -101,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("read metrics: %w", err)
 	}
 	board.Restore(samples)
-	src := handlers.NewSource(store.Epoch(), store)
+	src := handlers.NewSource(store.Epoch(), store, log)
 	sse := live.NewSSE(hub, src, live.SSEConfig{
 		WriteTimeout: cfg.WriteTimeout,
 		ResyncEvent:  views.EventResync,
