@@ -27,13 +27,13 @@ func (s *Server) routes(e *echo.Echo) {
 	a, ip := s.accounts, s.Limits.clientIP
 	liveLimit := perAddress(limit.New(s.Limits.LiveRate, s.Limits.LiveBurst), ip, "new live connections")
 	apiLimit := perAddress(limit.New(s.Limits.APIRate, s.Limits.APIBurst), ip, "API requests")
-	rooms := &roomPages{history: s.Store, online: s.Rooms, unread: s.Store, users: s.Store,
+	rooms := &roomPages{history: s.Store, online: s.Presence, unread: s.Store, users: s.Store,
 		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests}
 	set := &settings{tokens: s.Store, widgets: s.Store, widgetConns: s.widgets, accounts: a, unread: s.Store, epoch: s.Hub.Epoch()}
 	open := topicAccess{dashboard: s.Access.PublicDashboard, rooms: s.Access.PublicDashboard || s.Accounts.Guests}
 	dashboard, roomsOpen := membersOnly(open.dashboard), membersOnly(open.rooms)
 
-	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Rooms, s.Streams, s.Hub.Epoch()), dashboard, visitor)
+	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Presence, s.Streams, s.Hub.Epoch()), dashboard, visitor)
 	e.GET("/live", handleLive(s.SSE, s.live, open, s.Logger), streaming, liveLimit, visitor)
 
 	e.GET("/rooms", handleOpenRoom)

@@ -18,11 +18,15 @@ import (
 
 // Deps are the parts a Server is made of; cmd/beacon makes them.
 type Deps struct {
-	Store    *db.Store
-	Hub      *live.Hub
-	SSE      *live.SSE
-	WS       *live.WS
-	Rooms    *rooms.Registry
+	Store *db.Store
+	Hub   *live.Hub
+	SSE   *live.SSE
+	WS    *live.WS
+	Rooms *rooms.Registry
+	// Presence says who is in which room, for pages (their first render)
+	// and the dashboard's Rooms panel: Rooms alone, or in a cluster the
+	// union of every instance's (SharedPresence).
+	Presence Presence
 	Chat     ChatLimits
 	Accounts AccountConfig
 	Limits   Limits
@@ -51,6 +55,12 @@ type Deps struct {
 	Cluster Checker
 }
 
+// Presence says who is online in rooms.
+type Presence interface {
+	onlineReader
+	activeRooms
+}
+
 // Server is Beacon's HTTP handler.
 type Server struct {
 	Deps
@@ -63,6 +73,9 @@ type Server struct {
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
+	if d.Presence == nil {
+		d.Presence = d.Rooms
+	}
 	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/beacon-live/beacon/cluster"
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/handlers"
 )
 
 // clusterConfig is how an instance joins a cluster (issue #13): through an
@@ -102,6 +103,7 @@ func (u *urlList) Set(v string) error {
 // member is this instance's part of a cluster: its embedded server (or
 // none), its connection, and the shared log.
 type member struct {
+	name   string          // --nats-name
 	srv    *cluster.Server // nil with an external NATS
 	client *cluster.Client
 	log    *cluster.Log
@@ -115,7 +117,7 @@ const startTimeout = time.Minute
 // join starts the embedded server (--nats-embed), connects, and opens the
 // shared log. close releases them in reverse order.
 func join(ctx context.Context, c clusterConfig, log *slog.Logger) (*member, error) {
-	m := &member{}
+	m := &member{name: c.Name}
 	urls := []string(c.NATS)
 	if c.Embed {
 		if err := os.MkdirAll(c.Store, 0o700); err != nil {
@@ -145,6 +147,28 @@ func join(ctx context.Context, c clusterConfig, log *slog.Logger) (*member, erro
 	log.Info("joined the cluster", "name", c.Name, "nats", strings.Join(urls, ","), "epoch", m.log.Epoch(), "replicas", m.log.Replicas())
 	return m, nil
 }
+
+// sharePresence makes the rooms' presence and typing the union of every
+// instance's, shared over core NATS. An instance that stops heartbeating
+// (killed, cut off) is forgotten within presenceMissed heartbeats, which
+// fit in the presence grace a leaving person has anyway; one that stops
+// cleanly says goodbye at stop.
+func (m *member) sharePresence(out *handlers.RoomOutput, grace time.Duration) (*handlers.SharedPresence, func(), error) {
+	shared := handlers.NewSharedPresence(out)
+	x, err := cluster.NewExchange(m.client, cluster.ExchangeConfig{
+		Subject: "beacon.presence", Instance: m.name,
+		Heartbeat: min(time.Second, max(grace/presenceMissed, 100*time.Millisecond)), Missed: presenceMissed,
+	}, shared.Merged)
+	if err != nil {
+		return nil, nil, fmt.Errorf("share presence: %w", err)
+	}
+	shared.Share(x)
+	return shared, x.Close, nil
+}
+
+// presenceMissed is how many presence heartbeats an instance may miss
+// before the others forget its members.
+const presenceMissed = 3
 
 // shared is the log the database follows.
 func (m *member) shared() db.Shared { return db.JetStream{Log: m.log} }

@@ -35,6 +35,19 @@ func freeAddr(t testing.TB) string {
 // leader before any of them can open the log.
 func startCluster(t *testing.T, n int, flags ...string) []*instance {
 	t.Helper()
+	in, _ := startClusterWithChild(t, n, "", flags...)
+	return in
+}
+
+// member is how one instance of a test cluster is started: its database,
+// its NATS server's name and addresses, and the cluster's routes.
+type memberArgs struct {
+	db   string
+	args []string
+}
+
+// clusterArgs returns the start of n instances routed to each other.
+func clusterArgs(t *testing.T, n int) []memberArgs {
 	routes := make([]string, n)
 	clusterAddrs := make([]string, n)
 	for i := range n {
@@ -42,18 +55,37 @@ func startCluster(t *testing.T, n int, flags ...string) []*instance {
 		routes[i] = "nats://" + clusterAddrs[i]
 	}
 	dir := t.TempDir()
-	out := make([]*instance, n)
-	var wg sync.WaitGroup
+	out := make([]memberArgs, n)
 	for i := range n {
-		wg.Go(func() {
-			args := append([]string{"--nats-embed", "--nats-name", fmt.Sprintf("b%d", i+1),
-				"--nats-listen", freeAddr(t), "--nats-cluster", clusterAddrs[i],
-				"--nats-routes", strings.Join(routes, ",")}, flags...)
-			out[i] = start(t, filepath.Join(dir, fmt.Sprintf("b%d.db", i+1)), "", args...)
-		})
+		out[i] = memberArgs{db: filepath.Join(dir, fmt.Sprintf("b%d.db", i+1)), args: []string{"--nats-embed",
+			"--nats-name", fmt.Sprintf("b%d", i+1), "--nats-store", filepath.Join(dir, fmt.Sprintf("b%d.nats", i+1)),
+			"--nats-listen", freeAddr(t), "--nats-cluster", clusterAddrs[i], "--nats-routes", strings.Join(routes, ",")}}
+	}
+	return out
+}
+
+// startClusterWithChild starts n instances of one cluster: the first n-1
+// in this process, and, when bin is not "", the last as a process of its
+// own (which a test can kill); otherwise all n in this process.
+func startClusterWithChild(t *testing.T, n int, bin string, flags ...string) ([]*instance, *child) {
+	t.Helper()
+	members := clusterArgs(t, n)
+	in := make([]*instance, n)
+	var c *child
+	var wg sync.WaitGroup
+	for i, m := range members {
+		if bin != "" && i == n-1 {
+			wg.Go(func() {
+				addr := freeLoopback(t)
+				c = startChild(t, bin, addr, m.db, append(append(m.args, "--dashboard", "public", "--conns-per-address", "0"), flags...)...)
+				in[i] = &instance{URL: "http://" + addr, Addr: addr, DB: m.db}
+			})
+			continue
+		}
+		wg.Go(func() { in[i] = start(t, m.db, "", append(m.args, flags...)...) })
 	}
 	wg.Wait()
-	return out
+	return in, c
 }
 
 // on returns a browser on to holding the cookies a has on from: the same
@@ -265,4 +297,124 @@ func TestClusterSignUpRace(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A room's presence is the union of every instance's members, and the
+// members of an instance that is killed go within a few presence
+// heartbeats: the others stop hearing from it.
+func TestClusterPresenceAndKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three instances with NATS: not in -short")
+	}
+	bin := buildBeacon(t)
+	in, killable := startClusterWithChild(t, 3, bin)
+	ann := newChatClient(t, in[0].Addr, "lobby", "ann", false)
+	defer ann.close()
+	newChatClient(t, in[1].Addr, "lobby", "bob", false)
+	cy := newChatClient(t, in[2].Addr, "lobby", "cy", false)
+	ann.waitFor(t, "everyone online, on three instances", func(c *chatClient) bool {
+		return fmt.Sprint(c.online) == "[ann bob cy]"
+	})
+	cy.cancel()
+	killable.kill()
+	killed := time.Now()
+	ann.waitFor(t, "cy gone with her instance", func(c *chatClient) bool {
+		return fmt.Sprint(c.online) == "[ann bob]"
+	})
+	t.Logf("the killed instance's member went after %v (presence grace 5s; heartbeats 1s, 3 missed)",
+		time.Since(killed).Round(10*time.Millisecond))
+}
+
+// SIGKILL one of three instances during a chat burst of 20 clients: every
+// message acknowledged to its sender is in every instance's history exactly
+// once, writes go on through the other two, and the killed instance catches
+// up when it is started again.
+func TestClusterSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three instances with NATS: not in -short")
+	}
+	bin := buildBeacon(t)
+	rate := []string{"--message-rate", "100000", "--message-burst", "100000"}
+	members := clusterArgs(t, 3)
+	in := make([]*instance, 3)
+	var killable *child
+	var wg sync.WaitGroup
+	addrC := freeLoopback(t)
+	for i, m := range members {
+		wg.Go(func() {
+			if i == 2 {
+				killable = startChild(t, bin, addrC, m.db, append(append(m.args, "--dashboard", "public", "--conns-per-address", "0"), rate...)...)
+				in[i] = &instance{URL: "http://" + addrC, Addr: addrC, DB: m.db}
+				return
+			}
+			in[i] = start(t, m.db, "", append(m.args, rate...)...)
+		})
+	}
+	wg.Wait()
+
+	const clients = 20
+	var sent sync.Map // content → true, once its sender saw it stored
+	ctx, stop := context.WithCancel(t.Context())
+	var senders sync.WaitGroup
+	chats := make([]*chatClient, clients)
+	for i := range clients {
+		chats[i] = newChatClient(t, in[i%3].Addr, "burst", fmt.Sprintf("u%02d", i), false)
+	}
+	for i, c := range chats {
+		senders.Go(func() {
+			for n := 0; ctx.Err() == nil; n++ {
+				content := fmt.Sprintf("u%02d-%04d", i, n)
+				if err := c.say(content); err != nil {
+					return // its instance is gone
+				}
+				if err := c.await("its own message", func(c *chatClient) bool { return c.seen[content] > 0 }); err != nil {
+					return // not acknowledged: it may or may not be stored
+				}
+				sent.Store(content, true)
+			}
+		})
+	}
+	acked := func() int {
+		n := 0
+		sent.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	waitFor(t, time.Minute, "a burst going", func() (bool, string) { return acked() >= 200, fmt.Sprint(acked()) })
+	killable.kill()
+	before := acked()
+	waitFor(t, time.Minute, "writes going on through two instances", func() (bool, string) {
+		return acked() >= before+200, fmt.Sprint(acked() - before)
+	})
+	stop()
+	senders.Wait()
+
+	// The killed instance, started again on its database and NATS store,
+	// catches up.
+	killable = startChild(t, bin, addrC, members[2].db, append(append(members[2].args, "--dashboard", "public", "--conns-per-address", "0"), rate...)...)
+	var want []string
+	sent.Range(func(k, _ any) bool { want = append(want, k.(string)); return true })
+	for _, x := range in {
+		waitFor(t, time.Minute, "the history on "+x.URL, func() (bool, string) {
+			hist, err := fetchRoomHistory(x.URL, "burst", 500)
+			if err != nil {
+				return false, err.Error()
+			}
+			count := map[string]int{}
+			for _, m := range hist {
+				count[m.Content]++
+			}
+			for content, n := range count {
+				if n != 1 {
+					return false, fmt.Sprintf("%q is there %d times", content, n)
+				}
+			}
+			for _, content := range want {
+				if count[content] != 1 {
+					return false, fmt.Sprintf("acknowledged %q is missing (%d messages there)", content, len(hist))
+				}
+			}
+			return true, ""
+		})
+	}
+	t.Logf("%d messages acknowledged, %d of them after the SIGKILL; all in every history once", len(want), len(want)-before)
 }

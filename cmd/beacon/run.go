@@ -54,9 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	pub := &handlers.Publisher{Log: log}
 	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention, Logger: log, SkipCheck: cfg.SkipCheck}
 	var health handlers.Checker // nil alone: the database is all there is
+	var m *member               // nil alone
 	if cfg.Cluster.On() {
-		m, err := join(ctx, cfg.Cluster, log)
-		if err != nil {
+		if m, err = join(ctx, cfg.Cluster, log); err != nil {
 			return err
 		}
 		defer m.close() // after the database has stopped applying
@@ -113,12 +113,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
 	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
-	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, roomOut)
+	var out rooms.Output = roomOut
+	var presence handlers.Presence // nil alone: the rooms' own
+	if m != nil {
+		shared, stop, err := m.sharePresence(roomOut, cfg.PresenceGrace)
+		if err != nil {
+			return err
+		}
+		defer stop() // after the rooms have stopped and said so
+		out, presence = shared, shared
+	}
+	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, out)
 	defer chat.Close()
 
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	server := handlers.NewServer(handlers.Deps{
-		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
+		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Presence: presence, Board: board, Logger: log,
 		Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
 		Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
 		Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
