@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beacon-live/beacon/cluster"
 	"github.com/beacon-live/beacon/views"
 )
 
@@ -417,4 +419,91 @@ func TestClusterSurvivesSIGKILL(t *testing.T) {
 		})
 	}
 	t.Logf("%d messages acknowledged, %d of them after the SIGKILL; all in every history once", len(want), len(want)-before)
+}
+
+// With NATS unreachable, writes answer 503 with the reason and change
+// nothing, reads and open streams stay up, /healthz says why; when NATS is
+// back everything goes on, on every instance.
+func TestClusterNATSDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("NATS and two instances: not in -short")
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	natsCfg := cluster.ServerConfig{Name: "n1", StoreDir: t.TempDir(), Listen: freeAddr(t), Logger: quiet}
+	srv, err := cluster.StartServer(natsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Shutdown() }()
+	url := srv.ClientURL()
+	a := start(t, "", "", "--nats", url, "--nats-name", "a")
+	b := start(t, "", "", "--nats", url, "--nats-name", "b")
+
+	if _, err := postActivity(http.DefaultClient, a.URL, "before"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	st, err := dialSSE(ctx, streamClient(t), liveURL(b.URL, views.TopicActivity), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Next(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Shutdown()
+	health := func(x *instance) (int, string) {
+		resp, err := http.Get(x.URL + "/healthz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	waitFor(t, time.Minute, "/healthz to say NATS is down", func() (bool, string) {
+		code, body := health(a)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "NATS"), fmt.Sprint(code, body)
+	})
+	code, body := apiPost(t, a.URL, "/api/activity", testToken, map[string]string{"text": "during"})
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
+		t.Errorf("a write with NATS down: %d %s, want 503 saying why", code, body)
+	}
+	if page, status := get(t, http.DefaultClient, b.URL+"/"); status != http.StatusOK || !strings.Contains(page, "before") {
+		t.Errorf("reading with NATS down: %d", status)
+	}
+
+	srv, err = cluster.StartServer(natsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "both instances healthy again", func() (bool, string) {
+		ca, ba := health(a)
+		cb, bb := health(b)
+		return ca == http.StatusOK && cb == http.StatusOK, ba + " " + bb
+	})
+	pos, err := postActivity(http.DefaultClient, a.URL, "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := st.NextEvent()
+		if err != nil {
+			t.Fatalf("B's stream, open through the outage: %v", err)
+		}
+		if strings.Contains(ev.Data, "during") {
+			t.Fatalf("the refused write reached B's stream: %s", ev.Data)
+		}
+		if ps := itemPositions(ev.Data); len(ps) == 1 && ps[0] == pos {
+			break
+		}
+	}
+	for _, x := range []*instance{a, b} {
+		page, _ := get(t, http.DefaultClient, x.URL+"/")
+		if strings.Contains(page, "during") || !strings.Contains(page, "after") {
+			t.Errorf("%s after the outage: want before and after, not during", x.URL)
+		}
+	}
 }
