@@ -119,6 +119,10 @@ type Shared interface {
 	Read(from int64) SharedReader
 	// Epoch names the log: positions of one log mean nothing in another.
 	Epoch() string
+	// FirstPosition is the position the log was made to start at: 1, or,
+	// when a database that ran alone seeded the cluster, the one after its
+	// own positions.
+	FirstPosition() int64
 }
 
 // SharedReader delivers a shared log's entries in order, exactly once,
@@ -250,10 +254,15 @@ func (s *Store) FollowErr() error {
 
 // joinShared makes this database follow the shared log and returns the
 // position to read it from. A database that has applied nothing of a
-// shared log takes the log's epoch (positions of the log are its
-// positions from now on); one that applied entries of another log is
-// refused, as is, for now, a database that ran as one process and holds
-// events of its own: its positions would collide with the log's.
+// shared log takes the log's epoch (positions of the log are its positions
+// from now on); one that applied entries of another log is refused.
+//
+// A database that ran alone (it holds events of its own) may seed a new
+// cluster: when the log was made to start right after its own positions,
+// it becomes the log's state at that position (its users, rooms, messages
+// and tokens intact; its old events, of another epoch, go: a client holding
+// one of their ids gets the current state and a resync). The caller then
+// stores a snapshot of it (Seeded), which every other instance starts from.
 func (s *Store) joinShared(ctx context.Context, path string) (int64, error) {
 	sh := s.opts.Shared
 	applied, err := appliedPosition(s.w)
@@ -267,13 +276,46 @@ func (s *Store) joinShared(ctx context.Context, path string) (int64, error) {
 	case applied > 0:
 		return 0, fmt.Errorf("db: %s follows another cluster log (epoch %s, this cluster's is %s): "+
 			"start this instance with an empty database", path, s.epoch, epoch)
-	case s.head > 0:
-		return 0, fmt.Errorf("db: %s has run as one process (%d events): joining a cluster with it is not supported yet; "+
-			"start this instance with an empty database", path, s.head)
+	case s.head > 0 && sh.FirstPosition() != s.head+1:
+		return 0, fmt.Errorf("db: %s has run as one process (%d events), and the cluster's log (epoch %s) was not made "+
+			"from it: start this instance with an empty database, or make this database the cluster's first instance "+
+			"(start it first, alone, on a new NATS store)", path, s.head, epoch)
 	}
-	if _, err := s.w.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'epoch'`, epoch); err != nil {
+	err = inTx(ctx, s.w, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE key = 'epoch'`, epoch); err != nil {
+			return err
+		}
+		if s.head == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(`DELETE FROM events`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('applied', ?)`, strconv.FormatInt(s.head, 10))
+		return err
+	})
+	if err != nil {
 		return 0, fmt.Errorf("db: open %s: take the cluster's epoch: %w", path, err)
 	}
-	s.epoch = epoch
-	return 1, nil
+	s.epoch, s.seeded = epoch, s.head > 0
+	return s.head + 1, nil
+}
+
+// Seeded reports whether this database seeded the cluster's log when it
+// was opened (see joinShared): the caller must store a snapshot of it, the
+// state every other instance starts from.
+func (s *Store) Seeded() bool { return s.seeded }
+
+// Applied returns the last position of the shared log this database has
+// applied, 0 for none.
+func (s *Store) Applied(ctx context.Context) (int64, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'applied'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.readErr(err)
+	}
+	return strconv.ParseInt(v, 10, 64)
 }

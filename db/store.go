@@ -99,6 +99,7 @@ type Store struct {
 	waiting    map[string]chan outcome // this instance's writes waiting to be applied, by command ID
 	followErr  error                   // why the apply loop is stuck, or nil
 	from       int64                   // the position the apply loop starts at
+	seeded     bool                    // this database seeded the cluster's log at Open
 	startOnce  sync.Once
 	// fault is the refusal (disk full, file read-only, I/O error) of the
 	// last group whose writes the disk refused, until a group commits

@@ -29,6 +29,10 @@ type clusterConfig struct {
 	Listen  string  // --nats-listen
 	Cluster string  // --nats-cluster
 	Routes  urlList // --nats-routes
+
+	LogMaxAge     time.Duration // --nats-log-max-age
+	SnapshotEvery time.Duration // --nats-snapshot-every
+	SnapshotAfter int64         // --nats-snapshot-commands
 }
 
 // On reports whether the instance is part of a cluster.
@@ -43,6 +47,9 @@ func clusterSettings(c *clusterConfig) []setting {
 		{"nats-listen", "BEACON_NATS_LISTEN", "address the embedded NATS server takes clients on", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Listen, n, cluster.DefaultListen, u) }},
 		{"nats-cluster", "BEACON_NATS_CLUSTER", "address the embedded NATS server takes the other servers of the cluster on (none: a one-node cluster)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.Cluster, n, "", u) }},
 		{"nats-routes", "BEACON_NATS_ROUTES", "the other instances' --nats-cluster addresses as nats://host:port, comma-separated (this one's own may be listed)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Routes, n, u) }},
+		{"nats-log-max-age", "BEACON_NATS_LOG_MAX_AGE", "how long the cluster's log keeps a command (0: for ever); an instance further behind starts from the newest snapshot", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.LogMaxAge, n, 0, u) }},
+		{"nats-snapshot-every", "BEACON_NATS_SNAPSHOT_EVERY", "how often an instance stores a snapshot of the database for new and lagging instances to start from, when the log has moved on", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.SnapshotEvery, n, 10*time.Minute, u) }},
+		{"nats-snapshot-commands", "BEACON_NATS_SNAPSHOT_COMMANDS", "store a snapshot sooner, once the log has moved on by this many commands", func(fs *flag.FlagSet, n, u string) { fs.Int64Var(&c.SnapshotAfter, n, 10_000, u) }},
 	}
 }
 
@@ -55,6 +62,10 @@ func (c *clusterConfig) check(dbPath string) error {
 		return errors.New("--nats-cluster, --nats-routes and --nats-store configure the embedded server: add --nats-embed")
 	case len(c.Routes) > 0 && c.Cluster == "":
 		return errors.New("--nats-routes needs --nats-cluster: the address this instance's server takes routes on")
+	case c.LogMaxAge < 0 || c.SnapshotEvery < time.Second || c.SnapshotAfter < 1:
+		return errors.New("--nats-log-max-age must be 0 or more, --nats-snapshot-every at least 1s, --nats-snapshot-commands at least 1")
+	case c.LogMaxAge > 0 && c.LogMaxAge < 2*c.SnapshotEvery:
+		return errors.New("--nats-log-max-age must be at least twice --nats-snapshot-every: an instance restarted after a while must find a snapshot the log goes on from")
 	}
 	if !c.On() {
 		return nil
@@ -107,6 +118,7 @@ type member struct {
 	srv    *cluster.Server // nil with an external NATS
 	client *cluster.Client
 	log    *cluster.Log
+	snaps  *cluster.Snapshots
 }
 
 // startTimeout bounds joining at start: a fresh three-node cluster elects
@@ -114,9 +126,11 @@ type member struct {
 // that cannot join says so instead of waiting for ever.
 const startTimeout = time.Minute
 
-// join starts the embedded server (--nats-embed), connects, and opens the
-// shared log. close releases them in reverse order.
-func join(ctx context.Context, c clusterConfig, log *slog.Logger) (*member, error) {
+// join starts the embedded server (--nats-embed), connects, opens the
+// shared log and its snapshots, and brings the database at dbPath to where
+// it can follow the log (restoring the newest snapshot when it cannot
+// otherwise). close releases them in reverse order.
+func join(ctx context.Context, c clusterConfig, dbPath string, log *slog.Logger) (*member, error) {
 	m := &member{name: c.Name}
 	urls := []string(c.NATS)
 	if c.Embed {
@@ -140,12 +154,133 @@ func join(ctx context.Context, c clusterConfig, log *slog.Logger) (*member, erro
 		return nil, fmt.Errorf("connect to NATS at %s: %w", strings.Join(urls, ","), err)
 	}
 	m.client = client
-	if m.log, err = client.OpenLog(ctx, cluster.LogConfig{}); err != nil {
+	state, err := db.Inspect(ctx, dbPath)
+	if err != nil {
+		m.close()
+		return nil, err
+	}
+	cfg := cluster.LogConfig{MaxAge: c.LogMaxAge}
+	if state.Applied == 0 && state.Head > 0 {
+		// A database that ran alone: if the log is new, it starts after
+		// this database's positions, and this database seeds it.
+		cfg.FirstSeq = uint64(state.Head) + 1
+	}
+	if m.log, err = client.OpenLog(ctx, cfg); err != nil {
 		m.close()
 		return nil, fmt.Errorf("open the cluster log: %w", err)
 	}
+	if m.snaps, err = m.log.OpenSnapshots(ctx, cluster.SnapshotConfig{}); err != nil {
+		m.close()
+		return nil, fmt.Errorf("open the cluster's snapshots: %w", err)
+	}
+	if err := m.catchUp(ctx, dbPath, state, log); err != nil {
+		m.close()
+		return nil, err
+	}
 	log.Info("joined the cluster", "name", c.Name, "nats", strings.Join(urls, ","), "epoch", m.log.Epoch(), "replicas", m.log.Replicas())
 	return m, nil
+}
+
+// catchUp restores the newest snapshot into the database at path when it
+// is new (a snapshot is where the others are: faster than replaying the
+// whole log, and the only way when the log does not start at 1), or when
+// the log no longer holds the position after the last one it applied.
+func (m *member) catchUp(ctx context.Context, path string, st db.FileState, log *slog.Logger) error {
+	first, _, err := m.log.Bounds(ctx)
+	if err != nil {
+		return fmt.Errorf("read the cluster log's bounds: %w", err)
+	}
+	var need bool
+	switch {
+	case st.Fresh():
+		need = m.log.FirstSeq() > 1 || first > 1
+	case st.Epoch == m.log.Epoch() && uint64(st.Applied)+1 < first:
+		need = true
+	default:
+		return nil // it follows on from where it is (or Open says why not)
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		snap, r, err := m.snaps.Latest(ctx)
+		switch {
+		case err == nil:
+			start := time.Now()
+			err := db.Restore(path, r)
+			r.Close()
+			if err != nil {
+				return err
+			}
+			log.Info("restored the cluster's newest snapshot", "position", snap.Seq, "bytes", snap.Size,
+				"took", time.Since(start).Round(time.Millisecond))
+			return nil
+		case !errors.Is(err, cluster.ErrNoSnapshot):
+			return fmt.Errorf("read the cluster's newest snapshot: %w", err)
+		case !need:
+			return nil // none yet: the log from its start will do
+		}
+		// The log starts after positions only a snapshot holds, and the
+		// instance that seeds it has not stored it yet.
+		log.Info("waiting for the cluster's first snapshot", "log_starts_at", max(first, m.log.FirstSeq()))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the cluster's log starts at %d and no snapshot to start from appeared: %w", max(first, m.log.FirstSeq()), ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// keepSnapshots stores a snapshot of the database at once when it seeded
+// the cluster, then whenever the log has moved on by snapshotAfter commands
+// or snapshotEvery has passed since the newest snapshot, until ctx ends.
+// Every instance looks; the first to find one due stores it, and the
+// others then find it there.
+func (m *member) keepSnapshots(ctx context.Context, store *db.Store, c clusterConfig, dir string, log *slog.Logger) {
+	take := func() {
+		path, applied, err := store.Snapshot(ctx, dir)
+		if err != nil {
+			log.Warn("snapshot the database", "err", err)
+			return
+		}
+		defer os.Remove(path)
+		f, err := os.Open(path)
+		if err != nil {
+			log.Warn("snapshot the database", "err", err)
+			return
+		}
+		defer f.Close()
+		if _, err := m.snaps.Put(ctx, uint64(applied), f); err != nil {
+			log.Warn("store a snapshot", "err", err)
+			return
+		}
+		log.Info("stored a snapshot of the database", "position", applied)
+	}
+	if store.Seeded() {
+		take()
+	}
+	t := time.NewTicker(min(c.SnapshotEvery/4, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		applied, err := store.Applied(ctx)
+		if err != nil {
+			continue
+		}
+		newest, err := m.snaps.Newest(ctx)
+		switch {
+		case errors.Is(err, cluster.ErrNoSnapshot):
+			if applied > 0 {
+				take()
+			}
+		case err != nil:
+			log.Debug("look for snapshots", "err", err)
+		case applied-int64(newest.Seq) >= c.SnapshotAfter ||
+			int64(newest.Seq) < applied && time.Since(newest.Time) >= c.SnapshotEvery:
+			take()
+		}
+	}
 }
 
 // sharePresence makes the rooms' presence and typing the union of every

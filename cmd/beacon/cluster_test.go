@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +63,10 @@ func clusterArgs(t *testing.T, n int) []memberArgs {
 	for i := range n {
 		out[i] = memberArgs{db: filepath.Join(dir, fmt.Sprintf("b%d.db", i+1)), args: []string{"--nats-embed",
 			"--nats-name", fmt.Sprintf("b%d", i+1), "--nats-store", filepath.Join(dir, fmt.Sprintf("b%d.nats", i+1)),
-			"--nats-listen", freeAddr(t), "--nats-cluster", clusterAddrs[i], "--nats-routes", strings.Join(routes, ",")}}
+			"--nats-listen", freeAddr(t)}}
+		if n > 1 { // one server alone is a one-node cluster without routes
+			out[i].args = append(out[i].args, "--nats-cluster", clusterAddrs[i], "--nats-routes", strings.Join(routes, ","))
+		}
 	}
 	return out
 }
@@ -505,5 +510,150 @@ func TestClusterNATSDown(t *testing.T) {
 		if strings.Contains(page, "during") || !strings.Contains(page, "after") {
 			t.Errorf("%s after the outage: want before and after, not during", x.URL)
 		}
+	}
+}
+
+// natsURL is the client address of the embedded NATS server of an
+// instance started with m's flags.
+func (m memberArgs) natsURL(t *testing.T) string {
+	for i, a := range m.args {
+		if a == "--nats-listen" {
+			return "nats://" + m.args[i+1]
+		}
+	}
+	t.Fatal("no --nats-listen")
+	return ""
+}
+
+// sayMany sends n chat messages as a guest and waits until each is stored.
+func sayMany(t *testing.T, addr, room, user string, n int) {
+	t.Helper()
+	c := newChatClient(t, addr, room, user, false)
+	defer c.close()
+	for i := range n {
+		if err := c.say(fmt.Sprintf("%s-%05d", user, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitFor(t, "all its messages stored", func(c *chatClient) bool { return len(c.msgs) >= n })
+}
+
+// sameHistory waits until the room's history on every instance is want's.
+func sameHistory(t *testing.T, room string, want []chatFrame, in ...*instance) {
+	t.Helper()
+	for _, x := range in {
+		waitFor(t, time.Minute, "the history on "+x.URL, func() (bool, string) {
+			got, err := fetchRoomHistory(x.URL, room, 500)
+			if err != nil {
+				return false, err.Error()
+			}
+			if err := sameMessages(got, want); err != nil {
+				return false, err.Error()
+			}
+			return true, ""
+		})
+	}
+}
+
+// A new instance joins a cluster whose log holds many commands: it starts
+// from the newest snapshot and replays the rest, and serves the same
+// history. BEACON_TEST_JOIN_MESSAGES sets how many (default 1,000); the
+// figures for 100,000 are in the closing notes.
+func TestClusterNewInstanceStartsFromSnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three instances with NATS: not in -short")
+	}
+	n := 1000
+	if v := os.Getenv("BEACON_TEST_JOIN_MESSAGES"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	flags := []string{"--message-rate", "1000000", "--message-burst", "1000000", "--log-level", "info",
+		"--nats-snapshot-every", "1s", "--nats-snapshot-commands", strconv.Itoa(max(n/2, 10))}
+	members := clusterArgs(t, 3)
+	in := make([]*instance, 3)
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() { in[i] = start(t, m.db, "", append(m.args, flags...)...) })
+	}
+	wg.Wait()
+	start0 := time.Now()
+	sayMany(t, in[0].Addr, "big", "ann", n)
+	t.Logf("%d messages stored through the cluster in %v", n, time.Since(start0).Round(time.Millisecond))
+	waitFor(t, 2*time.Minute, "a snapshot", func() (bool, string) {
+		for _, x := range in {
+			if strings.Contains(x.Logs(), "stored a snapshot") {
+				return true, ""
+			}
+		}
+		return false, "none stored yet"
+	})
+	sayMany(t, in[1].Addr, "big", "bob", 10) // after the snapshot: replayed
+
+	want, err := fetchRoomHistory(in[0].URL, "big", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := time.Now()
+	d := start(t, "", "", append([]string{"--nats", members[0].natsURL(t), "--nats-name", "d"}, flags...)...)
+	took := time.Since(joined)
+	if !strings.Contains(d.Logs(), "restored the cluster's newest snapshot") {
+		t.Errorf("the new instance did not start from a snapshot:\n%s", d.Logs())
+	}
+	sameHistory(t, "big", want, d)
+	t.Logf("a new instance joined a log of %d messages in %v (snapshot, then replay)", len(want), took.Round(time.Millisecond))
+}
+
+// A database that ran as one process becomes the first instance of a
+// cluster with everything intact: its accounts, rooms, messages and tokens;
+// a client holding an id of the old epoch gets the current state and a
+// resync; a new instance starts from the snapshot it seeds.
+func TestClusterGrowsFromOneProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("NATS: not in -short")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alone.db")
+	alone := start(t, path, "")
+	ann := signUp(t, alone.URL, "ann")
+	sayMany(t, alone.Addr, "lobby", "bob", 20)
+	want := roomHistory(t, alone.URL, "lobby", 500)
+	st, err := dialSSE(t.Context(), streamClient(t), liveURL(alone.URL, views.TopicActivity), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Next(); err != nil {
+		t.Fatal(err)
+	}
+	oldID := st.LastID
+	st.Close()
+	alone.Stop(t)
+
+	members := clusterArgs(t, 1)
+	first := start(t, path, "", append(members[0].args, "--log-level", "info")...)
+	sameHistory(t, "lobby", want, first)
+	back, err := dialSSE(t.Context(), streamClient(t), liveURL(first.URL, views.TopicActivity), oldID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	ev, err := back.NextEvent()
+	for err == nil && ev.Event != views.EventResync {
+		ev, err = back.NextEvent()
+	}
+	if err != nil {
+		t.Fatalf("resuming with an id of the old epoch: %v, want the state and a resync", err)
+	}
+	if code, body := apiPost(t, first.URL, "/api/activity", testToken, map[string]string{"text": "a cluster now"}); code != http.StatusCreated {
+		t.Fatalf("the token after growing up: %d %s", code, body)
+	}
+
+	second := start(t, "", "", "--nats", members[0].natsURL(t), "--nats-name", "second", "--log-level", "info")
+	if !strings.Contains(second.Logs(), "restored the cluster's newest snapshot") {
+		t.Errorf("the second instance did not start from the seed:\n%s", second.Logs())
+	}
+	sameHistory(t, "lobby", want, second)
+	again := signIn(t, second.URL, "ann")
+	if again.ID != ann.ID {
+		t.Errorf("ann is %d on the second instance, %d where she signed up", again.ID, ann.ID)
 	}
 }

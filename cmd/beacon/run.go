@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -56,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var health handlers.Checker // nil alone: the database is all there is
 	var m *member               // nil alone
 	if cfg.Cluster.On() {
-		if m, err = join(ctx, cfg.Cluster, log); err != nil {
+		if m, err = join(ctx, cfg.Cluster, cfg.DB, log); err != nil {
 			return err
 		}
 		defer m.close() // after the database has stopped applying
@@ -200,6 +201,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// The handler made just above; it watches for widget tokens revoked
 	// from the command line.
 	wg.Go(func() { srv.Handler.(*handlers.Server).WatchRevocations(boardCtx) })
+	if m != nil {
+		// Snapshots of the database for new and lagging instances, made
+		// beside it (the same disk, which has room for one).
+		wg.Go(func() { m.keepSnapshots(boardCtx, store, cfg.Cluster, filepath.Dir(cfg.DB), log) })
+	}
 	defer wg.Wait()
 
 	serveErr := make(chan error, 2)
