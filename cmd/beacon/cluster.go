@@ -186,12 +186,14 @@ func join(ctx context.Context, c clusterConfig, dbPath string, log *slog.Logger)
 // whole log, and the only way when the log does not start at 1), or when
 // the log no longer holds the position after the last one it applied.
 func (m *member) catchUp(ctx context.Context, path string, st db.FileState, log *slog.Logger) error {
-	first, _, err := m.log.Bounds(ctx)
+	first, last, err := m.log.Bounds(ctx)
 	if err != nil {
 		return fmt.Errorf("read the cluster log's bounds: %w", err)
 	}
 	var need bool
 	switch {
+	case st.Fresh() && last == 0 && m.log.FirstSeq() <= 1:
+		return nil // a new cluster: nothing to catch up with
 	case st.Fresh():
 		need = m.log.FirstSeq() > 1 || first > 1
 	case st.Epoch == m.log.Epoch() && uint64(st.Applied)+1 < first:
@@ -200,20 +202,15 @@ func (m *member) catchUp(ctx context.Context, path string, st db.FileState, log 
 		return nil // it follows on from where it is (or Open says why not)
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		snap, r, err := m.snaps.Latest(ctx)
+		restored, err := m.restoreNewest(ctx, path, need, log)
 		switch {
-		case err == nil:
-			start := time.Now()
-			err := db.Restore(path, r)
-			r.Close()
-			if err != nil {
-				return err
-			}
-			log.Info("restored the cluster's newest snapshot", "position", snap.Seq, "bytes", snap.Size,
-				"took", time.Since(start).Round(time.Millisecond))
+		case restored:
 			return nil
-		case !errors.Is(err, cluster.ErrNoSnapshot):
+		case err != nil && need:
 			return fmt.Errorf("read the cluster's newest snapshot: %w", err)
+		case err != nil:
+			log.Warn("could not read the cluster's newest snapshot; replaying the whole log instead", "err", err)
+			return nil
 		case !need:
 			return nil // none yet: the log from its start will do
 		}
@@ -226,6 +223,32 @@ func (m *member) catchUp(ctx context.Context, path string, st db.FileState, log 
 		case <-time.After(wait):
 		}
 	}
+}
+
+// restoreNewest restores the newest snapshot into the database at path,
+// if there is one. Unless it is needed, it is only faster than replaying
+// the log, and not worth a long wait.
+func (m *member) restoreNewest(ctx context.Context, path string, need bool, log *slog.Logger) (bool, error) {
+	if !need {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	snap, r, err := m.snaps.Latest(ctx)
+	if errors.Is(err, cluster.ErrNoSnapshot) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	start := time.Now()
+	if err := db.Restore(path, r); err != nil {
+		return false, err
+	}
+	log.Info("restored the cluster's newest snapshot", "position", snap.Seq, "bytes", snap.Size,
+		"took", time.Since(start).Round(time.Millisecond))
+	return true, nil
 }
 
 // keepSnapshots stores a snapshot of the database at once when it seeded

@@ -151,6 +151,10 @@ func TestClusterSharesOneLog(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A program on C reads the room over its JSON socket.
+	program := newChatClient(t, c.Addr, "lobby", "prog", false)
+	defer program.close()
+
 	// On A: an activity item, a chat message, an activity item.
 	var want []int64
 	pos, err := postActivity(http.DefaultClient, a.URL, "first")
@@ -187,6 +191,40 @@ func TestClusterSharesOneLog(t *testing.T) {
 		epoch, p := mustParseID(t, id)
 		if p != want[i] || id != ids[1][i] {
 			t.Fatalf("B saw %v and C saw %v, want positions %v under one epoch %s", ids[0], ids[1], want, epoch)
+		}
+	}
+	program.waitFor(t, "A's chat message on C's socket", func(c *chatClient) bool { return len(c.msgs) == 1 })
+	if got := program.messages()[0]; got.Position != msgPos || got.ID != ids[0][1] {
+		t.Errorf("C's socket has the message as %s, the streams as %s", got.ID, ids[0][1])
+	}
+
+	// An API token and a widget token made on A work on B and C: the
+	// server secret is the cluster's, made once through the log.
+	token := createToken(t, a.URL, ann, "notify")
+	for _, x := range []*instance{b, c} {
+		if code, body := apiPost(t, x.URL, "/api/notifications", token, map[string]string{"user": "ann", "title": "from " + x.URL}); code != http.StatusCreated {
+			t.Errorf("A's API token on %s: %d %s", x.URL, code, body)
+		}
+	}
+	_, _, widgetToken := mintWidget(t, a.URL, ann, url.Values{"widget": {"metrics"}, "origins": {"http://127.0.0.1:1"}, "ttl": {"1h"}})
+	if widgetToken == "" {
+		t.Fatal("no widget token made on A")
+	}
+	for _, x := range []*instance{b, c} {
+		// Another instance knows the token once it has applied its
+		// making: at once, or a moment later.
+		waitFor(t, time.Minute, "A's widget token on "+x.URL, func() (bool, string) {
+			resp, body := fetchPage(t, http.DefaultClient, x.URL+"/embed/metrics?token="+url.QueryEscape(widgetToken))
+			return resp.StatusCode == http.StatusOK, fmt.Sprintf("%s %.200s", resp.Status, body)
+		})
+	}
+	for range 2 { // the two notifications above, on ann's streams
+		for _, st := range []*sseStream{annStream, annStreamC} {
+			for ev, err := st.NextEvent(); err == nil; ev, err = st.NextEvent() {
+				if strings.Contains(ev.Data, "from http") {
+					break
+				}
+			}
 		}
 	}
 
@@ -472,9 +510,12 @@ func TestClusterNATSDown(t *testing.T) {
 		code, body := health(a)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "NATS"), fmt.Sprint(code, body)
 	})
-	code, body := apiPost(t, a.URL, "/api/activity", testToken, map[string]string{"text": "during"})
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
-		t.Errorf("a write with NATS down: %d %s, want 503 saying why", code, body)
+	// Ten seconds without NATS: every write is refused, saying why.
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) { // the outage's length, not a synchronisation
+		code, body := apiPost(t, a.URL, "/api/activity", testToken, map[string]string{"text": "during"})
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
+			t.Fatalf("a write with NATS down: %d %s, want 503 saying why", code, body)
+		}
 	}
 	if page, status := get(t, http.DefaultClient, b.URL+"/"); status != http.StatusOK || !strings.Contains(page, "before") {
 		t.Errorf("reading with NATS down: %d", status)
