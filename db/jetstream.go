@@ -53,3 +53,9 @@ func (r jetStreamReader) Next(ctx context.Context) ([]Entry, error) {
 }
 
 func (r jetStreamReader) Close() { r.r.Close() }
+
+// Last implements Shared.
+func (j JetStream) Last(ctx context.Context) (int64, error) {
+	_, last, err := j.Log.Bounds(ctx)
+	return int64(last), err
+}

@@ -123,6 +123,8 @@ type Shared interface {
 	// when a database that ran alone seeded the cluster, the one after its
 	// own positions.
 	FirstPosition() int64
+	// Last is the newest position the log holds now.
+	Last(ctx context.Context) (int64, error)
 }
 
 // SharedReader delivers a shared log's entries in order, exactly once,
@@ -218,6 +220,7 @@ func (s *Store) follow(from int64) {
 			continue
 		}
 		s.setFollowErr(nil)
+		s.advance(pending[len(pending)-1].Position)
 		retry, pending = 100*time.Millisecond, nil
 		if len(events) > 0 {
 			s.sincePrune += len(events)
@@ -318,4 +321,68 @@ func (s *Store) Applied(ctx context.Context) (int64, error) {
 		return 0, s.readErr(err)
 	}
 	return strconv.ParseInt(v, 10, 64)
+}
+
+// advance records that the apply loop has applied the log up to pos, and
+// wakes whoever waits in catchUp.
+func (s *Store) advance(pos int64) {
+	s.waitMu.Lock()
+	s.appliedTo = pos
+	if s.progress != nil {
+		close(s.progress)
+		s.progress = nil
+	}
+	s.waitMu.Unlock()
+}
+
+// catchUpWait bounds how long a read that found nothing waits for this
+// instance to apply what the log holds.
+const catchUpWait = 2 * time.Second
+
+// catchUp waits, in shared mode, until this instance has applied every
+// entry the log held when it was called (at most catchUpWait), so that a
+// record another instance made a moment ago (a session signed in there,
+// whose browser's next request the load balancer sent here) is found here
+// too. Alone it returns at once: there is nothing to wait for.
+func (s *Store) catchUp(ctx context.Context) {
+	if s.shared == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	last, err := s.shared.Last(ctx)
+	if err != nil {
+		return
+	}
+	for {
+		s.waitMu.Lock()
+		if s.appliedTo >= last {
+			s.waitMu.Unlock()
+			return
+		}
+		if s.progress == nil {
+			s.progress = make(chan struct{})
+		}
+		progress := s.progress
+		s.waitMu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return
+		case <-s.following.Done():
+			return
+		}
+	}
+}
+
+// findFresh runs find; in shared mode, when it finds nothing, it catches up
+// with the log and runs it once more. Reads of records a browser may bring
+// from another instance (sessions, tokens) use it.
+func findFresh[T any](ctx context.Context, s *Store, find func() (T, error)) (T, error) {
+	v, err := find()
+	if errors.Is(err, ErrNotFound) && s.shared != nil {
+		s.catchUp(ctx)
+		return find()
+	}
+	return v, err
 }

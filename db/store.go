@@ -95,11 +95,13 @@ type Store struct {
 	shared     Shared
 	following  context.Context // ended by Close: the apply loop ends
 	stopFollow context.CancelFunc
-	waitMu     sync.Mutex              // guards waiting and followErr
+	waitMu     sync.Mutex              // guards waiting, followErr, appliedTo and progress
 	waiting    map[string]chan outcome // this instance's writes waiting to be applied, by command ID
 	followErr  error                   // why the apply loop is stuck, or nil
 	from       int64                   // the position the apply loop starts at
 	seeded     bool                    // this database seeded the cluster's log at Open
+	appliedTo  int64                   // the last position the apply loop has applied
+	progress   chan struct{}           // closed when appliedTo moves; nil while nobody waits
 	startOnce  sync.Once
 	// fault is the refusal (disk full, file read-only, I/O error) of the
 	// last group whose writes the disk refused, until a group commits
@@ -209,7 +211,7 @@ func open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s.shared, s.waiting, s.from = opts.Shared, map[string]chan outcome{}, from
+	s.shared, s.waiting, s.from, s.appliedTo = opts.Shared, map[string]chan outcome{}, from, from-1
 	s.following, s.stopFollow = context.WithCancel(context.Background())
 	return s, nil
 }

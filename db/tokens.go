@@ -79,11 +79,14 @@ func (s *Store) SetServerToken(ctx context.Context, name, token string, scopes [
 // caller says which), with its owner's role, or ErrNotFound. It only reads:
 // TouchToken records a use.
 func (s *Store) TokenByValue(ctx context.Context, token string) (Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` WHERE t.hash = ?`, hashOf(token)))
-	if err != nil {
-		return Token{}, s.readErr(err)
-	}
-	return t, nil
+	// A token made on another instance may be used here a moment later.
+	return findFresh(ctx, s, func() (Token, error) {
+		t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` WHERE t.hash = ?`, hashOf(token)))
+		if err != nil {
+			return Token{}, s.readErr(err)
+		}
+		return t, nil
+	})
 }
 
 // TouchToken records that token id was used at now. Callers may run it in
