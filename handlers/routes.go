@@ -15,7 +15,10 @@ import (
 //
 // Who may do what: the dashboard and the rooms are for members unless
 // Access.PublicDashboard (the rooms also when guests may post), and every
-// form POST carries its CSRF token (checkCSRF). Account pages need a
+// form POST carries its CSRF token (checkCSRF) and answers with a redirect
+// (a secret to show once travels in a flash: flash.go). The one GET that
+// changes something, a notification's link, marks read only its owner's
+// notification and only from Beacon's own pages (handleOpenNotification). Account pages need a
 // session (requireUser). /live authorizes each topic (a user's topic is its
 // owner's only, the server panel's an admin's). /api/ needs a bearer token
 // with the route's scope (and ingest and notify scopes an admin's token).

@@ -457,7 +457,7 @@ func grantClipboard(t *testing.T, ctx context.Context, origin string) {
 // live panel says since when its values are stale, dimmed, until it is back.
 func TestBrowserSmallThings(t *testing.T) {
 	loc := loadZone(t, kolkataZone)
-	in := startForBrowser(t)
+	in := startEmbed(t)
 	b := newBrowserPage(t)
 	ann := newChatTab(t, b, "ann")
 	const desktopChrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
@@ -513,7 +513,12 @@ func TestBrowserSmallThings(t *testing.T) {
 		t.Errorf("after opening its link the notification shows %+v, want a painted Read", state)
 	}
 
-	// Stale values: the server goes away.
+	// Stale values: the server goes away. A widget beside the dashboard
+	// (a page of its own here, as in a frame) marks its panel too.
+	tok := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
+	wall := newTabBeside(t, ann, "a wall display")
+	wall.visit(in.URL + "/embed/metrics?token=" + url.QueryEscape(tok))
+	wall.waitFor(`the metrics widget live`, `document.getElementById(`+jsValue(views.IDIndicator)+`).dataset.state === 'live'`, nil)
 	ann.visit(in.URL + "/")
 	ann.waitLive()
 	const panels = `['Server', 'Last 5 minutes', 'Rooms', 'Activity']`
@@ -546,7 +551,16 @@ func TestBrowserSmallThings(t *testing.T) {
 			t.Errorf("with the server away, %s: %+v; want a painted %q (since it went away) and its values dimmed", m.Panel, m, want)
 		}
 	}
-	start(t, in.DB, in.Addr, "--tick", browserTick)
+	var wallMark struct {
+		Text    string  `json:"text"`
+		Painted bool    `json:"painted"`
+		Opacity float64 `json:"opacity"`
+	}
+	wall.waitFor(`the widget's stale mark`, ux(`(m => m && {text: m.innerText, painted: painted(m), opacity: Number(getComputedStyle(region('Metrics').querySelector('p.meta')).opacity)})(document.querySelector('.stale-mark'))`), &wallMark)
+	if !strings.HasPrefix(wallMark.Text, "Stale since ") || !wallMark.Painted || wallMark.Opacity >= 1 {
+		t.Errorf("the metrics widget with the server away: %+v; want a painted Stale since … and its values dimmed", wallMark)
+	}
+	start(t, in.DB, in.Addr, "--secret", hex.EncodeToString(embedSecret), "--tick", browserTick)
 	ann.waitLive()
 	ann.waitFor(`the stale marks gone`, ux(`!document.querySelector('.stale-mark, [data-stale]')`), nil)
 	ann.eval(ux(readMarks), &marks)
