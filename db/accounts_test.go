@@ -233,3 +233,29 @@ func TestMigrationKeysOldNames(t *testing.T) {
 		t.Errorf("Bob's sessions after the upgrade: %+v, %v; want one last used at the upgrade", list, err)
 	}
 }
+
+// TestNotificationByPosition: a notification is found by its position for
+// its owner only (GET /notifications/:pos/open reads it to redirect).
+func TestNotificationByPosition(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	ann, _ := s.CreateUser(ctx, "ann", "$hash")
+	bob, _ := s.CreateUser(ctx, "bob", "$hash")
+	n, err := s.AddNotification(ctx, ann.ID, "Build failed", "3 tests", "/rooms/ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Notification(ctx, ann.ID, n.Position)
+	if err != nil || got.Title != "Build failed" || got.Link != "/rooms/ops" || got.Read || !got.At.Equal(n.At) {
+		t.Fatalf("Notification(ann) = %+v, %v; want %+v", got, err, n)
+	}
+	if _, err := s.Notification(ctx, bob.ID, n.Position); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bob reads ann's notification: %v, want ErrNotFound", err)
+	}
+	if _, err := s.MarkRead(ctx, ann.ID, []int64{n.Position}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Notification(ctx, ann.ID, n.Position); err != nil || !got.Read {
+		t.Errorf("after MarkRead: %+v, %v; want it read", got, err)
+	}
+}

@@ -15,7 +15,10 @@ import (
 //
 // Who may do what: the dashboard and the rooms are for members unless
 // Access.PublicDashboard (the rooms also when guests may post), and every
-// form POST carries its CSRF token (checkCSRF). Account pages need a
+// form POST carries its CSRF token (checkCSRF) and answers with a redirect
+// (a secret to show once travels in a flash: flash.go). The one GET that
+// changes something, a notification's link, marks read only its owner's
+// notification and only from Beacon's own pages (handleOpenNotification). Account pages need a
 // session (requireUser). /live authorizes each topic (a user's topic is its
 // owner's only, the server panel's an admin's). /api/ needs a bearer token
 // with the route's scope (and ingest and notify scopes an admin's token).
@@ -29,7 +32,7 @@ func (s *Server) routes(e *echo.Echo) {
 	apiLimit := perAddress(limit.New(s.Limits.APIRate, s.Limits.APIBurst), ip, "API requests")
 	rooms := &roomPages{history: s.Store, online: s.Presence, unread: s.Store, users: s.Store,
 		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests}
-	set := &settings{tokens: s.Store, widgets: s.Store, widgetConns: s.widgets, accounts: a, unread: s.Store, epoch: s.Hub.Epoch()}
+	set := &settings{tokens: s.Store, widgets: s.Store, widgetConns: s.widgets, accounts: a, unread: s.Store, epoch: s.Hub.Epoch(), flash: s.flash}
 	open := topicAccess{dashboard: s.Access.PublicDashboard, rooms: s.Access.PublicDashboard || s.Accounts.Guests}
 	dashboard, roomsOpen := membersOnly(open.dashboard), membersOnly(open.rooms)
 
@@ -52,6 +55,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/notifications", handleNotificationsPage(s.Store, s.Hub.Epoch()), requireUser)
 	e.POST("/notifications/read", handleMarkRead(s.Store), requireUser, checkCSRF)
 	e.POST("/notifications/:pos/read", handleMarkRead(s.Store), requireUser, checkCSRF)
+	e.GET("/notifications/:pos/open", handleOpenNotification(s.Store), requireUser)
 
 	e.GET("/settings", set.handlePage, requireUser)
 	e.POST("/settings/tokens", set.handleCreateToken, requireUser, checkCSRF)
@@ -65,7 +69,8 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/notifications", handleNotify(s.Store), requireScope(s.Store, auth.ScopeNotify))
 
 	s.embedRoutes(e, liveLimit)
-	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret, s.Store, s.Site), checkCSRF)
+	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret, s.Store, s.Site, s.flash), checkCSRF)
+	e.GET("/embed/tokens", handleNewWidgetToken(s.Secret, s.Site, s.flash), requireUser)
 
 	if !s.InternalListener {
 		internalRoutes(e, s.Store, s.Cluster, s.Metrics, loopbackOnly)

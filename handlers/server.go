@@ -69,6 +69,7 @@ type Server struct {
 	widgets  *liveSessions // live connections by widget token id
 	accounts *accounts
 	chatRate *chatRate // shared by room sockets and widget posts
+	flash    flashKeys // carries new tokens from a form POST to the page its redirect shows
 }
 
 // NewServer returns the HTTP handler of Beacon.
@@ -80,6 +81,7 @@ func NewServer(d Deps) *Server {
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
 	s.accounts.signupClosed = d.Access.SignupClosed
+	s.flash = newFlashKeys(d.Secret)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)

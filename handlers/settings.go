@@ -43,11 +43,17 @@ type settings struct {
 	accounts    *accounts
 	unread      unreadReader
 	epoch       string
+	flash       flashKeys
 }
 
-// handlePage serves GET /settings.
+// handlePage serves GET /settings, with the token just made, if the form's
+// redirect brought one (shown this once).
 func (s *settings) handlePage(c echo.Context) error {
-	return s.render(c, http.StatusOK, "", "")
+	token, _ := s.flash.take(c, flashAPIToken)
+	if token != "" {
+		c.Response().Header().Set("Cache-Control", "no-store") // the page holds a secret
+	}
+	return s.render(c, http.StatusOK, token, "")
 }
 
 // render shows the settings page, with a token just made (shown this once)
@@ -123,7 +129,8 @@ func decodeTokenForm(form url.Values) (tokenInput, error) {
 }
 
 // handleCreateToken serves POST /settings/tokens: it makes a token and
-// shows it once; only its hash is kept.
+// redirects to the settings page, which shows it once (a flash); only its
+// hash is kept. Reloading that page shows the list, and sends nothing.
 func (s *settings) handleCreateToken(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
@@ -146,8 +153,8 @@ func (s *settings) handleCreateToken(c echo.Context) error {
 	if _, err := s.tokens.CreateToken(c.Request().Context(), sessionOf(c).User.ID, in.Name, token, in.Scopes); err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store") // the page holds a secret
-	return s.render(c, http.StatusCreated, token, "")
+	s.flash.set(c, flashAPIToken, token)
+	return c.Redirect(http.StatusSeeOther, "/settings")
 }
 
 // handleRevokeToken serves POST /settings/tokens/:id/revoke.

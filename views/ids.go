@@ -44,6 +44,17 @@ const (
 	TopicServerChart   = "server-chart"
 )
 
+// The data-format of a <time> element, which says how static/beacon-paint.js
+// shows it in the viewer's zone. Without one: relative within the hour
+// ("3 min ago", "in 5 min"), the clock time on the same day, else the date.
+const (
+	// TimeFormatSeconds always shows the clock time, with seconds: a
+	// reading that is always recent, whose every change should show.
+	TimeFormatSeconds = "seconds"
+	// TimeFormatClock always shows the clock time.
+	TimeFormatClock = "clock"
+)
+
 // ActivityItems is how many activity items the feed shows.
 const ActivityItems = 50
 
@@ -65,6 +76,14 @@ const (
 	IDRooms = "rooms-panel"
 	// IDWidgetPost is a room widget's message form.
 	IDWidgetPost = "widget-post"
+	// IDNewMessages is the "New messages" button that appears under a
+	// room's list when a message arrives while the reader is scrolled up.
+	IDNewMessages = "new-messages"
+	// AttrViewer, on a room's messages panel, is the name the viewer chats
+	// under: the typing line leaves it out of what the viewer is shown.
+	AttrViewer = "data-viewer"
+	// AttrTyping, on the typing line, lists everyone typing (JSON).
+	AttrTyping = "data-typing"
 
 	// TopicRooms carries the dashboard's list of active rooms.
 	TopicRooms = "rooms"

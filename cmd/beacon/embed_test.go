@@ -355,7 +355,8 @@ func TestEmbedButtonMintsTokens(t *testing.T) {
 		t.Errorf("the snippet's token %q: %+v, %v; want a posting room token for both origins, for a day", tok, claims, err)
 	}
 
-	r, page := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}, "_csrf": {ann.CSRF}})
+	post, _ := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}, "_csrf": {ann.CSRF}})
+	r, page := followRedirect(t, c, in.URL, post) // Post/Redirect/Get: TestFormsRedirectAfterPost
 	if r.StatusCode != 200 || !strings.Contains(page, "<title>Embed · Beacon</title>") || !strings.Contains(page, "/stream/chart?token=") {
 		t.Errorf("form without script: %d, want a page with the snippets:\n%.500s", r.StatusCode, page)
 	}
