@@ -180,7 +180,7 @@ func TestBrowserTimesInViewersZone(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	in := start(t, dbPath, "", "--secret", hex.EncodeToString(embedSecret), "--tick", browserTick)
+	in := start(t, dbPath, "", "--secret-file", secretFile(t, hex.EncodeToString(embedSecret), 0o600), "--tick", browserTick)
 
 	p := newBrowserPage(t)
 	emulateZone(t, p.ctx, kolkataZone, "en_GB")
@@ -560,7 +560,7 @@ func TestBrowserSmallThings(t *testing.T) {
 	if !strings.HasPrefix(wallMark.Text, "Stale since ") || !wallMark.Painted || wallMark.Opacity >= 1 {
 		t.Errorf("the metrics widget with the server away: %+v; want a painted Stale since … and its values dimmed", wallMark)
 	}
-	start(t, in.DB, in.Addr, "--secret", hex.EncodeToString(embedSecret), "--tick", browserTick)
+	start(t, in.DB, in.Addr, "--secret-file", secretFile(t, hex.EncodeToString(embedSecret), 0o600), "--tick", browserTick)
 	ann.waitLive()
 	ann.waitFor(`the stale marks gone`, ux(`!document.querySelector('.stale-mark, [data-stale]')`), nil)
 	ann.eval(ux(readMarks), &marks)
