@@ -18,16 +18,18 @@ import (
 
 // Deps are the parts a Server is made of; cmd/beacon makes them.
 type Deps struct {
-	Store    *db.Store
-	Hub      *live.Hub
-	SSE      *live.SSE
-	WS       *live.WS
-	Rooms    *rooms.Registry
-	Chat     ChatLimits
-	Accounts AccountConfig
-	Limits   Limits
-	Board    *Board
-	Metrics  http.Handler // serves /metrics
+	Store *db.Store
+	Hub   *live.Hub
+	SSE   *live.SSE
+	WS    *live.WS
+	Rooms *rooms.Registry
+	// Directory keeps the rooms index and the online list live.
+	Directory *Directory
+	Chat      ChatLimits
+	Accounts  AccountConfig
+	Limits    Limits
+	Board     *Board
+	Metrics   http.Handler // serves /metrics
 	// Registry takes the request metrics that /metrics shows; nil keeps
 	// them out of Prometheus (the dashboard still counts requests).
 	Registry prometheus.Registerer
@@ -63,6 +65,10 @@ type Server struct {
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
+	if d.Directory == nil {
+		// Not live (nobody runs it), but the index still lists the rooms.
+		d.Directory = NewDirectory(d.Store, d.Hub, DirectoryConfig{}, d.Logger)
+	}
 	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
