@@ -274,7 +274,9 @@ func TestRoomsIndexLive(t *testing.T) {
 			}
 		}
 	}
-	until("ann online", func(d string) bool { return strings.Contains(d, `id="online-now"`) && strings.Contains(d, "<bdi>ann</bdi>") })
+	until("ann online", func(d string) bool {
+		return strings.Contains(d, `id="online-now"`) && strings.Contains(d, "<bdi>ann</bdi>")
+	})
 
 	postAs(t, in, bob, "ops", "first")
 	until("ops in the index", func(d string) bool {
@@ -285,10 +287,14 @@ func TestRoomsIndexLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	until("bob online", func(d string) bool { return strings.Contains(d, `id="online-now"`) && strings.Contains(d, "<bdi>bob</bdi>") })
+	until("bob online", func(d string) bool {
+		return strings.Contains(d, `id="online-now"`) && strings.Contains(d, "<bdi>bob</bdi>")
+	})
 	bs.Close()
 	left := time.Now()
-	until("bob gone", func(d string) bool { return strings.Contains(d, `id="online-now"`) && !strings.Contains(d, "<bdi>bob</bdi>") })
+	until("bob gone", func(d string) bool {
+		return strings.Contains(d, `id="online-now"`) && !strings.Contains(d, "<bdi>bob</bdi>")
+	})
 	if gone := time.Since(left); gone < 500*time.Millisecond {
 		t.Errorf("bob left the online list %v after he left, within the grace period", gone)
 	}
