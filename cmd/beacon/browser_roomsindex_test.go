@@ -63,7 +63,8 @@ func (c *chatTab) waitOnlineNow(names ...string) int64 {
 // TestBrowserRoomsIndex: ann finds a room with history and nobody in it on
 // the index, with its count and newest message; bob's new messages, in
 // another browser, update her index as they are sent, with her unread
-// count; opening the room in another tab clears that count in the index;
+// count; opening the room in another tab clears that count in the index,
+// and what she then sees there is not counted;
 // "Online now" lists bob while he is on another page, and drops him once he
 // has left and the grace period has passed, not before.
 func TestBrowserRoomsIndex(t *testing.T) {
@@ -98,7 +99,9 @@ func TestBrowserRoomsIndex(t *testing.T) {
 	bob.visit(in.URL + "/rooms/ops")
 	bob.waitLive()
 	bob.say("rolled back")
+	bob.waitMessage("bob", "rolled back") // and the form is back, cleared
 	bob.say("sorry")
+	bob.waitMessage("bob", "sorry")
 	ann.waitRoom("bob's new messages", "ops", ixPainted{Unread: "2 unread", Count: "3 messages", Author: "bob", Preview: "sorry", InRoom: []string{"bob"}})
 	ann.eval(`window.__ixMarker`, &marked)
 	if marked != 1 {
@@ -111,6 +114,12 @@ func TestBrowserRoomsIndex(t *testing.T) {
 	annRoom.waitLive()
 	annRoom.waitMessage("bob", "sorry")
 	ann.waitRoom("ann opened ops", "ops", ixPainted{Count: "3 messages", Author: "bob", Preview: "sorry", InRoom: []string{"ann", "bob"}})
+
+	// While ann's room tab shows the newest message, what bob says is read:
+	// her room page tells the server, and her index never keeps it unread.
+	bob.say("one more")
+	annRoom.waitMessage("bob", "one more")
+	ann.waitRoom("a message ann saw in her room tab", "ops", ixPainted{Count: "4 messages", Author: "bob", Preview: "one more", InRoom: []string{"ann", "bob"}})
 	annRoom.close()
 
 	// bob leaves: off the list once the grace period has passed.
@@ -124,5 +133,5 @@ func TestBrowserRoomsIndex(t *testing.T) {
 	if gone < rbGrace {
 		t.Errorf("bob left the Online now list %v after his tab closed, before the grace period of %v", gone, rbGrace)
 	}
-	ann.waitRoom("everyone left ops", "ops", ixPainted{Count: "3 messages", Author: "bob", Preview: "sorry", InRoom: []string{}})
+	ann.waitRoom("everyone left ops", "ops", ixPainted{Count: "4 messages", Author: "bob", Preview: "one more", InRoom: []string{}})
 }
