@@ -142,11 +142,14 @@ func (s *Store) RoomReads(ctx context.Context, userID int64, limit int) ([]RoomR
 	}
 	var out []RoomRead
 	head, err := s.readAtHead(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT rr.room, rr.position, r.messages,
+		// The rooms are chosen first, so only theirs are counted.
+		rows, err := tx.QueryContext(ctx, `SELECT x.room, x.position, x.messages,
 				(SELECT COUNT(*) FROM (SELECT 1 FROM messages m
-					WHERE m.room = rr.room AND m.position > rr.position AND m.user_id IS NOT rr.user_id LIMIT ?))
-			FROM room_reads rr JOIN rooms r ON r.name = rr.room
-			WHERE rr.user_id = ? ORDER BY r.last_position DESC LIMIT ?`, MaxUnread, userID, limit)
+					WHERE m.room = x.room AND m.position > x.position AND m.user_id IS NOT x.user_id LIMIT ?))
+			FROM (SELECT rr.room, rr.position, rr.user_id, r.messages, r.last_position
+				FROM room_reads rr JOIN rooms r ON r.name = rr.room
+				WHERE rr.user_id = ? ORDER BY r.last_position DESC LIMIT ?) x
+			ORDER BY x.last_position DESC`, MaxUnread, userID, limit)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,4 +212,39 @@ func TestMigrationSumsUpRooms(t *testing.T) {
 	if err != nil || len(reads) != 1 || reads[0] != (RoomRead{Room: "ops", Position: 1, Unread: 3, Messages: 4}) {
 		t.Errorf("ann's reads after the upgrade: %+v, %v; want ops read up to her message, 3 unread", reads, err)
 	}
+}
+
+// BenchmarkRoomsIndex reads what an index page reads: the newest rooms of
+// 1,000 (20,000 messages), and a reader's reads of 500 rooms, each with
+// unread messages.
+func BenchmarkRoomsIndex(b *testing.B) {
+	s := openTest(b, Options{})
+	ctx := context.Background()
+	ann, _ := s.CreateUser(ctx, "ann", "$argon2id$x")
+	const rooms, per = 1000, 20
+	for i := range rooms * per {
+		room := "room-" + strconv.Itoa(i%rooms)
+		if _, err := s.AddMessageAs(ctx, room, 0, "sam", "a message of some length, as people write them", time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+		if i/rooms == per/2 && i%2 == 0 {
+			if _, err := s.AddMessageAs(ctx, room, ann.ID, "ann", "me", time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("Rooms", func(b *testing.B) {
+		for b.Loop() {
+			if list, _, err := s.Rooms(ctx, 0, 50); err != nil || len(list) != 50 {
+				b.Fatal(len(list), err)
+			}
+		}
+	})
+	b.Run("RoomReads", func(b *testing.B) {
+		for b.Loop() {
+			if reads, _, err := s.RoomReads(ctx, ann.ID, 500); err != nil || len(reads) != 500 || reads[0].Unread == 0 {
+				b.Fatal(len(reads), err)
+			}
+		}
+	})
 }

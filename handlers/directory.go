@@ -345,6 +345,7 @@ func (d *Directory) indexRooms(ctx context.Context, before int64) ([]views.Index
 	for _, name := range busy {
 		isBusy[name] = true
 	}
+	// The rooms with people first, the most people first; then the newest.
 	slices.SortStableFunc(out, func(a, b views.IndexRoom) int {
 		ab, bb := isBusy[a.Name], isBusy[b.Name]
 		switch {
@@ -352,6 +353,10 @@ func (d *Directory) indexRooms(ctx context.Context, before int64) ([]views.Index
 			return -1
 		case bb && !ab:
 			return 1
+		case ab && bb:
+			if c := cmp.Compare(len(b.Online), len(a.Online)); c != 0 {
+				return c
+			}
 		}
 		return cmp.Or(cmp.Compare(b.Last.Position, a.Last.Position), strings.Compare(a.Name, b.Name))
 	})
