@@ -257,3 +257,40 @@ func TestDirectoryIndexCoalesces(t *testing.T) {
 		}
 	})
 }
+
+func TestPreview(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"hello", "hello"},
+		{"a\nb\t c", "a b c"},
+		{"ééééé", "ééééé"},
+		{"éééééé", "ééééé…"},
+		{"abcd efgh", "abcd…"},
+		{"  ", ""},
+	} {
+		if got := preview(c.in, 5); got != c.want {
+			t.Errorf("preview(%q, 5) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// An account's hub key is its topic: the online list finds accounts by it.
+func TestHubKeys(t *testing.T) {
+	if k := chatUserKey(7, "ann"); k != views.TopicUser(7) || !strings.HasPrefix(k, userKeyPrefix) {
+		t.Errorf("an account's socket key is %q", k)
+	}
+	if k := chatUserKey(0, "sam"); k != guestUserKey("sam") || !strings.HasPrefix(k, guestKeyPrefix) {
+		t.Errorf("a guest's socket key is %q", k)
+	}
+	d := &Directory{names: map[int64]string{7: "ann"}}
+	for key, want := range map[string]views.Person{
+		views.TopicUser(7):   {Name: "ann"},
+		guestUserKey("sam"):  {Name: "sam", Guest: true},
+		guestUserKey(""):     {},
+		views.TopicUser(8):   {},
+		"0123456789abcdef01": {},
+	} {
+		if got, ok := d.personOf(key); got != want || ok != (want.Name != "") {
+			t.Errorf("personOf(%q) = %+v, %v; want %+v", key, got, ok, want)
+		}
+	}
+}
