@@ -18,18 +18,16 @@ import (
 
 // Deps are the parts a Server is made of; cmd/beacon makes them.
 type Deps struct {
-	Store *db.Store
-	Hub   *live.Hub
-	SSE   *live.SSE
-	WS    *live.WS
-	Rooms *rooms.Registry
-	// Directory keeps the rooms index and the online list live.
-	Directory *Directory
-	Chat      ChatLimits
-	Accounts  AccountConfig
-	Limits    Limits
-	Board     *Board
-	Metrics   http.Handler // serves /metrics
+	Store    *db.Store
+	Hub      *live.Hub
+	SSE      *live.SSE
+	WS       *live.WS
+	Rooms    *rooms.Registry
+	Chat     ChatLimits
+	Accounts AccountConfig
+	Limits   Limits
+	Board    *Board
+	Metrics  http.Handler // serves /metrics
 	// Registry takes the request metrics that /metrics shows; nil keeps
 	// them out of Prometheus (the dashboard still counts requests).
 	Registry prometheus.Registerer
@@ -51,6 +49,9 @@ type Deps struct {
 	// Cluster reports the state of the cluster's log; nil when the
 	// instance runs alone.
 	Cluster Checker
+	// Directory keeps the rooms index and the online list live; nil: a
+	// directory that lists the rooms but is not live.
+	Directory *Directory
 }
 
 // Server is Beacon's HTTP handler.

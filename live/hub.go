@@ -120,9 +120,9 @@ func NewHub(cfg HubConfig) *Hub {
 		all:      make(map[*Subscriber]struct{}),
 		users:    make(map[string]int),
 		shutdown: make(chan struct{}),
+		done:     make(chan struct{}),
 
 		usersChanged: make(chan struct{}, 1),
-		done:         make(chan struct{}),
 	}
 	go h.heartbeat()
 	return h
