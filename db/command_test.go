@@ -25,6 +25,7 @@ func everyOp() []Op {
 		&addActivity{Text: "deployed", Link: "https://example.com"},
 		&addMessage{Room: "lobby", UserID: 1, User: "ann", Content: "hello"},
 		&addMessage{Room: "lobby", User: "guest", Content: "hi"},
+		&readRoom{UserID: 1, Room: "lobby", Position: 11},
 		&addNotification{UserID: 1, Title: "build failed", Body: "3 tests", Link: "/rooms/ops"},
 		&addNotification{UserID: 1, Title: "build fixed"},
 		&markRead{UserID: 1, Positions: []int64{7}},
@@ -107,7 +108,7 @@ func TestSharedLogAppliesAlikeEverywhere(t *testing.T) {
 	if a != b {
 		t.Errorf("the same log wrote different rows:\n%s\n---\n%s", a, b)
 	}
-	if !strings.Contains(a, "applied|25") {
+	if !strings.Contains(a, "applied|26") {
 		t.Errorf("the applied position is not recorded:\n%s", a)
 	}
 }

@@ -46,6 +46,12 @@ func roomTopic(topic string) bool {
 	return false
 }
 
+// directoryTopic reports whether topic is the rooms index's or the online
+// list's: read like the rooms'.
+func directoryTopic(topic string) bool {
+	return topic == views.TopicRoomsIndex || topic == views.TopicOnline
+}
+
 // serverTopic reports whether topic carries the server panel: an admin's.
 func serverTopic(topic string) bool {
 	return topic == views.TopicServerMetrics || topic == views.TopicServerChart
@@ -56,6 +62,7 @@ func serverTopic(topic string) bool {
 type topicAccess struct {
 	dashboard bool // the dashboard's topics
 	rooms     bool // the rooms' topics
+	guests    bool // signed-out visitors may post under a chosen name
 }
 
 // viewerTopics is the rule of /live: the dashboard's and the rooms' topics
@@ -74,7 +81,7 @@ func viewerTopics(c echo.Context, open topicAccess) topicRule {
 				return signIn("dashboard")
 			}
 			return nil
-		case roomTopic(topic):
+		case roomTopic(topic), directoryTopic(topic):
 			if s == nil && !open.rooms {
 				return signIn("rooms")
 			}
@@ -140,7 +147,7 @@ func handleLive(sse *live.SSE, sessions *liveSessions, open topicAccess, log *sl
 		err = sse.Serve(c.Response(), r, live.Request{
 			Topics: topics,
 			Resume: resume,
-			User:   viewerKey(c),
+			User:   liveUserKey(c, open.guests),
 		})
 		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
 			log.Debug("live stream ended", "err", err)

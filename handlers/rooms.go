@@ -162,6 +162,8 @@ type roomPages struct {
 	users   userFinder
 	epoch   string
 	guests  bool // signed-out visitors may post under a chosen name
+	reads   roomReads
+	log     *slog.Logger
 }
 
 // handleRoom serves GET /rooms/:room: the last messages rendered on the
@@ -191,6 +193,9 @@ func (p *roomPages) render(c echo.Context, status int, name string, before int64
 	page, bellHead, err := pageFor(c, p.unread, "#"+name)
 	if err != nil {
 		return err
+	}
+	if before == 0 && page.Viewer.SignedIn() {
+		markOpened(c.Request().Context(), p.reads, p.log, page.Viewer.ID, name, msgs)
 	}
 	head = min(head, bellHead)
 	r := views.Room{
@@ -478,7 +483,7 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			Request: live.Request{
 				Topics: topics,
 				Resume: c.QueryParam("after"),
-				User:   cmp.Or(viewerKey(c), user),
+				User:   chatUserKey(userID, user),
 			},
 			Mode:  mode,
 			Hello: s.hello,
@@ -680,6 +685,8 @@ func render(c echo.Context, status int, comp templ.Component) error {
 type RoomOutput struct {
 	Hub framePublisher
 	Log *slog.Logger
+	// Directory, when set, hears who is in each room, for the rooms index.
+	Directory *Directory
 }
 
 // framePublisher is what RoomOutput needs of the hub.
@@ -692,6 +699,9 @@ var _ rooms.Output = (*RoomOutput)(nil)
 
 // Presence implements rooms.Output.
 func (o *RoomOutput) Presence(room string, online []string) {
+	if o.Directory != nil {
+		o.Directory.RoomPresence(room, online)
+	}
 	o.publish(views.TopicPresence(room), views.OnlineList(online, true),
 		map[string]any{"type": "presence", "room": room, "online": nonNil(online)})
 }
@@ -710,6 +720,9 @@ func (o *RoomOutput) Typing(room string, typing []string) {
 
 // Stopped implements rooms.Output: the hub forgets the room's state frames.
 func (o *RoomOutput) Stopped(room string) {
+	if o.Directory != nil {
+		o.Directory.RoomPresence(room, nil)
+	}
 	o.Hub.Forget(views.TopicPresence(room))
 	o.Hub.Forget(views.TopicTyping(room))
 }

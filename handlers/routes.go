@@ -31,15 +31,17 @@ func (s *Server) routes(e *echo.Echo) {
 	liveLimit := perAddress(limit.New(s.Limits.LiveRate, s.Limits.LiveBurst), ip, "new live connections")
 	apiLimit := perAddress(limit.New(s.Limits.APIRate, s.Limits.APIBurst), ip, "API requests")
 	rooms := &roomPages{history: s.Store, online: s.Presence, unread: s.Store, users: s.Store,
-		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests}
+		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests, reads: s.Store, log: s.Logger}
+	index := &roomsIndex{dir: s.Directory, reads: s.Store, unread: s.Store, log: s.Store, epoch: s.Hub.Epoch()}
 	set := &settings{tokens: s.Store, widgets: s.Store, widgetConns: s.widgets, accounts: a, unread: s.Store, epoch: s.Hub.Epoch(), flash: s.flash}
-	open := topicAccess{dashboard: s.Access.PublicDashboard, rooms: s.Access.PublicDashboard || s.Accounts.Guests}
+	open := topicAccess{dashboard: s.Access.PublicDashboard, rooms: s.Access.PublicDashboard || s.Accounts.Guests, guests: s.Accounts.Guests}
 	dashboard, roomsOpen := membersOnly(open.dashboard), membersOnly(open.rooms)
 
 	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Presence, s.Streams, s.Hub.Epoch()), dashboard, visitor)
 	e.GET("/live", handleLive(s.SSE, s.live, open, s.Logger), streaming, liveLimit, visitor)
 
-	e.GET("/rooms", handleOpenRoom)
+	e.GET("/rooms", index.handleIndex, roomsOpen, visitor)
+	e.POST("/rooms/:room/read", index.handleRead, requireUser, checkCSRF)
 	e.GET("/rooms/:room", rooms.handleRoom, roomsOpen, visitor)
 	e.POST("/rooms/:room/name", rooms.handleChooseName, checkCSRF)
 	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.chatRate, s.Logger),

@@ -53,6 +53,9 @@ type Deps struct {
 	// Cluster reports the state of the cluster's log; nil when the
 	// instance runs alone.
 	Cluster Checker
+	// Directory keeps the rooms index and the online list live; nil: a
+	// directory that lists the rooms but is not live.
+	Directory *Directory
 }
 
 // Presence says who is online in rooms.
@@ -76,6 +79,10 @@ type Server struct {
 func NewServer(d Deps) *Server {
 	if d.Presence == nil {
 		d.Presence = d.Rooms
+	}
+	if d.Directory == nil {
+		// Not live (nobody runs it), but the index still lists the rooms.
+		d.Directory = NewDirectory(d.Store, d.Hub, DirectoryConfig{}, d.Logger)
 	}
 	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)

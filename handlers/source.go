@@ -58,6 +58,14 @@ func renderEvent(ctx context.Context, epoch string, ev db.Event) (live.Frame, er
 		if err := c.Render(ctx, &buf); err != nil {
 			return f, err
 		}
+	case db.KindRoomRead:
+		var r db.RoomRead
+		if err := json.Unmarshal(ev.Data, &r); err != nil {
+			return f, fmt.Errorf("event %d: %w", ev.Position, err)
+		}
+		if err := views.RoomReadData(views.RoomUnread{Room: r.Room, Unread: r.Unread, Messages: r.Messages}, true).Render(ctx, &buf); err != nil {
+			return f, err
+		}
 	default:
 		return f, fmt.Errorf("event %d: unknown kind %q", ev.Position, ev.Kind)
 	}
@@ -74,6 +82,8 @@ type Publisher struct {
 	Hub   *live.Hub
 	Board *Board
 	Log   *slog.Logger
+	// Directory, when set, hears of every message, for the rooms index.
+	Directory *Directory
 
 	// sessionEnded closes the live connections of a session that ended
 	// (Server.EndSession), on every instance of a cluster, so a sign-out
@@ -109,6 +119,9 @@ func (p *Publisher) Committed(events []db.Event) {
 				(*f)(e.Token)
 			}
 			continue
+		}
+		if ev.Kind == "message" && p.Directory != nil {
+			p.Directory.MessageAdded()
 		}
 		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
 		if err != nil {

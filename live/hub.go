@@ -101,6 +101,10 @@ type Hub struct {
 	users  map[string]int           // guarded by mu; live subscriptions per user
 	closed bool                     // guarded by mu
 
+	// usersChanged holds a value while the set of users changed since it
+	// was last read (UsersChanged); sent to under mu, never waited on.
+	usersChanged chan struct{}
+
 	published atomic.Uint64
 	shutdown  chan struct{} // closed by Close: every connection is told to come back
 	done      chan struct{} // closed when the heartbeat goroutine has stopped
@@ -117,6 +121,8 @@ func NewHub(cfg HubConfig) *Hub {
 		users:    make(map[string]int),
 		shutdown: make(chan struct{}),
 		done:     make(chan struct{}),
+
+		usersChanged: make(chan struct{}, 1),
 	}
 	go h.heartbeat()
 	return h
@@ -221,7 +227,9 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	}
 	h.all[s] = struct{}{}
 	if user != "" {
-		h.users[user]++
+		if h.users[user]++; h.users[user] == 1 {
+			h.usersChange()
+		}
 	}
 	return s
 }
@@ -253,6 +261,7 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	if s.user != "" {
 		if h.users[s.user]--; h.users[s.user] <= 0 {
 			delete(h.users, s.user)
+			h.usersChange()
 		}
 	}
 }

@@ -12,6 +12,7 @@ func TestFSHoldsWhatThePagesLoad(t *testing.T) {
 	for _, name := range []string{
 		"beacon.js",
 		"beacon-paint.js",
+		"rooms.js",
 		"beacon.css",
 		"embed.css",
 		"vendor/htmx.min.js",
@@ -56,7 +57,7 @@ func TestVendoredHTMXMatchesThePin(t *testing.T) {
 }
 
 func TestBeaconJSHasNoInlineHTMLSinks(t *testing.T) {
-	for _, name := range []string{"beacon.js", "beacon-paint.js"} {
+	for _, name := range []string{"beacon.js", "beacon-paint.js", "rooms.js"} {
 		js, err := fs.ReadFile(FS, name)
 		if err != nil {
 			t.Fatal(err)

@@ -325,7 +325,7 @@ const paintScript = "/static/beacon-paint.js"
 
 // scripts are the scripts of every page, in the order they must run: htmx,
 // its SSE extension, then Beacon's own.
-var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js"}
+var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js", "/static/rooms.js"}
 
 // titled is the document title of a page: "Dashboard · Beacon".
 func titled(title string) string {

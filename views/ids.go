@@ -137,3 +137,39 @@ func NotificationStateID(pos int64) string { return NotificationID(pos) + "-stat
 
 // NotificationItems is how many notifications the notifications page shows.
 const NotificationItems = 50
+
+// The rooms index (GET /rooms) and who is online now.
+const (
+	// IDRoomsIndex holds the index's list of rooms; the fragment shared by
+	// every viewer replaces it.
+	IDRoomsIndex = "rooms-index"
+	// IDRoomReads holds how far the viewer has read each room (a data
+	// element per room, RoomReadID): static/rooms.js makes the unread
+	// counts of the list from them.
+	IDRoomReads = "room-reads"
+	// IDOnlineNow holds the list of who is online anywhere on the site.
+	IDOnlineNow = "online-now"
+	// IDRoomReader is on a signed-in reader's live room page: static/rooms.js
+	// tells the server (its data-url) when they have read newer messages.
+	IDRoomReader = "room-reader"
+
+	// TopicRoomsIndex carries the index's list of rooms; TopicOnline who is
+	// online now. Both are state, rendered once for every viewer.
+	TopicRoomsIndex = "rooms-index"
+	TopicOnline     = "online"
+)
+
+// RoomReadID is the DOM id of the data element that says how far the viewer
+// has read room; IndexRoomID of room's item in the index.
+func RoomReadID(room string) string  { return "read-" + room }
+func IndexRoomID(room string) string { return "index-" + room }
+
+// IndexRooms is how many rooms with messages one page of the index lists
+// (the first page lists every room with people in it besides);
+// IndexPeopleShown how many of the people in a room it names; OnlineShown
+// how many people the online list names.
+const (
+	IndexRooms       = 50
+	IndexPeopleShown = 5
+	OnlineShown      = 100
+)

@@ -448,7 +448,7 @@ func TestDashboardPageFlushesTheShellBeforeTheFeed(t *testing.T) {
 	doc.Find(`head link[rel="preload"][as="script"]`).Each(func(_ int, s *goquery.Selection) {
 		preloads = append(preloads, s.AttrOr("href", ""))
 	})
-	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js"
+	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js /static/rooms.js"
 	if strings.Join(srcs, " ") != want {
 		t.Errorf("scripts = %v, want %s", srcs, want)
 	}

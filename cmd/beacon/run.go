@@ -85,7 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	defer hub.Close()
 	board := handlers.NewBoard(hub, cfg.Tick, log)
-	pub.Hub, pub.Board = hub, board
+	dir := handlers.NewDirectory(store, hub, handlers.DirectoryConfig{Grace: cfg.PresenceGrace}, log)
+	pub.Hub, pub.Board, pub.Directory = hub, board, dir
 	store.Start()
 
 	if tok := getenv(bootstrapEnv); tok != "" {
@@ -113,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
-	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
+	roomOut := &handlers.RoomOutput{Hub: hub, Log: log, Directory: dir}
 	var out rooms.Output = roomOut
 	var presence handlers.Presence // nil alone: the rooms' own
 	if m != nil {
@@ -129,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	server := handlers.NewServer(handlers.Deps{
-		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Presence: presence, Board: board, Logger: log,
+		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Presence: presence, Directory: dir, Board: board, Logger: log,
 		Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
 		Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
 		Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
@@ -198,6 +199,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	boardCtx, stopBoard := context.WithCancel(context.Background())
 	defer stopBoard()
 	wg.Go(func() { board.Run(boardCtx) })
+	wg.Go(func() { dir.Run(boardCtx) })
 	// The handler made just above; it watches for widget tokens revoked
 	// from the command line.
 	wg.Go(func() { srv.Handler.(*handlers.Server).WatchRevocations(boardCtx) })
