@@ -35,10 +35,10 @@ func pageFor(c echo.Context, unread unreadReader, title string) (views.Page, int
 }
 
 // viewerKey is who the active-users figure counts a connection as: the
-// account, or the anonymous visitor cookie.
+// account (a token's owner too), or the anonymous visitor cookie.
 func viewerKey(c echo.Context) string {
-	if s := sessionOf(c); s != nil {
-		return views.TopicUser(s.User.ID)
+	if a, ok := accountOf(c); ok && a.ID != 0 {
+		return views.TopicUser(a.ID)
 	}
 	return visitorID(c)
 }

@@ -69,11 +69,11 @@ func newChatRate(l ChatLimits, clientIP func(*http.Request) string) *chatRate {
 	return &chatRate{keyed: limit.New(l.Rate, l.Burst), rate: l.Rate, clientIP: clientIP}
 }
 
-// keyOf returns whom a request's messages count against: its account, or
-// its address when signed out.
+// keyOf returns whom a request's messages count against: its account (a
+// session's, or a chat token's owner), or its address when signed out.
 func (r *chatRate) keyOf(c echo.Context) string {
-	if s := sessionOf(c); s != nil {
-		return views.TopicUser(s.User.ID)
+	if a, ok := accountOf(c); ok && a.ID != 0 {
+		return views.TopicUser(a.ID)
 	}
 	return r.guestKey(c.Request())
 }
@@ -422,9 +422,10 @@ var socketUpgrader = websocket.Upgrader{
 
 // handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
 // it and gets HTML fragments back; programs choosing the beacon.v1.json
-// subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
-// is replayed what it missed.
-func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, sessions *liveSessions,
+// subprotocol get JSON, and may come with a token of scope chat instead of
+// a cookie (bearerAccount). A reconnecting socket sends ?after=<its last
+// id> and is replayed what it missed.
+func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, held conns,
 	guests bool, limits ChatLimits, chat *chatRate, log *slog.Logger) echo.HandlerFunc {
 	limits.fill()
 	return func(c echo.Context) error {
@@ -436,16 +437,15 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if err != nil {
 			return err
 		}
-		// The socket belongs to its session from before the upgrade, so a
-		// sign-out at any moment after the session was read ends it.
-		ctx := c.Request().Context()
+		// The socket belongs to its session (or token) from before the
+		// upgrade, so a sign-out or a revocation at any moment after it was
+		// read ends it.
 		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
-		sess := sessionOf(c)
-		if sess != nil {
-			var release func()
-			ctx, release = sessions.hold(ctx, sess.ID)
-			defer release()
-			topics = append(topics, views.TopicUser(sess.User.ID))
+		acct, signedIn := accountOf(c)
+		ctx, release := held.hold(c.Request().Context(), acct, signedIn)
+		defer release()
+		if signedIn {
+			topics = append(topics, views.TopicUser(acct.ID))
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
@@ -455,12 +455,16 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		if sess != nil {
-			// Signing out closes it with 1008, so the page does not just
-			// come back.
+		if signedIn {
+			// Signing out (or revoking the token) closes it with 1008, so
+			// the page or program does not just come back.
+			why := "signed out"
+			if acct.Token != 0 {
+				why = "token revoked"
+			}
 			stop := context.AfterFunc(ctx, func() {
 				conn.WriteControl(websocket.CloseMessage, //nolint:errcheck // closing anyway
-					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "signed out"), time.Now().Add(time.Second))
+					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, why), time.Now().Add(time.Second))
 				conn.Close()
 			})
 			defer stop()
@@ -494,12 +498,15 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 	}
 }
 
-// chatIdentity says who a socket posts as: the signed-in account, or, when
-// guests may post, the name chosen on the page (cookie) or by a program
-// (?name=), which must not be an account's.
+// chatIdentity says who a socket posts as: the signed-in account (or a
+// chat token's owner), or, when guests may post, the name chosen on the
+// page (cookie) or by a program (?name=), which must not be an account's.
 func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64, error) {
-	if s := sessionOf(c); s != nil {
-		return s.User.Name, s.User.ID, nil
+	if a, ok := accountOf(c); ok {
+		if a.ID == 0 {
+			return "", 0, errServerTokenChat
+		}
+		return a.Name, a.ID, nil
 	}
 	if !guests {
 		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "session",

@@ -54,13 +54,16 @@ type Server struct {
 	echo     *echo.Echo
 	live     *liveSessions // live connections by session id
 	widgets  *liveSessions // live connections by widget token id
+	// tokenConns are live connections by API token id (a tail's stream, a
+	// bot's socket), ended when the token is revoked.
+	tokenConns *liveSessions
 	accounts *accounts
 	chatRate *chatRate // shared by room sockets and widget posts
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
-	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
+	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions(), tokenConns: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
 	s.accounts.signupClosed = d.Access.SignupClosed
