@@ -51,14 +51,15 @@ type Deps struct {
 // Server is Beacon's HTTP handler.
 type Server struct {
 	Deps
-	echo    *echo.Echo
-	live    *liveSessions // live connections by session id
-	widgets *liveSessions // live connections by widget token id
+	echo     *echo.Echo
+	live     *liveSessions // live connections by session id
+	widgets  *liveSessions // live connections by widget token id
+	accounts *accounts
+	chatRate *chatRate // shared by room sockets and widget posts
+
 	// tokenConns are live connections by API token id (a tail's stream, a
 	// bot's socket), ended when the token is revoked.
 	tokenConns *liveSessions
-	accounts   *accounts
-	chatRate   *chatRate // shared by room sockets and widget posts
 }
 
 // NewServer returns the HTTP handler of Beacon.
