@@ -122,7 +122,7 @@ func isUserTopic(topic string) bool {
 
 // handleLive serves GET /live?topics=a,b,c: the page's one SSE connection.
 // It resumes from Last-Event-ID, or from the position in ?after= that the
-// page was rendered at.
+// page was rendered at. Programs (beacon tail) add format=json.
 //
 // A signed-in viewer's stream belongs to its session: signing out, or
 // revoking the session, ends it at once; a program's (a token of scope
@@ -133,6 +133,14 @@ func handleLive(sse *live.SSE, held conns, open topicAccess, log *slog.Logger) e
 		if err != nil {
 			return err
 		}
+		program := false
+		switch f := c.QueryParam("format"); f {
+		case "":
+		case "json":
+			program = true // every event named by its topic, its data a JSON object (live/program.go)
+		default:
+			return badField("format", `must be "json" (for programs: each event named by its topic, its data a JSON object) or left out (got %q)`, truncate(f, 32))
+		}
 		resume := c.Request().Header.Get("Last-Event-ID")
 		if resume == "" {
 			resume = c.QueryParam("after")
@@ -142,9 +150,10 @@ func handleLive(sse *live.SSE, held conns, open topicAccess, log *slog.Logger) e
 		defer release()
 		r := c.Request().WithContext(ctx)
 		err = sse.Serve(c.Response(), r, live.Request{
-			Topics: topics,
-			Resume: resume,
-			User:   viewerKey(c),
+			Topics:  topics,
+			Resume:  resume,
+			User:    viewerKey(c),
+			Program: program,
 		})
 		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
 			log.Debug("live stream ended", "err", err)
