@@ -156,7 +156,9 @@ func startTail(args ...string) *tailRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &tailRun{out: &lockedWriter{b: &strings.Builder{}}, errOut: &lockedWriter{b: &strings.Builder{}},
 		stop: cancel, done: make(chan error, 1)}
-	go func() { tr.done <- run(ctx, append([]string{"tail"}, args...), func(string) string { return "" }, tr.out, tr.errOut) }()
+	go func() {
+		tr.done <- run(ctx, append([]string{"tail"}, args...), func(string) string { return "" }, tr.out, tr.errOut)
+	}()
 	return tr
 }
 
