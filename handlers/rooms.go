@@ -409,6 +409,12 @@ func checkContent(s string, maxBytes int) (string, error) {
 	return s, nil
 }
 
+// errNoUpgrade answers a request for a room socket that is no WebSocket
+// upgrade: usually a reverse proxy that does not pass the upgrade on.
+var errNoUpgrade = &fieldError{Status: http.StatusBadRequest, Field: "Upgrade",
+	Message: "this request for a WebSocket reached Beacon without its upgrade (Upgrade: websocket, Connection: upgrade); " +
+		"a reverse proxy in front must pass both (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade and Connection; see docs/deploy.md)"}
+
 // socketUpgrader upgrades room sockets. The route's Site.checkSocketOrigin
 // has checked the Origin of every upgrade (scheme, host and port, or the
 // public URL) and answered a foreign one with the reason, so no other site
@@ -436,6 +442,14 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		user, userID, err := chatIdentity(c, guests, users)
 		if err != nil {
 			return err
+		}
+		if !websocket.IsWebSocketUpgrade(c.Request()) {
+			if c.Request().Header.Get(views.HeaderSocketCheck) != "" {
+				// The page's socket check: nothing before the upgrade
+				// refuses this socket (a full room says so after it).
+				return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+			}
+			return errNoUpgrade
 		}
 		// The socket belongs to its session (or token) from before the
 		// upgrade, so a sign-out or a revocation at any moment after it was

@@ -115,3 +115,9 @@ func NotificationStateID(pos int64) string { return NotificationID(pos) + "-stat
 
 // NotificationItems is how many notifications the notifications page shows.
 const NotificationItems = 50
+
+// HeaderSocketCheck is the header of a room page's socket check: when its
+// WebSocket does not open, the page asks the same URL with a plain GET and
+// this header, holding the page's origin, and shows the reason the server
+// gives (a browser cannot read a refused upgrade's answer).
+const HeaderSocketCheck = "X-Beacon-Socket-Check"
