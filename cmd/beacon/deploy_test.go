@@ -42,7 +42,7 @@ const deployDoc = "../../docs/deploy.md"
 // info string is lang.
 func fencedBlock(t *testing.T, doc, lang string) string {
 	t.Helper()
-	m := regexp.MustCompile("(?ms)^```" + regexp.QuoteMeta(lang) + "\n(.*?)^```$").FindAllStringSubmatch(doc, -1)
+	m := regexp.MustCompile("(?ms)^```"+regexp.QuoteMeta(lang)+"\n(.*?)^```$").FindAllStringSubmatch(doc, -1)
 	if len(m) != 1 {
 		t.Fatalf("%s has %d ```%s blocks, want exactly one", deployDoc, len(m), lang)
 	}
