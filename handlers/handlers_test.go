@@ -59,6 +59,7 @@ func newTestServerWith(t *testing.T, opts db.Options) (*Server, *db.Store) {
 	})
 	pub.OnSessionEnded(srv.EndSession)
 	pub.OnWidgetRevoked(srv.EndWidget)
+	pub.OnTokenRevoked(srv.EndToken)
 	return srv, store
 }
 

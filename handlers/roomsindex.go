@@ -153,8 +153,8 @@ func markOpened(ctx context.Context, reads roomReads, log *slog.Logger, userID i
 // post), or else the anonymous visitor cookie. Accounts and named guests
 // are listed as online; anonymous visitors only counted.
 func liveUserKey(c echo.Context, guests bool) string {
-	if s := sessionOf(c); s != nil {
-		return views.TopicUser(s.User.ID)
+	if a, ok := accountOf(c); ok && a.ID != 0 { // a session's, or a token's owner
+		return views.TopicUser(a.ID)
 	}
 	if guests {
 		if name := displayName(c); name != "" {

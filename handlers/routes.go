@@ -24,8 +24,10 @@ import (
 // with the route's scope (and ingest and notify scopes an admin's token).
 // Widgets need their token, checked against its stored revocation on every
 // request. New live connections and API requests are limited per address.
-// A room socket must come from this server's origin; with a public URL
-// every request must name its host (Site.checkHost, in NewServer).
+// A room socket must come from this server's origin, unless a program
+// opens it with a chat token instead of a cookie (bearerAccount says why
+// that is safe), as /live takes a read token; with a public URL every
+// request must name its host (Site.checkHost, in NewServer).
 func (s *Server) routes(e *echo.Echo) {
 	a, ip := s.accounts, s.Limits.clientIP
 	liveLimit := perAddress(limit.New(s.Limits.LiveRate, s.Limits.LiveBurst), ip, "new live connections")
@@ -33,19 +35,21 @@ func (s *Server) routes(e *echo.Echo) {
 	rooms := &roomPages{history: s.Store, online: s.Presence, unread: s.Store, users: s.Store,
 		epoch: s.Hub.Epoch(), guests: s.Accounts.Guests, reads: s.Store, log: s.Logger}
 	index := &roomsIndex{dir: s.Directory, reads: s.Store, unread: s.Store, log: s.Store, epoch: s.Hub.Epoch()}
-	set := &settings{tokens: s.Store, widgets: s.Store, widgetConns: s.widgets, accounts: a, unread: s.Store, epoch: s.Hub.Epoch(), flash: s.flash}
+	set := &settings{tokens: s.Store, widgets: s.Store, widgetConns: s.widgets, tokenConns: s.tokenConns, accounts: a,
+		unread: s.Store, epoch: s.Hub.Epoch(), flash: s.flash}
 	open := topicAccess{dashboard: s.Access.PublicDashboard, rooms: s.Access.PublicDashboard || s.Accounts.Guests, guests: s.Accounts.Guests}
 	dashboard, roomsOpen := membersOnly(open.dashboard), membersOnly(open.rooms)
 
 	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Presence, s.Streams, s.Hub.Epoch()), dashboard, visitor)
-	e.GET("/live", handleLive(s.SSE, s.live, open, s.Logger), streaming, liveLimit, visitor)
+	held := conns{sessions: s.live, tokens: s.tokenConns}
+	e.GET("/live", handleLive(s.SSE, held, open, s.Logger), streaming, liveLimit, bearerAccount(s.Store, auth.ScopeRead), visitor)
 
 	e.GET("/rooms", index.handleIndex, roomsOpen, visitor)
 	e.POST("/rooms/:room/read", index.handleRead, requireUser, checkCSRF)
 	e.GET("/rooms/:room", rooms.handleRoom, roomsOpen, visitor)
 	e.POST("/rooms/:room/name", rooms.handleChooseName, checkCSRF)
-	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, s.live, s.Accounts.Guests, s.Chat, s.chatRate, s.Logger),
-		streaming, liveLimit, s.Site.checkSocketOrigin)
+	e.GET("/rooms/:room/ws", handleRoomSocket(s.WS, s.Rooms, s.Store, s.Store, held, s.Accounts.Guests, s.Chat, s.chatRate, s.Logger),
+		streaming, liveLimit, bearerAccount(s.Store, auth.ScopeChat), s.Site.checkSocketOrigin)
 	e.GET("/api/rooms/:room/messages", handleHistory(s.Store), apiLimit, roomsOpen)
 
 	e.GET("/signup", a.handleSignupPage)
@@ -69,6 +73,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/metrics", handleIngestMetric(s.Store, s.Board), requireScope(s.Store, auth.ScopeMetrics))
 	api.POST("/activity", handleIngestActivity(s.Store), requireScope(s.Store, auth.ScopeActivity))
 	api.POST("/notifications", handleNotify(s.Store), requireScope(s.Store, auth.ScopeNotify))
+	api.POST("/rooms/:room/messages", handlePostMessage(s.Store, s.chatRate, s.Chat, s.Hub.Epoch(), s.Logger), requireScope(s.Store, auth.ScopeChat))
 
 	s.embedRoutes(e, liveLimit)
 	e.POST("/embed/tokens", handleMintWidgetToken(s.Secret, s.Store, s.Site, s.flash), checkCSRF)

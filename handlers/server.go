@@ -73,6 +73,10 @@ type Server struct {
 	accounts *accounts
 	chatRate *chatRate // shared by room sockets and widget posts
 	flash    flashKeys // carries new tokens from a form POST to the page its redirect shows
+
+	// tokenConns are live connections by API token id (a tail's stream, a
+	// bot's socket), ended when the token is revoked.
+	tokenConns *liveSessions
 }
 
 // NewServer returns the HTTP handler of Beacon.
@@ -84,7 +88,7 @@ func NewServer(d Deps) *Server {
 		// Not live (nobody runs it), but the index still lists the rooms.
 		d.Directory = NewDirectory(d.Store, d.Hub, DirectoryConfig{}, d.Logger)
 	}
-	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
+	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions(), tokenConns: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
 	s.accounts.signupClosed = d.Access.SignupClosed
@@ -116,6 +120,10 @@ func (s *Server) EndSession(id int64) { s.live.end(id) }
 // and /stream/ connections end. The Publisher calls it when a revocation is
 // applied.
 func (s *Server) EndWidget(id int64) { s.widgets.end(id) }
+
+// EndToken closes the live connections of API token id (a tail's stream, a
+// bot's socket). The Publisher calls it when a revocation is applied.
+func (s *Server) EndToken(id int64) { s.tokenConns.end(id) }
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

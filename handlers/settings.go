@@ -40,6 +40,7 @@ type settings struct {
 	tokens      tokenKeeper
 	widgets     widgetKeeper
 	widgetConns *liveSessions // live connections by widget token id
+	tokenConns  *liveSessions // live connections by API token id
 	accounts    *accounts
 	unread      unreadReader
 	epoch       string
@@ -164,7 +165,10 @@ func (s *settings) handleRevokeToken(c echo.Context) error {
 		return badField("id", "must be a token's number")
 	}
 	err = s.tokens.RevokeToken(c.Request().Context(), sessionOf(c).User.ID, id, time.Now())
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
+	switch {
+	case err == nil:
+		s.tokenConns.end(id) // its streams and sockets close now
+	case !errors.Is(err, db.ErrNotFound):
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/settings")

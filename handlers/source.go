@@ -46,18 +46,30 @@ func renderEvent(ctx context.Context, epoch string, ev db.Event) (live.Frame, er
 		if err := views.ActivityItemFragment(activityView(a)).Render(ctx, &buf); err != nil {
 			return f, err
 		}
+		js, err := json.Marshal(activityOut{Type: "activity", ID: live.FormatID(epoch, a.Position), Activity: a})
+		if err != nil {
+			return f, err
+		}
+		f.JSON = js
 	case "notification", "read":
 		var u db.UserEvent
 		if err := json.Unmarshal(ev.Data, &u); err != nil {
 			return f, fmt.Errorf("event %d: %w", ev.Position, err)
 		}
 		c := views.ReadFragment(u.Read, u.Unread)
+		out := userEventOut{Type: "read", ID: live.FormatID(epoch, ev.Position), Position: ev.Position, Read: u.Read, Unread: u.Unread}
 		if u.Notification != nil {
 			c = views.NotificationFragment(notificationView(*u.Notification), u.Unread)
+			out.Type, out.Read, out.Notification = "notification", nil, u.Notification
 		}
 		if err := c.Render(ctx, &buf); err != nil {
 			return f, err
 		}
+		js, err := json.Marshal(out)
+		if err != nil {
+			return f, err
+		}
+		f.JSON = js
 	case db.KindRoomRead:
 		var r db.RoomRead
 		if err := json.Unmarshal(ev.Data, &r); err != nil {
@@ -93,7 +105,14 @@ type Publisher struct {
 	// widgetRevoked closes the live connections of a widget token that
 	// was revoked (Server.EndWidget), on every instance alike.
 	widgetRevoked atomic.Pointer[func(id int64)]
+	// tokenRevoked closes the live connections of an API token that was
+	// revoked (Server.EndToken), on every instance alike.
+	tokenRevoked atomic.Pointer[func(id int64)]
 }
+
+// OnTokenRevoked sets what closes the live connections of an API token
+// whose revocation is applied.
+func (p *Publisher) OnTokenRevoked(f func(id int64)) { p.tokenRevoked.Store(&f) }
 
 // OnWidgetRevoked sets what closes the live connections of a widget token
 // whose revocation is applied.
@@ -116,6 +135,12 @@ func (p *Publisher) Committed(events []db.Event) {
 		case db.KindWidgetRevoked:
 			var e db.WidgetRevoked
 			if f := p.widgetRevoked.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
+				(*f)(e.Token)
+			}
+			continue
+		case db.KindTokenRevoked:
+			var e db.TokenRevoked
+			if f := p.tokenRevoked.Load(); f != nil && json.Unmarshal(ev.Data, &e) == nil {
 				(*f)(e.Token)
 			}
 			continue
@@ -177,6 +202,36 @@ type messageOut struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
 	db.Message
+}
+
+// activityOut is an activity item as programs read it: the stored item
+// with its type and resume id.
+type activityOut struct {
+	Type string `json:"type"` // "activity"
+	ID   string `json:"id"`
+	db.Activity
+}
+
+// userEventOut is an event of a user's private topic as programs read it
+// (a JSON room socket of that user, beacon tail --json): a new
+// notification ("notification"), or notifications that were read
+// ("read"), with the unread count right after it.
+type userEventOut struct {
+	Type         string           `json:"type"`
+	ID           string           `json:"id"`
+	Position     int64            `json:"position"`
+	Notification *db.Notification `json:"notification,omitempty"`
+	Read         []int64          `json:"read,omitempty"`
+	Unread       int              `json:"unread"`
+}
+
+// notificationsOut is a user's notifications as they are now, for a
+// program that resumed from too far back: it replaces what the program
+// had, as the page's list is re-rendered.
+type notificationsOut struct {
+	Type          string            `json:"type"` // "notifications"
+	Notifications []db.Notification `json:"notifications"`
+	Unread        int               `json:"unread"`
 }
 
 // historyOut is a room's recent messages as programs read them after a
@@ -281,7 +336,14 @@ func (s *Source) Snapshot(ctx context.Context, topics []string) (_ []live.Frame,
 			if err != nil {
 				return nil, 0, err
 			}
-			if err := add(t, views.NotificationsFragment(notificationViews(items), unread), head, nil); err != nil {
+			if items == nil {
+				items = []db.Notification{}
+			}
+			js, err := json.Marshal(notificationsOut{Type: "notifications", Notifications: items, Unread: unread})
+			if err != nil {
+				return nil, 0, err
+			}
+			if err := add(t, views.NotificationsFragment(notificationViews(items), unread), head, js); err != nil {
 				return nil, 0, err
 			}
 		case strings.HasPrefix(t, views.TopicRoom("")):

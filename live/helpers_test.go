@@ -417,7 +417,7 @@ func (fx *fixture) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if resume == "" {
 		resume = q.Get("after")
 	}
-	err := fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user")})
+	err := fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user"), Program: q.Get("format") == "program"})
 	select {
 	case fx.served <- err:
 	default:

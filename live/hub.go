@@ -49,6 +49,9 @@ type message struct {
 
 	htmlOnce sync.Once
 	html     []byte // Data as the inside of a JSON string; see jsonHTML
+
+	programOnce sync.Once
+	programSSE  []byte // the program-format SSE event; see program
 }
 
 // jsonHTML returns Data as the inside of a JSON string, for WebSocket pages.

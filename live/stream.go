@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -92,6 +93,10 @@ type Request struct {
 	Resume string
 	// User names the person watching, for the active-users count; may be empty.
 	User string
+	// Program asks an SSE stream for the program format (program.go):
+	// every event named by its topic, its data one JSON object. Pages
+	// leave it unset.
+	Program bool
 }
 
 // ErrClosed is returned by Serve when the hub is closed.
@@ -145,7 +150,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 		batch, ping, evicted = sub.take(batch[:0])
 		buf := c.buf[:0]
 		for _, msg := range batch {
-			buf = append(buf, msg.sse...)
+			if req.Program {
+				buf = append(buf, msg.program(s.hub.Epoch())...)
+			} else {
+				buf = append(buf, msg.sse...)
+			}
 		}
 		if evicted {
 			buf = s.comeBack(buf)
@@ -175,7 +184,12 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 				id = FormatID(epoch, f.Position)
 			}
 			var err error
-			if buf, err = AppendEvent(buf, id, f.Event, f.Data); err != nil {
+			if req.Program {
+				buf, err = appendProgramEvent(buf, id, cmp.Or(f.Event, f.Topic), f)
+			} else {
+				buf, err = AppendEvent(buf, id, f.Event, f.Data)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -187,6 +201,9 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 	event := ""
 	if resynced {
 		event = s.cfg.ResyncEvent
+	}
+	if req.Program {
+		return sub, c.write(appendProgramPosition(c.buf[:0], FormatID(epoch, at), event), nil)
 	}
 	buf, _ := AppendEvent(c.buf[:0], FormatID(epoch, at), event, nil)
 	return sub, c.write(buf, nil)

@@ -21,7 +21,9 @@
     formatClock: 'clock',           // views.TimeFormatClock
     // The panels the live connection keeps current (views' class names).
     livePanels: '.metrics-panel, .chart-panel, .rooms-panel, .activity-panel, .messages-panel, .online-panel, .notifications-panel',
-    staleMark: 'stale-mark'
+    staleMark: 'stale-mark',
+    chatError: 'chat-error',        // views.IDChatError
+    socketCheck: 'X-Beacon-Socket-Check' // views.HeaderSocketCheck
   };
 
   var LABELS = {
@@ -190,12 +192,58 @@
       if (msg && typeof msg.id === 'string' && msg.id) lastSocketId = msg.id;
     } catch (err) { /* not JSON: nothing to remember */ }
   });
+  var socketOpen = false, socketEverOpen = false, socketExplained = false;
   document.addEventListener('htmx:ws:after:connection', function (e) {
-    if (isSocket(e)) setState('live');
+    if (!isSocket(e)) return;
+    socketOpen = socketEverOpen = true;
+    if (socketExplained) { socketExplained = false; showSocketProblem(''); }
+    setState('live');
   });
+
+  // A browser cannot read why an upgrade was refused (403, 401, 429, or a
+  // proxy that dropped the upgrade): ask the same URL with a plain GET,
+  // which the server answers with the reason, and show it.
+  function showSocketProblem(text) {
+    var el = byId(BEACON.chatError);
+    if (el) el.textContent = text;
+    notify(text);
+  }
+  function checkSocket(conn) {
+    var url = new URL(conn.url, location.href);
+    url.protocol = location.protocol;
+    var headers = { Accept: 'application/json' };
+    headers[BEACON.socketCheck] = location.origin;
+    fetch(url.toString(), { headers: headers, credentials: 'same-origin', cache: 'no-store' }).then(function (resp) {
+      if (resp.ok) {
+        if (!socketEverOpen) {
+          socketExplained = true;
+          showSocketProblem('The server would take this room\'s connection, but the WebSocket did not get through: ' +
+            'a proxy in between may not pass the upgrade (Upgrade and Connection headers). Retrying…');
+        }
+        return;
+      }
+      return resp.json().then(function (body) {
+        var why = (body && body.error) || ('HTTP ' + resp.status);
+        if (body && body.field) why = body.field + ': ' + why;
+        if (isRefusal(resp.status)) {
+          // Retrying will not change it: cancel the reconnect hx-ws has
+          // scheduled, and any later one.
+          conn.config.reconnect = false;
+          clearTimeout(conn.timer);
+          setState('offline');
+        }
+        socketExplained = true;
+        showSocketProblem('The server refused this room\'s connection: ' + why);
+      });
+    }).catch(function () { /* the server is away: hx-ws retries, and the next failure asks again */ });
+  }
+
   document.addEventListener('htmx:ws:close', function (e) {
     if (!isSocket(e)) return;
     var d = e.detail || {};
+    var opened = socketOpen;
+    socketOpen = false;
+    if (!opened && d.reason === 'closed' && d.code !== 1008 && d.connection) checkSocket(d.connection);
     if (d.connection && lastSocketId) {
       var url = new URL(d.connection.url, location.href);
       url.searchParams.set('after', lastSocketId);

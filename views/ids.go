@@ -173,3 +173,9 @@ const (
 	IndexPeopleShown = 5
 	OnlineShown      = 100
 )
+
+// HeaderSocketCheck is the header of a room page's socket check: when its
+// WebSocket does not open, the page asks the same URL with a plain GET and
+// this header, holding the page's origin, and shows the reason the server
+// gives (a browser cannot read a refused upgrade's answer).
+const HeaderSocketCheck = "X-Beacon-Socket-Check"

@@ -537,6 +537,7 @@ func TestNotificationsResumeWithoutLoss(t *testing.T) {
 // database holds only its hash; list and revoke manage it.
 func TestTokenCommand(t *testing.T) {
 	dbPath := t.TempDir() + "/beacon.db"
+	start(t, dbPath, "").Stop(t) // the server makes the database; the command refuses to
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"token", "create", "--scope", "notify", "--db", dbPath}, testEnv, &out, &errOut); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errOut.String())
@@ -579,7 +580,7 @@ func TestTokenCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "notify") || strings.Contains(out.String(), token) {
 		t.Errorf("token list:\n%s", out.String())
 	}
-	id := regexp.MustCompile(`(?m)^(\d+)\s+cli `).FindStringSubmatch(out.String())
+	id := regexp.MustCompile(`(?m)^(\d+)\s+\(server\)\s+cli `).FindStringSubmatch(out.String())
 	if id == nil {
 		t.Fatalf("no CLI token in the list:\n%s", out.String())
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -110,25 +111,37 @@ func settings(c *config) []setting {
 
 // newConfig reads flags, then fills what they left unset from BEACON_*
 // environment variables, then from the defaults. Flags win over the
-// environment.
-func newConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// environment. Asked for help, it writes the usage and every setting to
+// stdout and returns errHelp; any other error is a usageError (the
+// settings do not say how to run).
+func newConfig(args []string, getenv func(string) string, stdout io.Writer) (config, error) {
+	c, err := readConfig(args, getenv, stdout)
+	var u *usageError
+	if err != nil && !errors.Is(err, errHelp) && !errors.As(err, &u) {
+		err = usagef("", "%v", err)
+	}
+	return c, err
+}
+
+func readConfig(args []string, getenv func(string) string, stdout io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("beacon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	list := settings(&c)
 	for _, s := range list {
 		s.bind(fs, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: beacon [flags]\n       beacon token create|list|revoke (see beacon token --help)\n"+
-			"       beacon embed create|list|revoke (see beacon embed --help)\n       beacon user list|create|admin|member (see beacon user --help)\n\n"+
-			"Beacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
-		fs.PrintDefaults()
 	}
 	if err := refuseSecretFlag(args); err != nil {
 		return c, err
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, topUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return c, errHelp
+		}
 		return c, err
 	}
 	set := map[string]bool{}
@@ -147,7 +160,7 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		c.ConnsPerAddress = 0
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (see beacon --help)", fs.Arg(0))
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if c.PublicURL != "" {
 		u, err := handlers.ParsePublicURL(c.PublicURL)

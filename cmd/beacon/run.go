@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,7 +30,9 @@ import (
 //
 // "beacon token …", "beacon embed …" and "beacon user …" manage API
 // tokens, widget tokens and accounts instead (token.go, embed.go,
-// user.go).
+// user.go), "beacon tail …" follows topics (tail.go); cli.go has the
+// conventions they share. An error that is a usageError means the command
+// line was not understood (main exits 2).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -41,10 +42,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runEmbed(ctx, args[1:], getenv, stdout, stderr)
 		case "user":
 			return runUser(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
+		case "tail":
+			return runTail(ctx, args[1:], getenv, stdout, stderr)
+		case "help":
+			if len(args) > 1 {
+				// "beacon help token create" is "beacon token create --help".
+				return run(ctx, append(args[1:], "--help"), getenv, stdout, stderr)
+			}
+			args = []string{"--help"}
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, version())
+			return nil
 		}
 	}
-	cfg, err := newConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	cfg, err := newConfig(args, getenv, stdout)
+	if errors.Is(err, errHelp) {
 		return nil
 	}
 	if err != nil {
@@ -144,6 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	pub.OnSessionEnded(server.EndSession)
 	pub.OnWidgetRevoked(server.EndWidget)
+	pub.OnTokenRevoked(server.EndToken)
 	srv := &http.Server{
 		Handler: server,
 		// Reading a request, headers and body, is bounded. Streams and
