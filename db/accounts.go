@@ -68,22 +68,42 @@ func (s *Store) createUser(ctx context.Context, name, passwordHash string, onlyF
 	if !ok || passwordHash == "" {
 		return User{}, fmt.Errorf("%w: a user needs a name (one word) and a password hash", ErrInvalid)
 	}
-	u := User{Name: name, Password: passwordHash, At: toMilli(time.Time{})}
+	return doAs[User](ctx, s, time.Time{}, &createUser{Name: name, Key: key, Password: passwordHash, OnlyFirst: onlyFirst})
+}
+
+// createUser is the command of CreateUser and CreateFirstUser. Two
+// sign-ups for one name on two instances both reach the log; the first
+// applied wins everywhere, and the second is refused everywhere with
+// ErrExists. The role is decided in the INSERT, so of two first sign-ups
+// exactly one is the admin, on every instance alike.
+type createUser struct {
+	Name      string `json:"name"`
+	Key       string `json:"key"`
+	Password  string `json:"password"` // the PHC string of its hash, never the password
+	OnlyFirst bool   `json:"only_first,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(createUser) }) }
+
+func (*createUser) kind() string { return "user" }
+
+func (c *createUser) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	u := User{Name: c.Name, Password: c.Password, At: at}
 	query := `INSERT INTO users (name, name_key, password, role, created_at) VALUES (?, ?, ?, ` + firstIsAdmin + `, ?)
 		RETURNING id, role`
-	if onlyFirst {
+	if c.OnlyFirst {
 		query = `INSERT INTO users (name, name_key, password, role, created_at)
 			SELECT ?, ?, ?, '` + RoleAdmin + `', ? WHERE NOT EXISTS (SELECT 1 FROM users)
 			RETURNING id, role`
 	}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		err := tx.QueryRow(query, u.Name, key, u.Password, u.At.UnixMilli()).Scan(&u.ID, &u.Role)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFirst
-		}
-		return nil, uniqueErr(err, "the name "+name)
-	})
-	return u, err
+	err := tx.QueryRow(query, u.Name, c.Key, u.Password, at.UnixMilli()).Scan(&u.ID, &u.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFirst
+	}
+	if err != nil {
+		return nil, nil, uniqueErr(err, "the name "+c.Name)
+	}
+	return u, nil, nil
 }
 
 // SetRole makes the account called name (as UserByName finds it) an admin or a
@@ -94,35 +114,46 @@ func (s *Store) SetRole(ctx context.Context, name, role string) (User, error) {
 	if role != RoleAdmin && role != RoleMember {
 		return User{}, fmt.Errorf("%w: role must be %s or %s", ErrInvalid, RoleAdmin, RoleMember)
 	}
+	return doAs[User](ctx, s, time.Time{}, &setRole{Name: name, Role: role})
+}
+
+// setRole is the command of SetRole.
+type setRole struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+func init() { registerOp(func() Op { return new(setRole) }) }
+
+func (*setRole) kind() string { return "role" }
+
+func (c *setRole) apply(tx *sql.Tx, _ int64, _ time.Time) (any, []Event, error) {
 	var u User
-	key, _ := names.Key(name) // "" matches no key
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		var ms int64
-		// The account UserByName would find: exact name, then by key.
-		err := tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE name = ? OR name_key = ?
-			ORDER BY name = ? COLLATE BINARY DESC, name_key IS ? DESC LIMIT 1`, name, key, name, key).
-			Scan(&u.ID, &u.Name, &u.Password, &u.Role, &ms)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
+	var ms int64
+	key, _ := names.Key(c.Name) // "" matches no key
+	// The account UserByName would find: exact name, then by key.
+	err := tx.QueryRow(`SELECT `+userColumns+` FROM users WHERE name = ? OR name_key = ?
+		ORDER BY name = ? COLLATE BINARY DESC, name_key IS ? DESC LIMIT 1`, c.Name, key, c.Name, key).
+		Scan(&u.ID, &u.Name, &u.Password, &u.Role, &ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	u.At = fromMilli(ms)
+	if u.Role == RoleAdmin && c.Role == RoleMember {
+		var admins int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM users WHERE role = ?`, RoleAdmin).Scan(&admins); err != nil {
+			return nil, nil, err
 		}
-		if err != nil {
-			return nil, err
+		if admins <= 1 {
+			return nil, nil, fmt.Errorf("%w: %s is the only admin; make another account admin first", ErrLastAdmin, u.Name)
 		}
-		u.At = fromMilli(ms)
-		if u.Role == RoleAdmin && role == RoleMember {
-			var admins int
-			if err := tx.QueryRow(`SELECT COUNT(*) FROM users WHERE role = ?`, RoleAdmin).Scan(&admins); err != nil {
-				return nil, err
-			}
-			if admins <= 1 {
-				return nil, fmt.Errorf("%w: %s is the only admin; make another account admin first", ErrLastAdmin, u.Name)
-			}
-		}
-		u.Role = role
-		_, err = tx.Exec(`UPDATE users SET role = ? WHERE id = ?`, role, u.ID)
-		return nil, err
-	})
-	return u, err
+	}
+	u.Role = c.Role
+	_, err = tx.Exec(`UPDATE users SET role = ? WHERE id = ?`, c.Role, u.ID)
+	return u, nil, err
 }
 
 // Users lists every account, oldest first.
@@ -294,28 +325,46 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, secret, agent s
 	if secret == "" {
 		return Session{}, fmt.Errorf("%w: a session needs a secret", ErrInvalid)
 	}
-	sess := Session{User: User{ID: userID}, Agent: agent, At: toMilli(time.Time{}), Expires: toMilli(expires)}
-	sess.LastUsed = sess.At
-	h := hashOf(secret)
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, userID, sess.At.UnixMilli()); err != nil {
-			return nil, err
-		}
-		res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, agent, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			h, userID, agent, sess.At.UnixMilli(), sess.Expires.UnixMilli(), sess.At.UnixMilli())
-		if err != nil {
-			return nil, err
-		}
-		sess.ID, err = res.LastInsertId()
-		return nil, err
-	})
-	return sess, err
+	return doAs[Session](ctx, s, time.Time{}, &createSession{UserID: userID, Hash: hashOf(secret), Agent: agent,
+		Expires: toMilli(expires).UnixMilli()})
+}
+
+// createSession is the command of CreateSession: it carries the hash of the
+// cookie's secret, never the secret.
+type createSession struct {
+	UserID  int64  `json:"user_id"`
+	Hash    []byte `json:"hash"`
+	Agent   string `json:"agent"`
+	Expires int64  `json:"expires"` // unix ms
+}
+
+func init() { registerOp(func() Op { return new(createSession) }) }
+
+func (*createSession) kind() string { return "session" }
+
+func (c *createSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	sess := Session{User: User{ID: c.UserID}, Agent: c.Agent, At: at, Expires: fromMilli(c.Expires), LastUsed: at}
+	if _, err := tx.Exec(`DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, c.UserID, at.UnixMilli()); err != nil {
+		return nil, nil, err
+	}
+	res, err := tx.Exec(`INSERT INTO sessions (hash, user_id, agent, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.UserID, c.Agent, at.UnixMilli(), c.Expires, at.UnixMilli())
+	if err != nil {
+		return nil, nil, err
+	}
+	sess.ID, err = res.LastInsertId()
+	return sess, nil, err
 }
 
 // SessionBySecret returns the unexpired session whose cookie secret is
 // secret, with its user as it is now (its role included: a change of role
 // takes effect at the session's next request), or ErrNotFound.
 func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
+	// A browser signed in on another instance may be here a moment later.
+	return findFresh(ctx, s, func() (Session, error) { return s.sessionBySecret(ctx, secret, now) })
+}
+
+func (s *Store) sessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
 	var sess Session
 	var at, exp, used, uat int64
 	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at, s.last_used_at,
@@ -358,22 +407,67 @@ func (s *Store) Sessions(ctx context.Context, userID int64, now time.Time) ([]Se
 // one recorded changes nothing, so racing touches keep the latest. Callers
 // touch a session only every so often, not on every request.
 func (s *Store) TouchSession(ctx context.Context, id int64, at time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		_, err := tx.Exec(`UPDATE sessions SET last_used_at = max(last_used_at, ?) WHERE id = ?`, at.UnixMilli(), id)
-		return nil, err
-	})
+	_, err := s.do(ctx, at, &touchSession{ID: id})
+	return err
+}
+
+// touchSession is the command of TouchSession.
+type touchSession struct {
+	ID int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(touchSession) }) }
+
+func (*touchSession) kind() string { return "session_used" }
+
+func (c *touchSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	_, err := tx.Exec(`UPDATE sessions SET last_used_at = max(last_used_at, ?) WHERE id = ?`, at.UnixMilli(), c.ID)
+	return nil, nil, err
 }
 
 // DeleteSession ends session id of user; a session of someone else, or one
 // already gone, is ErrNotFound.
 func (s *Store) DeleteSession(ctx context.Context, userID, id int64) error {
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
-		if err != nil {
-			return nil, err
-		}
-		return nil, mustChange(res)
-	})
+	_, err := s.do(ctx, time.Time{}, &deleteSession{UserID: userID, ID: id})
+	return err
+}
+
+// deleteSession is the command of DeleteSession.
+type deleteSession struct {
+	UserID int64 `json:"user_id"`
+	ID     int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(deleteSession) }) }
+
+func (*deleteSession) kind() string { return "session_end" }
+
+// apply deletes the session and announces it on TopicSessions, so that
+// every instance closes the session's live connections when it applies it.
+func (c *deleteSession) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	res, err := tx.Exec(`DELETE FROM sessions WHERE id = ? AND user_id = ?`, c.ID, c.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := mustChange(res); err != nil {
+		return nil, nil, err
+	}
+	e, err := appendEvent(tx, pos, TopicSessions, KindSessionEnded, at, SessionEnded{Session: c.ID, User: c.UserID})
+	return nil, []Event{e}, err
+}
+
+// TopicSessions is the topic of events about sessions. No client reads it:
+// its events tell every instance to close a session's live connections.
+const TopicSessions = "sessions"
+
+// KindSessionEnded is the kind of the event of a session that ended
+// (signed out, revoked, replaced by a new sign-in, or idle).
+const KindSessionEnded = "session_end"
+
+// SessionEnded is the data of a KindSessionEnded event.
+type SessionEnded struct {
+	Session int64 `json:"session"`
+	User    int64 `json:"user"`
 }
 
 // hashOf is how secrets (session cookies, API tokens) are stored. They are

@@ -34,25 +34,45 @@ func (s *Store) CreateWidgetToken(ctx context.Context, w WidgetToken) (WidgetTok
 	if w.Widget == "" || w.Expires.IsZero() || strings.ContainsAny(strings.Join(w.Origins, ""), " ") {
 		return WidgetToken{}, fmt.Errorf("%w: a widget token needs a widget, an expiry and origins without spaces", ErrInvalid)
 	}
-	w.At, w.Expires, w.Revoked = toMilli(time.Time{}), toMilli(w.Expires), time.Time{}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`INSERT INTO widget_tokens (widget, room, post, origins, expires_at, user_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			w.Widget, w.Room, w.Post, strings.Join(w.Origins, " "), w.Expires.UnixMilli(), nullID(w.UserID), w.At.UnixMilli())
-		if err != nil {
-			return nil, err
-		}
-		w.ID, err = res.LastInsertId()
-		return nil, err
-	})
-	return w, err
+	return doAs[WidgetToken](ctx, s, time.Time{}, &createWidgetToken{Widget: w.Widget, Room: w.Room, Post: w.Post,
+		Origins: w.Origins, Expires: toMilli(w.Expires).UnixMilli(), UserID: w.UserID})
+}
+
+// createWidgetToken is the command of CreateWidgetToken.
+type createWidgetToken struct {
+	Widget  string   `json:"widget"`
+	Room    string   `json:"room,omitempty"`
+	Post    bool     `json:"post,omitempty"`
+	Origins []string `json:"origins,omitempty"`
+	Expires int64    `json:"expires"` // unix ms
+	UserID  int64    `json:"user_id,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(createWidgetToken) }) }
+
+func (*createWidgetToken) kind() string { return "widget" }
+
+func (c *createWidgetToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	w := WidgetToken{Widget: c.Widget, Room: c.Room, Post: c.Post, Origins: c.Origins, Expires: fromMilli(c.Expires),
+		UserID: c.UserID, At: at}
+	res, err := tx.Exec(`INSERT INTO widget_tokens (widget, room, post, origins, expires_at, user_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		w.Widget, w.Room, w.Post, strings.Join(w.Origins, " "), c.Expires, nullID(w.UserID), at.UnixMilli())
+	if err != nil {
+		return nil, nil, err
+	}
+	w.ID, err = res.LastInsertId()
+	return w, nil, err
 }
 
 // WidgetTokenByID returns widget token id, revoked or not (the caller says
 // which), or ErrNotFound.
 func (s *Store) WidgetTokenByID(ctx context.Context, id int64) (WidgetToken, error) {
-	w, err := scanWidgetToken(s.r.QueryRowContext(ctx, `SELECT `+widgetColumns+` FROM `+widgetTables+` WHERE w.id = ?`, id))
-	return w, s.readErr(err)
+	// A widget made on another instance may be shown here a moment later.
+	return findFresh(ctx, s, func() (WidgetToken, error) {
+		w, err := scanWidgetToken(s.r.QueryRowContext(ctx, `SELECT `+widgetColumns+` FROM `+widgetTables+` WHERE w.id = ?`, id))
+		return w, s.readErr(err)
+	})
 }
 
 // WidgetTokens lists the newest limit widget tokens made by userID, or by
@@ -80,14 +100,45 @@ func (s *Store) WidgetTokens(ctx context.Context, userID int64, limit int) ([]Wi
 // whoever did when userID is 0 (an admin, the command line). A token of
 // someone else, an unknown one or one already revoked is ErrNotFound.
 func (s *Store) RevokeWidgetToken(ctx context.Context, userID, id int64, now time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		res, err := tx.Exec(`UPDATE widget_tokens SET revoked_at = ?
-			WHERE id = ? AND (? = 0 OR user_id = ?) AND revoked_at IS NULL`, now.UnixMilli(), id, userID, userID)
-		if err != nil {
-			return nil, err
-		}
-		return nil, mustChange(res)
-	})
+	_, err := s.do(ctx, now, &revokeWidgetToken{UserID: userID, ID: id})
+	return err
+}
+
+// revokeWidgetToken is the command of RevokeWidgetToken.
+type revokeWidgetToken struct {
+	UserID int64 `json:"user_id,omitempty"`
+	ID     int64 `json:"id"`
+}
+
+func init() { registerOp(func() Op { return new(revokeWidgetToken) }) }
+
+func (*revokeWidgetToken) kind() string { return "widget_revoke" }
+
+// apply revokes the token and announces it on TopicWidgets, so that every
+// instance closes the token's live connections when it applies it.
+func (c *revokeWidgetToken) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	res, err := tx.Exec(`UPDATE widget_tokens SET revoked_at = ?
+		WHERE id = ? AND (? = 0 OR user_id = ?) AND revoked_at IS NULL`, at.UnixMilli(), c.ID, c.UserID, c.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := mustChange(res); err != nil {
+		return nil, nil, err
+	}
+	e, err := appendEvent(tx, pos, TopicWidgets, KindWidgetRevoked, at, WidgetRevoked{Token: c.ID})
+	return nil, []Event{e}, err
+}
+
+// TopicWidgets is the topic of events about widget tokens. No client reads
+// it: its events tell every instance to close a token's live connections.
+const TopicWidgets = "widgets"
+
+// KindWidgetRevoked is the kind of the event of a revoked widget token.
+const KindWidgetRevoked = "widget_revoked"
+
+// WidgetRevoked is the data of a KindWidgetRevoked event.
+type WidgetRevoked struct {
+	Token int64 `json:"token"`
 }
 
 // WidgetTokensRevokedSince returns the ids of the widget tokens revoked at

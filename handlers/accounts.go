@@ -317,13 +317,11 @@ func (a *accounts) handleLogout(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
-// endSession deletes session id of user and closes its live connections.
+// endSession deletes session id of user. Its live connections close when
+// the deletion is applied (Publisher.SessionEnded), on every instance, and
+// on this one before endSession returns.
 func (a *accounts) endSession(ctx context.Context, userID, id int64) error {
-	err := a.store.DeleteSession(ctx, userID, id)
-	if err == nil {
-		a.live.end(id)
-	}
-	return err
+	return a.store.DeleteSession(ctx, userID, id)
 }
 
 func (a *accounts) clearCookie(c echo.Context) {

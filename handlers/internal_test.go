@@ -47,7 +47,7 @@ func TestInternalRoutesLoopbackOnly(t *testing.T) {
 
 	d := s.Deps
 	d.InternalListener = true
-	main, internal := NewServer(d), NewInternal(store, d.Metrics, d.Logger)
+	main, internal := NewServer(d), NewInternal(store, nil, d.Metrics, d.Logger)
 	for _, path := range []string{"/healthz", "/metrics"} {
 		if w := do(main, "GET", path, "", "", ""); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s on the main listener with a metrics listener: %d, want 404", path, w.Code)

@@ -52,6 +52,9 @@ type message struct {
 
 	topicOnce sync.Once
 	topicSSE  []byte // the SSE event with its topic; see sseFor
+
+	programOnce sync.Once
+	programSSE  []byte // the program-format SSE event; see program
 }
 
 // sseFor returns the frame's SSE event, with a "topic:" line when topicField
@@ -120,6 +123,10 @@ type Hub struct {
 	users  map[string]int           // guarded by mu; live subscriptions per user
 	closed bool                     // guarded by mu
 
+	// usersChanged holds a value while the set of users changed since it
+	// was last read (UsersChanged); sent to under mu, never waited on.
+	usersChanged chan struct{}
+
 	published atomic.Uint64
 	shutdown  chan struct{} // closed by Close: every connection is told to come back
 	done      chan struct{} // closed when the heartbeat goroutine has stopped
@@ -136,6 +143,8 @@ func NewHub(cfg HubConfig) *Hub {
 		users:    make(map[string]int),
 		shutdown: make(chan struct{}),
 		done:     make(chan struct{}),
+
+		usersChanged: make(chan struct{}, 1),
 	}
 	go h.heartbeat()
 	return h
@@ -244,7 +253,9 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	}
 	h.all[s] = struct{}{}
 	if user != "" {
-		h.users[user]++
+		if h.users[user]++; h.users[user] == 1 {
+			h.usersChange()
+		}
 	}
 	return s
 }
@@ -276,6 +287,7 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	if s.user != "" {
 		if h.users[s.user]--; h.users[s.user] <= 0 {
 			delete(h.users, s.user)
+			h.usersChange()
 		}
 	}
 }

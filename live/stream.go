@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -16,7 +17,10 @@ type Source interface {
 	// (the oldest event kept, minus one) and the newest position.
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	// Since returns up to limit frames of the log topics among topics with a
-	// position after after, in position order.
+	// position after after, in position order. If frames after after were
+	// already pruned (after is older than the horizon), it returns ErrGap:
+	// it must read the horizon and the frames in one snapshot, because
+	// retention may prune between any two of its calls.
 	Since(ctx context.Context, topics []string, after int64, limit int) ([]Frame, error)
 	// Snapshot renders the current state of topics and returns the position it
 	// was read at.
@@ -93,7 +97,12 @@ type Request struct {
 	// "topic:" line that EventSource and htmx ignore: for a connection that
 	// carries the topics of several pages (a browser's tabs sharing one
 	// connection), whose reader hands each page only its own topics' events.
+	// A Program stream names its topics already and ignores it.
 	TopicField bool
+	// Program asks an SSE stream for the program format (program.go):
+	// every event named by its topic, its data one JSON object. Pages
+	// leave it unset.
+	Program bool
 }
 
 // ErrClosed is returned by Serve when the hub is closed.
@@ -127,12 +136,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)
 	}
-	if errors.Is(err, ErrClosed) {
-		// Shutting down: come back to the next process.
-		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
-	}
 	if err != nil {
-		return err
+		// Shutting down (ErrClosed): come back to the next process. The log
+		// could not be read: come back later, rather than find an empty
+		// stream that looks like a quiet one.
+		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
 	}
 
 	var batch []*message
@@ -148,7 +156,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 		batch, ping, evicted = sub.take(batch[:0])
 		buf := c.buf[:0]
 		for _, msg := range batch {
-			buf = append(buf, msg.sseFor(req.TopicField)...)
+			if req.Program {
+				buf = append(buf, msg.program(s.hub.Epoch())...)
+			} else {
+				buf = append(buf, msg.sseFor(req.TopicField)...)
+			}
 		}
 		if evicted {
 			buf = s.comeBack(buf)
@@ -181,7 +193,12 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 				topic = f.Topic
 			}
 			var err error
-			if buf, err = appendEvent(buf, id, f.Event, topic, f.Data); err != nil {
+			if req.Program {
+				buf, err = appendProgramEvent(buf, id, cmp.Or(f.Event, f.Topic), f)
+			} else {
+				buf, err = appendEvent(buf, id, f.Event, topic, f.Data)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -193,6 +210,9 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 	event := ""
 	if resynced {
 		event = s.cfg.ResyncEvent
+	}
+	if req.Program {
+		return sub, c.write(appendProgramPosition(c.buf[:0], FormatID(epoch, at), event), nil)
 	}
 	buf, _ := AppendEvent(c.buf[:0], FormatID(epoch, at), event, nil)
 	return sub, c.write(buf, nil)

@@ -5,8 +5,9 @@ package static
 
 import "embed"
 
-// FS holds beacon.js, tabs.js, beacon.css, embed.css and vendor/, at those
-// paths. Serve it under /static/, where views.Layout links them.
+// FS holds beacon.js, beacon-paint.js, rooms.js, tabs.js, beacon.css,
+// embed.css and vendor/, at those paths. Serve it under /static/, where
+// views.Layout links them.
 //
-//go:embed beacon.js tabs.js beacon.css embed.css vendor
+//go:embed beacon.js beacon-paint.js rooms.js tabs.js beacon.css embed.css vendor
 var FS embed.FS

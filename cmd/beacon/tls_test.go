@@ -2,21 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,51 +18,6 @@ import (
 	"github.com/beacon-live/beacon/views"
 )
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key as
-// PEM files in a temporary directory, and returns their paths and a pool
-// that trusts the certificate.
-func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "beacon test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	roots = x509.NewCertPool()
-	roots.AddCert(cert)
-	return certFile, keyFile, roots
-}
-
 // TestTLS: with --tls-cert and --tls-key Beacon speaks HTTPS, and HTTP/2 to
 // clients that offer it: pages, sign-up (its cookies Secure, with the
 // __Host- prefix) and live streams, a browser tab's shared one included,
@@ -80,7 +26,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
 // connection of its own, as they do today).
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile, roots := selfSigned(t)
+	certFile, keyFile, roots := selfSigned(t, t.TempDir())
 	in := start(t, "", "", "--tls-cert", certFile, "--tls-key", keyFile)
 	if !strings.HasPrefix(in.URL, "https://127.0.0.1:") {
 		t.Fatalf("Beacon says it listens on %s, want https://127.0.0.1:…", in.URL)
@@ -217,7 +163,7 @@ func TestTLS(t *testing.T) {
 // refusal is found under the TLS connection), and is then closed.
 func TestTLSConnsPerAddress(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile, roots := selfSigned(t)
+	certFile, keyFile, roots := selfSigned(t, t.TempDir())
 	in := start(t, "", "", "--tls-cert", certFile, "--tls-key", keyFile, "--conns-per-address", "1")
 	client := func() *http.Client {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
@@ -247,8 +193,8 @@ func TestTLSConnsPerAddress(t *testing.T) {
 // start, naming what is wrong.
 func TestTLSFlags(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile, _ := selfSigned(t)
-	otherCert, _, _ := selfSigned(t)
+	certFile, keyFile, _ := selfSigned(t, t.TempDir())
+	otherCert, _, _ := selfSigned(t, t.TempDir())
 	missing := filepath.Join(t.TempDir(), "nope.pem")
 	for _, tt := range []struct {
 		name string
