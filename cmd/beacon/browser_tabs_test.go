@@ -147,7 +147,10 @@ func sseConnections(t *testing.T, in *instance) int {
 // meanwhile; and when the window that holds the shared connection closes,
 // another takes it over and every remaining window keeps receiving.
 func TestBrowserTwelveWindows(t *testing.T) {
-	in := startForBrowser(t)
+	// With the default limits on new live connections and connections per
+	// address (start turns them off for other tests): the windows'
+	// reconnects as they join must stay within them.
+	in := start(t, "", "", "--tick", browserTick, "--live-rate", "10", "--live-burst", "60", "--conns-per-address", "256")
 	browser := newBrowserPage(t)
 
 	// ann signs up in a tab that then leaves Beacon: the twelve windows are
