@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -359,6 +360,33 @@ func TestClusterPresenceAndKill(t *testing.T) {
 	}
 	bin := buildBeacon(t)
 	in, killable := startClusterWithChild(t, 3, bin)
+	// The site's "online now" list, as A shows it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	online, err := dialSSE(ctx, streamClient(t), liveURL(in[0].URL, views.TopicOnline), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer online.Close()
+	onlineNow := func(what string, names ...string) {
+		t.Helper()
+		for {
+			b, err := online.Next()
+			if err != nil {
+				t.Fatalf("waiting for %s in A's online list: %v", what, err)
+			}
+			listed := regexp.MustCompile(`<bdi>([^<]*)</bdi>`).FindAllStringSubmatch(b.Data, -1)
+			var got []string
+			for _, m := range listed {
+				got = append(got, m[1])
+			}
+			slices.Sort(got)
+			if b.HasData && slices.Equal(got, names) {
+				return
+			}
+		}
+	}
+
 	ann := newChatClient(t, in[0].Addr, "lobby", "ann", false)
 	defer ann.close()
 	newChatClient(t, in[1].Addr, "lobby", "bob", false)
@@ -366,12 +394,14 @@ func TestClusterPresenceAndKill(t *testing.T) {
 	ann.waitFor(t, "everyone online, on three instances", func(c *chatClient) bool {
 		return fmt.Sprint(c.online) == "[ann bob cy]"
 	})
+	onlineNow("everyone", "ann", "bob", "cy")
 	cy.cancel()
 	killable.kill()
 	killed := time.Now()
 	ann.waitFor(t, "cy gone with her instance", func(c *chatClient) bool {
 		return fmt.Sprint(c.online) == "[ann bob]"
 	})
+	onlineNow("cy gone", "ann", "bob")
 	t.Logf("the killed instance's member went after %v (presence grace 5s; heartbeats 1s, 3 missed)",
 		time.Since(killed).Round(10*time.Millisecond))
 }
