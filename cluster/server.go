@@ -241,5 +241,6 @@ func (a slogAdapter) Errorf(format string, v ...any) {
 // routeConnErr is the format nats-server logs a failed attempt to reach a
 // route with (server/route.go).
 const routeConnErr = "Error trying to connect to route (attempt %v): %v"
+
 func (a slogAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Tracef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
