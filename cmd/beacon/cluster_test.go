@@ -605,17 +605,25 @@ func (m memberArgs) natsURL(t *testing.T) string {
 // sayMany sends n chat messages as a guest and waits until each is stored.
 func sayMany(t *testing.T, addr, room, user string, n int) {
 	t.Helper()
+	if err := sayManyErr(t, addr, room, user, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sayManyErr is sayMany for a goroutine of its own: it returns what went
+// wrong.
+func sayManyErr(t *testing.T, addr, room, user string, n int) error {
 	c := newChatClient(t, addr, room, user, false)
 	defer c.close()
 	for i := range n {
 		if err := c.say(fmt.Sprintf("%s-%05d", user, i)); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
 	// Its own messages come back once stored and applied here; the room's
 	// history, sent on joining, does not count.
 	last := fmt.Sprintf("%s-%05d", user, n-1)
-	c.waitFor(t, "all its messages stored", func(c *chatClient) bool {
+	return c.await("all its messages stored", func(c *chatClient) bool {
 		return slices.ContainsFunc(c.msgs, func(m chatFrame) bool { return m.Content == last })
 	})
 }
@@ -659,7 +667,16 @@ func TestClusterNewInstanceStartsFromSnapshot(t *testing.T) {
 	}
 	wg.Wait()
 	start0 := time.Now()
-	sayMany(t, in[0].Addr, "big", "ann", n)
+	// Sixteen senders: one socket's messages are stored one after another.
+	var senders sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		senders.Go(func() { errs[i] = sayManyErr(t, in[0].Addr, "big", fmt.Sprintf("u%02d", i), n/16+min(1, max(0, n%16-i))) })
+	}
+	senders.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d messages stored through the cluster in %v", n, time.Since(start0).Round(time.Millisecond))
 	waitFor(t, 2*time.Minute, "a snapshot", func() (bool, string) {
 		for _, x := range in {
