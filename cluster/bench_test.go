@@ -28,11 +28,16 @@ func benchLog(b *testing.B, nodes int) *Log {
 }
 
 // BenchmarkAppend measures stored commands per second with 64 concurrent
-// publishers of 300-byte commands, each waiting for its acknowledgement.
+// publishers of 300-byte commands, each waiting for its acknowledgement;
+// on three nodes with and without batching.
 func BenchmarkAppend(b *testing.B) {
-	for _, nodes := range []int{1, 3} {
-		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			l := benchLog(b, nodes)
+	for _, c := range []struct {
+		nodes   int
+		batched bool
+	}{{1, false}, {3, false}, {3, true}} {
+		b.Run(fmt.Sprintf("nodes=%d/batched=%v", c.nodes, c.batched), func(b *testing.B) {
+			l := benchLog(b, c.nodes)
+			l.atomicBatches = c.batched
 			ctx := context.Background()
 			data := make([]byte, 300)
 			var next atomic.Int64

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -121,6 +125,40 @@ type Log struct {
 	epoch    string
 	replicas int
 	firstSeq uint64 // the sequence the stream was created to start at
+	// atomicBatches says appends are batched: the stream is replicated and
+	// takes atomic batches (nats-server 2.12 and later), so concurrent
+	// appends are stored in one round of replication instead of one each.
+	atomicBatches bool
+	// flights holds a token per batch being published, at most
+	// maxFlights: the appender that takes one publishes what is queued.
+	flights chan struct{}
+
+	queueMu sync.Mutex
+	queue   []*appendReq // guarded by queueMu: appends waiting for a flight
+	batches atomic.Int64 // publishes of more than one entry, for tests and figures
+}
+
+// Batching of appends (see Log.Append).
+const (
+	// maxFlights is how many batches one instance has in flight at once.
+	maxFlights = 4
+	// maxBatch is the most entries one batch carries (JetStream takes up to
+	// 1,000 in an atomic batch).
+	maxBatch = 256
+)
+
+// appendReq is one Append waiting to be published.
+type appendReq struct {
+	ctx   context.Context
+	id    string
+	data  []byte
+	taken bool              // guarded by Log.queueMu: a flight has it
+	done  chan appendResult // buffered: the flight never waits for the caller
+}
+
+type appendResult struct {
+	seq uint64
+	err error
 }
 
 // OpenLog binds the log's stream, creating it when it does not exist,
@@ -200,17 +238,29 @@ func (c *Client) openLogOnce(ctx context.Context, cfg LogConfig, replicas int) (
 		return nil, fmt.Errorf("%w: %s has subjects %v and epoch %q, want [%s] and an epoch",
 			errNotOurs, cfg.Stream, info.Config.Subjects, epoch, cfg.Subject)
 	}
-	if info.Config.MaxAge != cfg.MaxAge || info.Config.MaxBytes != cfg.maxBytes() || info.Config.Duplicates != cfg.Duplicates {
+	if info.Config.MaxAge != cfg.MaxAge || info.Config.MaxBytes != cfg.maxBytes() || info.Config.Duplicates != cfg.Duplicates ||
+		!info.Config.AllowAtomicPublish {
 		up := info.Config
 		up.MaxAge, up.MaxBytes, up.Duplicates = cfg.MaxAge, cfg.maxBytes(), cfg.Duplicates
+		// A stream made before Beacon batched its appends, or by this
+		// call (CreateStream refuses the option on a server older than
+		// 2.12, an update only ignores it).
+		up.AllowAtomicPublish = true
 		if s, err = c.js.UpdateStream(actx, up); err != nil {
 			return nil, fmt.Errorf("update bounds: %w", err)
 		}
-		c.log.Info("cluster log bounds changed", "stream", cfg.Stream, "max_age", cfg.MaxAge,
-			"max_bytes", cfg.MaxBytes, "duplicates", cfg.Duplicates)
+		c.log.Info("cluster log configured", "stream", cfg.Stream, "max_age", cfg.MaxAge,
+			"max_bytes", cfg.MaxBytes, "duplicates", cfg.Duplicates, "atomic_batches", s.CachedInfo().Config.AllowAtomicPublish)
+		info = s.CachedInfo()
 	}
 	return &Log{c: c, stream: s, name: cfg.Stream, subject: cfg.Subject, epoch: epoch, replicas: info.Config.Replicas,
-		firstSeq: max(info.Config.FirstSeq, 1)}, nil
+		firstSeq: max(info.Config.FirstSeq, 1),
+		// A single server stages an atomic batch in a file store of its
+		// own: slower than publishing one by one (486 against 7,204
+		// appends/s measured), so batches are for replicated logs, where
+		// they save a replication round each.
+		atomicBatches: info.Config.AllowAtomicPublish && info.Config.Replicas > 1,
+		flights:       make(chan struct{}, maxFlights)}, nil
 }
 
 // newEpoch returns 16 random hex characters (like a database's epoch).
@@ -240,6 +290,12 @@ func (l *Log) FirstSeq() uint64 { return l.firstSeq }
 // deadline; when the connection is down it fails at once. Every failure to
 // store wraps ErrUnavailable, and the command may still have been stored:
 // only the log, as read, says.
+//
+// Appends made at the same time are stored together: while maxFlights
+// batches are being published, new appends queue, and the next free
+// flight publishes everything queued as one JetStream atomic batch (one
+// replication round for up to maxBatch commands). One append alone is
+// published as it comes, with no added wait.
 func (l *Log) Append(ctx context.Context, msgID string, data []byte) (uint64, error) {
 	if msgID == "" {
 		return 0, errors.New("cluster: append: message id required")
@@ -249,6 +305,177 @@ func (l *Log) Append(ctx context.Context, msgID string, data []byte) (uint64, er
 		ctx, cancel = context.WithTimeout(ctx, DefaultAppendTimeout)
 		defer cancel()
 	}
+	if !l.atomicBatches {
+		return l.appendOne(ctx, msgID, data)
+	}
+	if !l.c.nc.IsConnected() {
+		return 0, fmt.Errorf("%w: not connected to NATS (%s)", ErrUnavailable, l.c.nc.Status())
+	}
+	r := &appendReq{ctx: ctx, id: msgID, data: data, done: make(chan appendResult, 1)}
+	l.queueMu.Lock()
+	l.queue = append(l.queue, r)
+	l.queueMu.Unlock()
+	for {
+		select {
+		case res := <-r.done:
+			return res.seq, res.err
+		case l.flights <- struct{}{}:
+			if batch := l.take(); len(batch) > 0 {
+				l.publish(batch)
+			}
+			<-l.flights
+			l.queueMu.Lock()
+			taken := r.taken
+			l.queueMu.Unlock()
+			if !taken {
+				continue // still queued: take the next free flight
+			}
+			select { // a flight has it and answers it, whatever happens
+			case res := <-r.done:
+				return res.seq, res.err
+			case <-ctx.Done():
+				return 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+			}
+		case <-ctx.Done():
+			// Taken or not, it may still be stored: only the log says.
+			return 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+	}
+}
+
+// take removes up to maxBatch appends from the queue, oldest first,
+// leaving out those whose caller stopped waiting before any flight took
+// them (never published, so never stored).
+func (l *Log) take() []*appendReq {
+	l.queueMu.Lock()
+	defer l.queueMu.Unlock()
+	var batch []*appendReq
+	n := 0
+	for _, r := range l.queue {
+		n++
+		if r.ctx.Err() != nil {
+			continue
+		}
+		r.taken = true
+		batch = append(batch, r)
+		if len(batch) == maxBatch {
+			break
+		}
+	}
+	l.queue = append(l.queue[:0], l.queue[n:]...)
+	return batch
+}
+
+// publish stores batch and answers every append in it. It retries until
+// the latest of their deadlines, as appendOne does for one. A batch
+// refused for an id the stream already holds (a batch retried after its
+// acknowledgement was lost: atomic, so stored whole) is appended entry by
+// entry, which stores nothing twice and learns every sequence.
+func (l *Log) publish(batch []*appendReq) {
+	deadline := time.Now()
+	for _, r := range batch {
+		if d, ok := r.ctx.Deadline(); ok && d.After(deadline) {
+			deadline = d
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	answer := func(r *appendReq, seq uint64, err error) { r.done <- appendResult{seq, err} }
+	if len(batch) == 1 {
+		seq, err := l.appendOne(ctx, batch[0].id, batch[0].data)
+		answer(batch[0], seq, err)
+		return
+	}
+	l.batches.Add(1)
+	wait := 20 * time.Millisecond
+	for {
+		first, err := l.publishAtomic(ctx, batch)
+		if err == nil {
+			for i, r := range batch {
+				answer(r, first+uint64(i), nil)
+			}
+			return
+		}
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code != 503 || errors.Is(err, nats.ErrMaxPayload) {
+			// Refused as a batch (an id already stored, a size): one by
+			// one, each gets its own outcome.
+			l.c.log.Debug("cluster batch refused; appending its entries one by one", "entries", len(batch), "err", err)
+			for _, r := range batch {
+				seq, err := l.appendOne(ctx, r.id, r.data)
+				answer(r, seq, err)
+			}
+			return
+		}
+		if !l.c.nc.IsConnected() || ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			for _, r := range batch {
+				answer(r, 0, err)
+			}
+			return
+		}
+		l.c.log.Debug("cluster batch not confirmed; retrying", "entries", len(batch), "err", err)
+		if sleep(ctx, wait) != nil {
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			for _, r := range batch {
+				answer(r, 0, err)
+			}
+			return
+		}
+		wait = backoff(wait, 500*time.Millisecond)
+	}
+}
+
+// batchAck is JetStream's answer to a batch's commit.
+type batchAck struct {
+	Seq   uint64 `json:"seq"`
+	Count uint64 `json:"count"`
+	Error *jetstream.APIError
+}
+
+// publishAtomic publishes batch as one JetStream atomic batch (ADR-50):
+// every entry carries the batch's id and its place in it, the last one
+// commits, and the stream stores all of them, with consecutive sequences,
+// or none. It returns the first entry's sequence.
+func (l *Log) publishAtomic(ctx context.Context, batch []*appendReq) (uint64, error) {
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	id := nats.NewInbox()[len(nats.InboxPrefix):] // unique, and short enough (at most 64)
+	for i, r := range batch {
+		m := &nats.Msg{Subject: l.subject, Data: r.data, Header: nats.Header{
+			jetstream.MsgIDHeader: {r.id},
+			"Nats-Batch-Id":       {id},
+			"Nats-Batch-Sequence": {strconv.Itoa(i + 1)},
+		}}
+		if i < len(batch)-1 {
+			if err := l.c.nc.PublishMsg(m); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		m.Header.Set("Nats-Batch-Commit", "1")
+		resp, err := l.c.nc.RequestMsgWithContext(actx, m)
+		if err != nil {
+			return 0, err
+		}
+		var ack batchAck
+		if err := json.Unmarshal(resp.Data, &ack); err != nil {
+			return 0, fmt.Errorf("cluster: batch acknowledgement %q: %w", resp.Data, err)
+		}
+		if ack.Error != nil {
+			return 0, ack.Error
+		}
+		if ack.Count != uint64(len(batch)) || ack.Seq < ack.Count {
+			return 0, fmt.Errorf("cluster: batch of %d acknowledged as %d ending at %d", len(batch), ack.Count, ack.Seq)
+		}
+		return ack.Seq - ack.Count + 1, nil
+	}
+	return 0, errors.New("cluster: empty batch")
+}
+
+// appendOne publishes one entry and waits for its acknowledgement,
+// retrying as Append says.
+func (l *Log) appendOne(ctx context.Context, msgID string, data []byte) (uint64, error) {
 	msg := &nats.Msg{Subject: l.subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}}
 	wait := 20 * time.Millisecond
 	for {

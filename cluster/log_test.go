@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -211,5 +212,18 @@ func TestAppendWhileNATSIsDownFailsWithErrUnavailableThenRecovers(t *testing.T) 
 	}
 	if err := l.Check(ctx); err != nil {
 		t.Fatalf("check after restart: %v", err)
+	}
+}
+
+// A route that is not up yet (another instance still starting) is a
+// warning in the log, not an error; other errors stay errors.
+func TestRouteNotUpYetIsAWarning(t *testing.T) {
+	var buf strings.Builder
+	a := slogAdapter{l: slog.New(slog.NewTextHandler(&buf, nil))}
+	a.Errorf(routeConnErr, 1, "dial tcp 127.0.0.1:6222: connect: connection refused")
+	a.Errorf("Something else: %v", "broken")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[1], "level=ERROR") {
+		t.Fatalf("logged:\n%s\nwant the route attempt as a warning, the rest as an error", buf.String())
 	}
 }

@@ -228,6 +228,19 @@ func (a slogAdapter) Fatalf(format string, v ...any) {
 	default:
 	}
 }
-func (a slogAdapter) Errorf(format string, v ...any) { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Errorf(format string, v ...any) {
+	if format == routeConnErr {
+		// Expected while the other instances start, and repeated until
+		// they do: a warning, not an error.
+		a.l.Warn(fmt.Sprintf(format, v...))
+		return
+	}
+	a.l.Error(fmt.Sprintf(format, v...))
+}
+
+// routeConnErr is the format nats-server logs a failed attempt to reach a
+// route with (server/route.go).
+const routeConnErr = "Error trying to connect to route (attempt %v): %v"
+
 func (a slogAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Tracef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }

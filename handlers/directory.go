@@ -58,6 +58,10 @@ type Directory struct {
 	online   views.OnlineNow     // guarded by mu; as last rendered
 
 	indexDue chan struct{} // holds a token while the rooms index changed since it was rendered
+	// elsewhere shares who is online with the cluster's other instances
+	// (nil alone); remoteDue holds a token while their lists changed.
+	elsewhere OnlineElsewhere
+	remoteDue chan struct{}
 
 	// Owned by Run's goroutine.
 	people     onlineState
@@ -80,6 +84,23 @@ type directoryHub interface {
 	Publish(f live.Frame)
 }
 
+// OnlineElsewhere shares who is online with a cluster's other instances:
+// the online list is the union of every instance's.
+type OnlineElsewhere interface {
+	// Share makes Online this instance's list: hub keys of the people
+	// connected here (at most onlineLimit) and how many there are in all.
+	Share(Online)
+	// Others returns the other instances' lists, by instance.
+	Others() map[string]Online
+}
+
+// Online is who is connected to one instance: the hub keys (liveUserKey)
+// of at most onlineLimit of them, and how many there are in all.
+type Online struct {
+	Keys  []string `json:"keys"`
+	Total int      `json:"total"`
+}
+
 // DirectoryConfig configures a Directory. Zero fields take the defaults.
 type DirectoryConfig struct {
 	// Grace is how long a person stays online after their last live
@@ -94,12 +115,13 @@ type DirectoryConfig struct {
 func NewDirectory(store directoryStore, hub directoryHub, cfg DirectoryConfig, log *slog.Logger) *Directory {
 	return &Directory{
 		store: store, hub: hub, log: log,
-		grace:    cmp.Or(cfg.Grace, 5*time.Second),
-		pause:    cmp.Or(cfg.Pause, DefaultDirectoryPause),
-		presence: make(map[string][]string),
-		indexDue: make(chan struct{}, 1),
-		people:   onlineState{here: map[string]views.Person{}, leaving: map[string]leaving{}},
-		names:    make(map[int64]string),
+		grace:     cmp.Or(cfg.Grace, 5*time.Second),
+		pause:     cmp.Or(cfg.Pause, DefaultDirectoryPause),
+		presence:  make(map[string][]string),
+		indexDue:  make(chan struct{}, 1),
+		remoteDue: make(chan struct{}, 1),
+		people:    onlineState{here: map[string]views.Person{}, leaving: map[string]leaving{}},
+		names:     make(map[int64]string),
 	}
 }
 
@@ -118,6 +140,20 @@ func (d *Directory) RoomPresence(room string, online []string) {
 	}
 	d.mu.Unlock()
 	d.due()
+}
+
+// ShareOnline makes the online list the union of this instance's and the
+// other instances' that e reports; call it before Run. e tells of their
+// changes with OthersChanged.
+func (d *Directory) ShareOnline(e OnlineElsewhere) { d.elsewhere = e }
+
+// OthersChanged says another instance's online list changed. It never
+// waits.
+func (d *Directory) OthersChanged() {
+	select {
+	case d.remoteDue <- struct{}{}:
+	default:
+	}
 }
 
 func (d *Directory) due() {
@@ -171,6 +207,8 @@ func (d *Directory) Run(ctx context.Context) {
 			onlineDue = true
 		case <-expire.C:
 			onlineDue = true
+		case <-d.remoteDue:
+			onlineDue = true
 		}
 		// Whatever else is due goes out with it.
 		select {
@@ -180,6 +218,8 @@ func (d *Directory) Run(ctx context.Context) {
 		}
 		select {
 		case <-d.hub.UsersChanged():
+			onlineDue = true
+		case <-d.remoteDue:
 			onlineDue = true
 		default:
 		}
@@ -232,13 +272,30 @@ func (d *Directory) publish(topic string, c templ.Component, last []byte) []byte
 	return buf.Bytes()
 }
 
-// onlineHere returns who is connected to this instance now, by their key
-// in the hub (liveUserKey), at most onlineLimit of them, and how many are
-// in all: the accounts and the guests with a name, on any live page or in
-// any room. It is the one place that knows; a cluster merges what each
-// instance's says.
+// onlineHere returns who is connected now, by their key in the hub
+// (liveUserKey), and how many are in all: the accounts and the guests with
+// a name, on any live page or in any room, of this instance (at most
+// onlineLimit of them) and, in a cluster, of the others (their union: a
+// person connected to two instances is one).
 func (d *Directory) onlineHere(ctx context.Context) (map[string]views.Person, int, error) {
 	keys, total := d.hub.Users(onlineLimit, userKeyPrefix, guestKeyPrefix)
+	if d.elsewhere != nil {
+		d.elsewhere.Share(Online{Keys: keys, Total: total})
+		seen := make(map[string]bool, len(keys))
+		for _, k := range keys {
+			seen[k] = true
+		}
+		for _, o := range d.elsewhere.Others() {
+			total += max(o.Total-len(o.Keys), 0) // those it could not list
+			for _, k := range o.Keys {
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+					total++
+				}
+			}
+		}
+	}
 	here := make(map[string]views.Person, len(keys))
 	var missing []int64
 	for _, k := range keys {

@@ -324,6 +324,39 @@ func (m *member) sharePresence(out *handlers.RoomOutput, grace time.Duration) (*
 	return shared, x.Close, nil
 }
 
+// shareOnline makes the directory's "online now" list the union of every
+// instance's, over core NATS like presence, forgotten as quickly.
+func (m *member) shareOnline(dir *handlers.Directory, grace time.Duration) (func(), error) {
+	x, err := cluster.NewExchange(m.client, cluster.ExchangeConfig{
+		Subject: "beacon.online", Instance: m.name,
+		Heartbeat: min(time.Second, max(grace/presenceMissed, 100*time.Millisecond)), Missed: presenceMissed,
+	}, func(string, map[string]handlers.Online) { dir.OthersChanged() })
+	if err != nil {
+		return nil, fmt.Errorf("share who is online: %w", err)
+	}
+	dir.ShareOnline(onlineExchange{x: x, self: m.name})
+	return x.Close, nil
+}
+
+// onlineExchange is handlers.OnlineElsewhere over a cluster.Exchange.
+type onlineExchange struct {
+	x    *cluster.Exchange[handlers.Online]
+	self string
+}
+
+// onlineKey is the one key of the online exchange.
+const onlineKey = "online"
+
+func (o onlineExchange) Share(v handlers.Online) {
+	_ = o.x.Set(onlineKey, v) // plain strings and an int always encode
+}
+
+func (o onlineExchange) Others() map[string]handlers.Online {
+	states := o.x.States(onlineKey)
+	delete(states, o.self)
+	return states
+}
+
 // presenceMissed is how many presence heartbeats an instance may miss
 // before the others forget its members.
 const presenceMissed = 3

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,6 +360,33 @@ func TestClusterPresenceAndKill(t *testing.T) {
 	}
 	bin := buildBeacon(t)
 	in, killable := startClusterWithChild(t, 3, bin)
+	// The site's "online now" list, as A shows it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	online, err := dialSSE(ctx, streamClient(t), liveURL(in[0].URL, views.TopicOnline), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer online.Close()
+	onlineNow := func(what string, names ...string) {
+		t.Helper()
+		for {
+			b, err := online.Next()
+			if err != nil {
+				t.Fatalf("waiting for %s in A's online list: %v", what, err)
+			}
+			listed := regexp.MustCompile(`<bdi>([^<]*)</bdi>`).FindAllStringSubmatch(b.Data, -1)
+			var got []string
+			for _, m := range listed {
+				got = append(got, m[1])
+			}
+			slices.Sort(got)
+			if b.HasData && slices.Equal(got, names) {
+				return
+			}
+		}
+	}
+
 	ann := newChatClient(t, in[0].Addr, "lobby", "ann", false)
 	defer ann.close()
 	newChatClient(t, in[1].Addr, "lobby", "bob", false)
@@ -365,12 +394,14 @@ func TestClusterPresenceAndKill(t *testing.T) {
 	ann.waitFor(t, "everyone online, on three instances", func(c *chatClient) bool {
 		return fmt.Sprint(c.online) == "[ann bob cy]"
 	})
+	onlineNow("everyone", "ann", "bob", "cy")
 	cy.cancel()
 	killable.kill()
 	killed := time.Now()
 	ann.waitFor(t, "cy gone with her instance", func(c *chatClient) bool {
 		return fmt.Sprint(c.online) == "[ann bob]"
 	})
+	onlineNow("cy gone", "ann", "bob")
 	t.Logf("the killed instance's member went after %v (presence grace 5s; heartbeats 1s, 3 missed)",
 		time.Since(killed).Round(10*time.Millisecond))
 }
@@ -574,14 +605,27 @@ func (m memberArgs) natsURL(t *testing.T) string {
 // sayMany sends n chat messages as a guest and waits until each is stored.
 func sayMany(t *testing.T, addr, room, user string, n int) {
 	t.Helper()
+	if err := sayManyErr(t, addr, room, user, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sayManyErr is sayMany for a goroutine of its own: it returns what went
+// wrong.
+func sayManyErr(t *testing.T, addr, room, user string, n int) error {
 	c := newChatClient(t, addr, room, user, false)
 	defer c.close()
 	for i := range n {
 		if err := c.say(fmt.Sprintf("%s-%05d", user, i)); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
-	c.waitFor(t, "all its messages stored", func(c *chatClient) bool { return len(c.msgs) >= n })
+	// Its own messages come back once stored and applied here; the room's
+	// history, sent on joining, does not count.
+	last := fmt.Sprintf("%s-%05d", user, n-1)
+	return c.await("all its messages stored", func(c *chatClient) bool {
+		return slices.ContainsFunc(c.msgs, func(m chatFrame) bool { return m.Content == last })
+	})
 }
 
 // sameHistory waits until the room's history on every instance is want's.
@@ -623,7 +667,16 @@ func TestClusterNewInstanceStartsFromSnapshot(t *testing.T) {
 	}
 	wg.Wait()
 	start0 := time.Now()
-	sayMany(t, in[0].Addr, "big", "ann", n)
+	// Sixteen senders: one socket's messages are stored one after another.
+	var senders sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		senders.Go(func() { errs[i] = sayManyErr(t, in[0].Addr, "big", fmt.Sprintf("u%02d", i), n/16+min(1, max(0, n%16-i))) })
+	}
+	senders.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d messages stored through the cluster in %v", n, time.Since(start0).Round(time.Millisecond))
 	waitFor(t, 2*time.Minute, "a snapshot", func() (bool, string) {
 		for _, x := range in {
@@ -635,7 +688,9 @@ func TestClusterNewInstanceStartsFromSnapshot(t *testing.T) {
 	})
 	sayMany(t, in[1].Addr, "big", "bob", 10) // after the snapshot: replayed
 
-	want, err := fetchRoomHistory(in[0].URL, "big", 500)
+	// in[1] has applied its own last message, so everything before it: the
+	// whole history (in[0] may still be applying bob's last ones).
+	want, err := fetchRoomHistory(in[1].URL, "big", 500)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,6 +137,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stop() // after the rooms have stopped and said so
 		out, presence = shared, shared
+		stopOnline, err := m.shareOnline(dir, cfg.PresenceGrace)
+		if err != nil {
+			return err
+		}
+		defer stopOnline()
 	}
 	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, out)
 	defer chat.Close()
