@@ -110,13 +110,15 @@
         if (m.gen === tab.gen) enqueue(m);
         return;
       case 'state':
-        if (m.gen === tab.gen) showState(m.state, m.status);
+        // After the frames before it are applied, as hx-sse tells it: a
+        // frame applied later would replace what beacon.js marked (stale).
+        if (m.gen === tab.gen) inOrder(function () { showState(m.state, m.status); });
         return;
       case 'attach':
         if (tab.done || m.tabs.indexOf(tab.id) < 0) return;
         tab.gen = m.gen;
         (m.latest || []).forEach(enqueue);
-        showState(m.state, 0);
+        inOrder(function () { showState(m.state, 0); });
         return;
       case 'refuse':
         if (m.tabs.indexOf(tab.id) >= 0) refused(m.status);
@@ -144,7 +146,11 @@
 
   var queue = Promise.resolve();
   function enqueue(m) {
-    queue = queue.then(function () { return applyFrame(m); }).catch(function (e) {
+    inOrder(function () { return applyFrame(m); });
+  }
+  // inOrder runs fn once everything queued before it has run.
+  function inOrder(fn) {
+    queue = queue.then(fn).catch(function (e) {
       console.error('beacon: a live update failed', e);
     });
   }
