@@ -13,8 +13,9 @@ import (
 // marked streaming (not timed or logged as requests) and get no compression
 // or timeout middleware: both would hold events back.
 //
-// Who may do what: the dashboard and the rooms are for members unless
-// Access.PublicDashboard (the rooms also when guests may post), and every
+// Who may do what: the dashboard (and a metric's chart page) and the rooms
+// are for members unless Access.PublicDashboard (the rooms also when guests
+// may post); only an admin deletes a metric's series; and every
 // form POST carries its CSRF token (checkCSRF). Account pages need a
 // session (requireUser). /live authorizes each topic (a user's topic is its
 // owner's only, the server panel's an admin's). /api/ needs a bearer token
@@ -34,6 +35,8 @@ func (s *Server) routes(e *echo.Echo) {
 	dashboard, roomsOpen := membersOnly(open.dashboard), membersOnly(open.rooms)
 
 	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Rooms, s.Streams, s.Hub.Epoch()), dashboard, visitor)
+	e.GET("/charts/:name", handleSeriesPage(s.Board, s.Store, s.Store, s.Hub.Epoch()), dashboard, visitor)
+	e.POST("/charts/:name/delete", handleDeleteSeries(s.Board, s.Store), requireUser, checkCSRF)
 	e.GET("/live", handleLive(s.SSE, s.live, open, s.Logger), streaming, liveLimit, visitor)
 
 	e.GET("/rooms", handleOpenRoom)

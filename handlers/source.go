@@ -108,6 +108,12 @@ func (p *Publisher) Committed(events []db.Event) {
 				(*f)(e.Token)
 			}
 			continue
+		case db.KindSeriesDeleted:
+			var e db.SeriesDeleted
+			if json.Unmarshal(ev.Data, &e) == nil {
+				p.Board.DeleteSeries(e.Name)
+			}
+			continue
 		}
 		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
 		if err != nil {

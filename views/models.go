@@ -127,26 +127,6 @@ type CustomMetric struct {
 	At    time.Time
 }
 
-// Chart is the last Window of every series, drawn as one small SVG chart per series.
-type Chart struct {
-	Now    time.Time
-	Window time.Duration
-	Series []Series
-}
-
-// Series is one line of the chart.
-type Series struct {
-	Name   string
-	Unit   string
-	Points []Point // oldest first
-}
-
-// Point is one sample of a series.
-type Point struct {
-	At    time.Time
-	Value float64
-}
-
 // Activity is one item of the activity feed.
 type Activity struct {
 	Position int64
