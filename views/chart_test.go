@@ -483,10 +483,14 @@ func TestChartPanelRanges(t *testing.T) {
 func TestSeriesChartPage(t *testing.T) {
 	page := Page{Title: "queue depth", CSRF: "tok", Viewer: Viewer{ID: 1, Name: "ann", Admin: true}}
 	fig := SeriesFigure(chartAt(Series{Name: "queue depth"}, ChartDetail))
+	page.LiveURL = "/live?topics=chart%3A5m%3Aqueue+depth"
 	doc := render(t, SeriesChartPage(SeriesPage{Page: page, Name: "queue depth", DeleteAction: "/charts/queue%20depth/delete",
 		Panel: SeriesPanel{Range: DefaultChartRange(), Figure: fig}}))
 	if h := text(doc.Find("h1")); h != "queue depth" {
 		t.Errorf("h1 %q", h)
+	}
+	if got := doc.Find("#"+IDLive).AttrOr("hx-sse:connect", ""); got != page.LiveURL {
+		t.Errorf("the page's live connection %q, want %q", got, page.LiveURL)
 	}
 	if doc.Find("section#"+IDSeriesChart+" figure[data-series='queue depth']").Length() != 1 {
 		t.Error("no chart in the series panel")

@@ -62,7 +62,7 @@ func DashboardPage(d Dashboard, feed templ.Component) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = EmbeddablePanel(ChartPanel(d.Chart, false), OfferFor(d.Page, "chart", ""), false).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = EmbeddablePanel(ChartPanel(d.Chart, false), OfferFor(d.Page, "chart", ""), true).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

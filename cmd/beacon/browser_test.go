@@ -448,15 +448,15 @@ func TestBrowserDashboardLoads(t *testing.T) {
 	p.waitFor(`"Live connections" to count this page`,
 		`(() => { const f = figure('Live connections', region('Server')); return f && parseInt(f.replace(/,/g, ''), 10) >= 1 && f; })()`, &conns)
 
-	// The chart: a region whose heading names its window, with one image
-	// (an svg with role=img and an accessible name) per series.
+	// The chart: a region whose heading names its range, with one image
+	// (an svg with role=img, named by its title) per series.
 	var chart struct {
 		Heading string   `json:"heading"`
 		Labels  []string `json:"labels"`
 	}
 	p.eval(`(() => { const r = regionStarting('Last '); return r && {
 		heading: text(document.getElementById(r.getAttribute('aria-labelledby'))),
-		labels: [...r.querySelectorAll('svg[role="img"]')].map(s => s.getAttribute('aria-label') || '') }; })()`, &chart)
+		labels: [...r.querySelectorAll('svg[role="img"]')].map(s => text(s.querySelector(':scope > title'))) }; })()`, &chart)
 	if chart.Heading != "Last 5 minutes" {
 		t.Errorf("chart heading = %q, want Last 5 minutes", chart.Heading)
 	}
@@ -464,7 +464,7 @@ func TestBrowserDashboardLoads(t *testing.T) {
 		t.Errorf("the chart has no svg with role=img")
 	}
 	for _, l := range chart.Labels {
-		if !strings.Contains(l, " over the last 5 minutes") {
+		if !strings.HasSuffix(l, ", last 5 minutes") {
 			t.Errorf("chart image has accessible name %q, want it to say what it shows", l)
 		}
 	}
@@ -634,23 +634,24 @@ func TestBrowserPostedMetricAppears(t *testing.T) {
 	var series struct {
 		Name  string `json:"name"`
 		Label string `json:"label"`
-		Value string `json:"value"`
+		Last  string `json:"last"`
 	}
 	p.waitFor(`a chart series "queue depth" with an image`,
 		`(() => { const s = regionStarting('Last ') && regionStarting('Last ').querySelector('[data-series="queue depth"]');
 		const svg = s && s.querySelector('svg[role="img"]');
-		return svg && {name: text(s.querySelector('.series-name')), label: svg.getAttribute('aria-label'), value: text(s.querySelector('.series-value'))}; })()`, &series)
-	if series.Name != "queue depth" || !strings.HasPrefix(series.Label, "queue depth over the last 5 minutes, now 42 jobs") || series.Value != "42 jobs" {
-		t.Errorf("series = %+v, want its name, an image named \"queue depth over the last 5 minutes, now 42 jobs…\" and the value 42 jobs", series)
+		return svg && {name: text(s.querySelector('.series-name')), label: text(svg.querySelector(':scope > desc')),
+			last: text(s.querySelector('.series-stats dd'))}; })()`, &series)
+	if series.Name != "queue depth" || !strings.HasPrefix(series.Label, "Last 42 jobs, min 42 jobs, max 42 jobs") || series.Last != "42 jobs" {
+		t.Errorf("series = %+v, want its name, an image described \"Last 42 jobs, min 42 jobs, max 42 jobs…\" and the value 42 jobs", series)
 	}
 
 	// A second value replaces the card's figure; the chart keeps the peak.
 	browserPostMetric(t, in, "queue depth", "17", "jobs")
 	p.waitFor(`the card "queue depth" to show 17 jobs`,
 		`(() => { const f = figure('queue depth', region('Metrics')); return f && f.startsWith('17 jobs'); })()`, nil)
-	p.waitFor(`the chart to say "now 17 jobs, max 42 jobs"`,
+	p.waitFor(`the chart to say "Last 17 jobs, min 17 jobs, max 42 jobs"`,
 		`(() => { const svg = document.querySelector('[data-series="queue depth"] svg[role="img"]');
-		return svg && svg.getAttribute('aria-label') === 'queue depth over the last 5 minutes, now 17 jobs, max 42 jobs'; })()`, nil)
+		return svg && text(svg.querySelector(':scope > desc')).startsWith('Last 17 jobs, min 17 jobs, max 42 jobs'); })()`, nil)
 	p.checkMarker()
 }
 
