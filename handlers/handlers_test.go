@@ -25,13 +25,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestServer wires a Server to a real database file, as cmd/beacon does.
 func newTestServer(t *testing.T) (*Server, *db.Store) {
 	t.Helper()
+	return newTestServerWith(t, nil)
+}
+
+// newTestServerWith is newTestServer with the hub's metrics (nil: none
+// registered).
+func newTestServerWith(t *testing.T, metrics *live.Metrics) (*Server, *db.Store) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &Publisher{Log: log}
 	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), db.Options{OnCommit: pub.Committed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
+	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch(), Metrics: metrics})
 	board := NewBoard(hub, time.Second, log)
 	pub.Hub, pub.Board = hub, board
 	src := NewSource(store.Epoch(), store)
