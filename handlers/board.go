@@ -118,13 +118,22 @@ func (b *Board) addSample(s db.Sample) error {
 // Committed counts durable events for the events/s figure.
 func (b *Board) Committed(n int) { b.events.Add(uint64(n)) }
 
+// pokeDelay is how long the board waits after a poke before it publishes:
+// a script that posts several metrics at once makes one update of every
+// open dashboard, not one per metric (each update is every chart again).
+const pokeDelay = 50 * time.Millisecond
+
 // Run publishes the metrics panel and the charts every tick until ctx
-// ends, and at once after a poke (a sample posted, a series deleted). The
+// ends, and pokeDelay after a poke (a sample posted, a series deleted). The
 // zero-JavaScript stream's chart is published on ticks only: each of its
 // updates is a whole chart more on the viewer's page.
 func (b *Board) Run(ctx context.Context) {
 	t := time.NewTicker(b.tick)
 	defer t.Stop()
+	soon := time.NewTimer(time.Hour)
+	soon.Stop()
+	defer soon.Stop()
+	poked := false // soon is running
 	prevEvents, prevAt := b.events.Load(), time.Now()
 	// A first reading now, not a tick from now: pages and widgets opened
 	// in the first second would show zeros.
@@ -142,6 +151,16 @@ func (b *Board) Run(ctx context.Context) {
 			b.sample(now, rate)
 			tick = true
 		case <-b.poke:
+			if !poked {
+				poked = true
+				soon.Reset(min(pokeDelay, b.tick))
+			}
+			continue
+		case <-soon.C:
+		}
+		if poked {
+			poked = false
+			soon.Stop() // a tick publishes what the poke asked for
 		}
 		b.publish(time.Now(), tick)
 	}

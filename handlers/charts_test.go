@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,4 +212,42 @@ func TestStreamAppendsOnlyWhatChanged(t *testing.T) {
 		t.Errorf("the same frame was appended %d times:\n%s", n, seen.String())
 	}
 	hub.Close() // ends the stream now, not at its next heartbeat
+}
+
+// A script posting several metrics at once makes one update of every
+// dashboard, pokeDelay after the first, not one per metric.
+func TestBoardCoalescesPokes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := live.NewHub(live.HubConfig{Classify: Classify})
+		defer hub.Close()
+		b := NewBoard(hub, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); b.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		synctest.Wait() // the first reading is published
+		before := hub.Published()
+
+		for i, name := range []string{"a", "b", "c"} {
+			if err := b.AddSample(db.Sample{Name: name, Value: 1, At: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(pokeDelay / 5)
+			synctest.Wait()
+			if got := hub.Published(); got != before {
+				t.Fatalf("published %d frames %v after sample %d, before pokeDelay", got-before, time.Duration(i+1)*pokeDelay/5, i)
+			}
+		}
+		time.Sleep(pokeDelay - 3*pokeDelay/5)
+		synctest.Wait()
+		once := hub.Published()
+		if once == before {
+			t.Fatal("nothing published pokeDelay after the first sample")
+		}
+		time.Sleep(time.Second - pokeDelay - time.Millisecond)
+		synctest.Wait()
+		if got := hub.Published(); got != once {
+			t.Errorf("published again (%d frames) before the next tick", got-once)
+		}
+	})
 }

@@ -545,23 +545,19 @@ func writePoint(b *strings.Builder, x, y int) {
 	b.WriteString(strconv.Itoa(y))
 }
 
-// bucketTitle is what hovering a column says: its time, the mean value
-// and, for more than one sample, their spread: "12:03:05 · 42 jobs",
-// "12:03:05–12:03:10 · 41.5 jobs (3 samples, 40–44)".
+// bucketTitle is what hovering a column says: when it starts, and the
+// value, or the mean and the spread of several: "12:03:05 · 42 jobs",
+// "12:03:05 · avg 41.5 jobs (40–44)".
 func bucketTitle(b Bucket, col time.Duration, unit string) string {
 	format := "15:04:05"
 	if col >= time.Minute {
 		format = "15:04"
 	}
-	when := b.Start.UTC().Format(format)
-	if col > time.Second {
-		when += "–" + b.Start.Add(col).UTC().Format(format)
+	s := b.Start.UTC().Format(format) + " · "
+	if b.N == 1 {
+		return s + withUnit(formatValue(b.Avg()), unit)
 	}
-	s := when + " · " + withUnit(formatValue(b.Avg()), unit)
-	if b.N > 1 {
-		s += " (" + strconv.Itoa(b.N) + " samples, " + formatValue(b.Min) + "–" + formatValue(b.Max) + ")"
-	}
-	return s
+	return s + "avg " + withUnit(formatValue(b.Avg()), unit) + " (" + formatValue(b.Min) + "–" + formatValue(b.Max) + ")"
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

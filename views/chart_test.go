@@ -353,10 +353,10 @@ func TestSeriesFigure(t *testing.T) {
 	if hits.Length() != 5 {
 		t.Fatalf("%d hover columns, want one per column with samples", hits.Length())
 	}
-	if x, title := hits.Eq(1).AttrOr("x", ""), text(hits.Eq(1).Find("title")); x != "38" || title != "12:01:35–12:01:40 · 40 jobs (2 samples, 30–50)" {
+	if x, title := hits.Eq(1).AttrOr("x", ""), text(hits.Eq(1).Find("title")); x != "38" || title != "12:01:35 · avg 40 jobs (30–50)" {
 		t.Errorf("hover column x=%q says %q", x, title)
 	}
-	if title := text(hits.Eq(3).Find("title")); title != "12:04:50–12:04:55 · 3 jobs" {
+	if title := text(hits.Eq(3).Find("title")); title != "12:04:50 · 3 jobs" {
 		t.Errorf("a one-sample column says %q", title)
 	}
 }
