@@ -81,18 +81,24 @@ func newChartCache() chartCache {
 }
 
 // seriesInfo is a series and how it is drawn: its unit (read under
-// Board.mu) and its page, for a posted metric.
+// Board.mu), its page for a posted metric, and whether it is sampled every
+// tick (the server's own).
 type seriesInfo struct {
-	s    *stats.Series
-	unit string
-	link string
+	s        *stats.Series
+	unit     string
+	link     string
+	periodic bool
 }
 
-// builtinSeries are the server's own series, an admin's.
+// builtinSeries are the server's own series, an admin's. They get a sample
+// every tick, so they are drawn again when their columns move on (every
+// 5 seconds over 5 minutes), not at every sample: drawn every second, an
+// admin's dashboard cost 35 KB/s, and the cards above show every second's
+// figures anyway.
 func (b *Board) builtinSeries() []seriesInfo {
 	out := make([]seriesInfo, 0, 4)
 	for _, s := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
-		out = append(out, seriesInfo{s: s, unit: s.Unit})
+		out = append(out, seriesInfo{s: s, unit: s.Unit, periodic: true})
 	}
 	return out
 }
@@ -119,7 +125,7 @@ func (b *Board) figureLocked(ctx context.Context, si seriesInfo, ri int, size vi
 	}
 	version := si.s.Version()
 	f, ok := b.charts.figures[key]
-	if !ok || f.version != version || !f.end.Equal(end) || f.unit != si.unit {
+	if !ok || f.version != version && !si.periodic || !f.end.Equal(end) || f.unit != si.unit {
 		raw := si.s.Buckets(ri, end.Add(-r.Span), end)
 		buckets := make([]views.Bucket, len(raw))
 		for i, rb := range raw {

@@ -69,6 +69,16 @@ func TestBoardPublishesChartsWhenTheyChange(t *testing.T) {
 		t.Errorf("the tick after the poke published %q, want the stream's chart", ticked)
 	}
 
+	// The server's own series, sampled every tick, are drawn again when
+	// their columns move on, not at every sample.
+	b.sample(now.Add(2*time.Second), 3)
+	if got := topicsOf(b.chartFrames(ctx, now.Add(2*time.Second), true)); slices.Contains(got, "server-chart:5m") {
+		t.Errorf("a tick's sample of the server's series published %q", got)
+	}
+	if got := topicsOf(b.chartFrames(ctx, now.Add(5*time.Second), true)); !slices.Contains(got, "server-chart:5m") {
+		t.Errorf("the next column published %q, want the server's chart too", got)
+	}
+
 	// Pages get what was drawn, as of the last drawing.
 	c := b.ChartPanel(ctx, views.DefaultChartRange(), false)
 	if len(c.Figures) != 1 || !c.Nav {
