@@ -47,11 +47,14 @@ func chartResolutions() []stats.Resolution {
 }
 
 // figureKey names one drawing of a series: which series, over which range
-// (an index into views.ChartRanges) and at which size.
+// (an index into views.ChartRanges), at which size, and whether its name
+// links to its page (not in a widget, whose frame would follow the link
+// out of its token's reach).
 type figureKey struct {
 	series *stats.Series
 	rng    int
 	size   views.ChartSize
+	linked bool
 }
 
 // figure is a series drawn, and what it was drawn from: the same version,
@@ -113,13 +116,23 @@ func (b *Board) postedSeries() []seriesInfo {
 	return out
 }
 
+// unlinked is series without links to their pages: a widget's.
+func unlinked(series []seriesInfo) []seriesInfo {
+	out := make([]seriesInfo, len(series))
+	for i, si := range series {
+		si.link = ""
+		out[i] = si
+	}
+	return out
+}
+
 // figureLocked returns the figure of si over range ri at size as of now,
 // drawing it only if it changed since it was last drawn. b.chartMu is held.
 func (b *Board) figureLocked(ctx context.Context, si seriesInfo, ri int, size views.ChartSize, now time.Time, seen map[figureKey]bool) templ.Component {
 	r := views.ChartRanges()[ri]
 	col := r.Column(size)
 	end := views.ChartEnd(now, col)
-	key := figureKey{si.s, ri, size}
+	key := figureKey{si.s, ri, size, si.link != ""}
 	if seen != nil {
 		seen[key] = true
 	}
@@ -190,10 +203,9 @@ func (b *Board) chartFrames(ctx context.Context, now time.Time, tick bool) []liv
 		server.Figures = append(server.Figures, public.Figures...)
 		add(views.TopicServerChartRange(r), views.ChartPanel(server, true))
 		if ri == 0 {
-			public.Nav = false
-			add(views.TopicChart, views.ChartPanel(public, true))
+			add(views.TopicChart, views.ChartPanel(b.chartLocked(ctx, unlinked(posted), ri, views.ChartOverview, false, now, seen), true))
 			if tick {
-				add(views.TopicStreamChart, views.ChartPanelStatic(b.chartLocked(ctx, posted, ri, views.ChartCompact, false, now, seen)))
+				add(views.TopicStreamChart, views.ChartPanelStatic(b.chartLocked(ctx, unlinked(posted), ri, views.ChartCompact, false, now, seen)))
 			}
 		}
 		for _, si := range posted {
@@ -261,17 +273,18 @@ func (b *Board) ChartPanel(ctx context.Context, r views.ChartRange, server bool)
 }
 
 // WidgetChart returns the embedded chart widget's panel as last drawn: the
-// posted metrics over the default range, without range links.
+// posted metrics over the default range, without links.
 func (b *Board) WidgetChart(ctx context.Context) views.Chart {
-	c := b.ChartPanel(ctx, views.DefaultChartRange(), false)
-	c.Nav = false
-	return c
+	series := unlinked(b.postedSeries())
+	b.chartMu.Lock()
+	defer b.chartMu.Unlock()
+	return b.chartLocked(ctx, series, 0, views.ChartOverview, false, b.drawnAtLocked(), nil)
 }
 
 // StreamChart returns the zero-JavaScript stream's chart panel as last
 // drawn.
 func (b *Board) StreamChart(ctx context.Context) views.Chart {
-	series := b.postedSeries()
+	series := unlinked(b.postedSeries())
 	b.chartMu.Lock()
 	defer b.chartMu.Unlock()
 	return b.chartLocked(ctx, series, 0, views.ChartCompact, false, b.drawnAtLocked(), nil)

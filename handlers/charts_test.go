@@ -89,6 +89,13 @@ func TestBoardPublishesChartsWhenTheyChange(t *testing.T) {
 	if !strings.Contains(buf.String(), "<dd><bdi>9 jobs</bdi></dd>") {
 		t.Errorf("the panel's figure does not show the newest value: %.300s", buf.String())
 	}
+	for name, c := range map[string]views.Chart{"widget": b.WidgetChart(ctx), "stream": b.StreamChart(ctx)} {
+		buf.Reset()
+		c.Figures[0].Render(ctx, &buf) //nolint:errcheck // a bytes.Buffer
+		if c.Nav || strings.Contains(buf.String(), "<a ") || !strings.Contains(buf.String(), "9 jobs") {
+			t.Errorf("the %s's chart links out, or lacks the value: %.300s", name, buf.String())
+		}
+	}
 	if _, ok := b.SeriesPanel(ctx, views.DefaultChartRange(), "nobody"); ok {
 		t.Error("a page for a metric nobody posted")
 	}
