@@ -208,7 +208,7 @@ func (b *Board) chartFrames(ctx context.Context, now time.Time, tick bool) []liv
 				add(views.TopicStreamChart, views.ChartPanelStatic(b.chartLocked(ctx, unlinked(posted), ri, views.ChartCompact, false, now, seen)))
 			}
 		}
-		for _, si := range posted {
+		for _, si := range unlinked(posted) { // on its own page
 			fig := b.figureLocked(ctx, si, ri, views.ChartDetail, now, seen)
 			add(views.TopicSeries(r, si.s.Name), views.SeriesChartPanel(views.SeriesPanel{Range: r, Figure: fig}, true))
 		}
@@ -303,7 +303,7 @@ func (b *Board) SeriesPanel(ctx context.Context, r views.ChartRange, name string
 	if !ok {
 		return views.SeriesPanel{}, false
 	}
-	si := seriesInfo{s: s, unit: unit, link: views.SeriesPath(name)}
+	si := seriesInfo{s: s, unit: unit} // on its own page: no link to it
 	b.chartMu.Lock()
 	defer b.chartMu.Unlock()
 	return views.SeriesPanel{Range: r, Figure: b.figureLocked(ctx, si, rangeIndex(r), views.ChartDetail, b.drawnAtLocked(), nil)}, true

@@ -384,6 +384,7 @@ type chartGeom struct {
 	Top, PlotHeight, Bottom string // percentages
 	ValueTicks, TimeTicks   []axisTick
 	Band, Line, Dots        string // path data; empty when there is nothing
+	Spread                  string // the spread of columns without a neighbour, as bars
 	Hover                   []hoverColumn
 	Last, Min, Max          string // with the unit, or "–"
 	Empty                   bool
@@ -477,7 +478,7 @@ func (c SeriesChart) geom() chartGeom {
 	// line across a long silence would invent values.
 	maxGap := max(1, cols/10)
 	xOf := func(b Bucket) int { return int(b.Start.Sub(from) / col) }
-	var line, band, dots strings.Builder
+	var line, band, spread, dots strings.Builder
 	sparse := len(buckets)*4 <= cols
 	runStart := 0
 	flush := func(end int) { // the run buckets[runStart:end]
@@ -498,14 +499,23 @@ func (c SeriesChart) geom() chartGeom {
 				dots.WriteString("h0")
 			}
 		}
-		if !sh.band || len(run) < 2 {
+		if !sh.band {
 			return
 		}
-		spread := false
-		for _, b := range run {
-			spread = spread || y(b.Min) != y(b.Max)
+		if len(run) == 1 {
+			// A column alone: its spread is a bar, not an area.
+			if b := run[0]; y(b.Min) != y(b.Max) {
+				spread.WriteString("M")
+				writePoint(&spread, 2*xOf(b)+1, y(b.Max))
+				spread.WriteString("V" + strconv.Itoa(y(b.Min)))
+			}
+			return
 		}
-		if !spread {
+		wide := false
+		for _, b := range run {
+			wide = wide || y(b.Min) != y(b.Max)
+		}
+		if !wide {
 			return
 		}
 		band.WriteString("M")
@@ -527,7 +537,7 @@ func (c SeriesChart) geom() chartGeom {
 			runStart = i
 		}
 	}
-	g.Line, g.Band, g.Dots = line.String(), band.String(), dots.String()
+	g.Line, g.Band, g.Spread, g.Dots = line.String(), band.String(), spread.String(), dots.String()
 
 	if sh.hover {
 		g.Hover = make([]hoverColumn, len(buckets))

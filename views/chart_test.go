@@ -345,6 +345,11 @@ func TestSeriesFigure(t *testing.T) {
 	if d := data.Find("path.band").AttrOr("d", ""); d != "M39 167 41 800 41 800 39 500ZM117 950 119 300 119 333 117 950Z" {
 		t.Errorf("band %q", d)
 	}
+	// Column 0, alone, has no spread to draw; a lone column with one would
+	// be a bar (TestSeriesFigureYoungSeries).
+	if data.Find("path.spread").Length() != 0 {
+		t.Error("a lone column without spread has a bar")
+	}
 	// Sparse (5 of 60 columns): every column is a point too.
 	if d := data.Find("path.dots").AttrOr("d", ""); strings.Count(d, "h0") != 5 {
 		t.Errorf("dots %q, want 5", d)
@@ -364,14 +369,17 @@ func TestSeriesFigure(t *testing.T) {
 // A young series is drawn where its samples are, on the whole time axis,
 // as points: not stretched across the chart.
 func TestSeriesFigureYoungSeries(t *testing.T) {
-	s := Series{Name: "new", Buckets: []Bucket{col(1, 7), col(0, 9)}}
+	s := Series{Name: "new", Buckets: []Bucket{col(30, 1, 2), col(1, 7), col(0, 9)}}
 	doc := render(t, SeriesFigure(chartAt(s, ChartOverview)))
 	data := doc.Find("svg.data")
-	xs := pathNumbers(t, data.Find("path.line").AttrOr("d", ""))
-	if len(xs) != 4 || xs[0] != 117 || xs[2] != 119 {
-		t.Errorf("line %v: want the two newest columns, at the right edge", xs)
+	if d := data.Find("path.spread").AttrOr("d", ""); d != "M59 800V900" {
+		t.Errorf("the lone column's spread %q, want a bar from 2 to 1", d)
 	}
-	if d := data.Find("path.dots").AttrOr("d", ""); strings.Count(d, "h0") != 2 {
+	xs := pathNumbers(t, data.Find("path.line").AttrOr("d", ""))
+	if len(xs) != 6 || xs[0] != 59 || xs[2] != 117 || xs[4] != 119 {
+		t.Errorf("line %v: want the columns where the samples are, the newest at the right edge", xs)
+	}
+	if d := data.Find("path.dots").AttrOr("d", ""); strings.Count(d, "h0") != 3 {
 		t.Errorf("dots %q: a young series is drawn as points", d)
 	}
 	if ticks := doc.Find("svg.plot > text.tick"); !strings.Contains(text(ticks), "12:01") {
