@@ -60,6 +60,11 @@ type LogConfig struct {
 	// Duplicates is the window in which a retried publish is stored once;
 	// default DefaultDuplicates, at most MaxAge.
 	Duplicates time.Duration
+	// FirstSeq, when the stream is created by this call, is its first
+	// sequence (0 or 1: 1). A database that ran alone seeds a new cluster
+	// with it, so the log's positions go on after its own. An existing
+	// stream keeps its own (Log.FirstSeq says which).
+	FirstSeq uint64
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -115,6 +120,7 @@ type Log struct {
 	subject  string
 	epoch    string
 	replicas int
+	firstSeq uint64 // the sequence the stream was created to start at
 }
 
 // OpenLog binds the log's stream, creating it when it does not exist,
@@ -179,6 +185,7 @@ func (c *Client) openLogOnce(ctx context.Context, cfg LogConfig, replicas int) (
 			Duplicates:  cfg.Duplicates,
 			// Readers treat a hole in the sequence as lost history.
 			DenyDelete: true,
+			FirstSeq:   cfg.FirstSeq,
 			Metadata:   map[string]string{EpochKey: newEpoch()},
 		})
 		// Another instance created it first (its epoch differs, so the
@@ -202,7 +209,8 @@ func (c *Client) openLogOnce(ctx context.Context, cfg LogConfig, replicas int) (
 		c.log.Info("cluster log bounds changed", "stream", cfg.Stream, "max_age", cfg.MaxAge,
 			"max_bytes", cfg.MaxBytes, "duplicates", cfg.Duplicates)
 	}
-	return &Log{c: c, stream: s, name: cfg.Stream, subject: cfg.Subject, epoch: epoch, replicas: info.Config.Replicas}, nil
+	return &Log{c: c, stream: s, name: cfg.Stream, subject: cfg.Subject, epoch: epoch, replicas: info.Config.Replicas,
+		firstSeq: max(info.Config.FirstSeq, 1)}, nil
 }
 
 // newEpoch returns 16 random hex characters (like a database's epoch).
@@ -218,6 +226,10 @@ func (l *Log) Epoch() string { return l.epoch }
 
 // Replicas is how many servers store the log.
 func (l *Log) Replicas() int { return l.replicas }
+
+// FirstSeq returns the sequence the stream was created to start at: 1, or
+// the one after a seeding database's own positions (LogConfig.FirstSeq).
+func (l *Log) FirstSeq() uint64 { return l.firstSeq }
 
 // Append stores data as the log's next entry and returns its sequence.
 // msgID identifies the command: appending the same id again within the

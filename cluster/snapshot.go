@@ -175,6 +175,19 @@ func (s *Snapshots) prune(ctx context.Context) error {
 	return nil
 }
 
+// Newest describes the newest snapshot of the log's epoch without reading
+// it; ErrNoSnapshot when there is none.
+func (s *Snapshots) Newest(ctx context.Context) (Snapshot, error) {
+	ours, _, err := s.list(ctx)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%w: list snapshots: %w", ErrUnavailable, err)
+	}
+	if len(ours) == 0 {
+		return Snapshot{}, ErrNoSnapshot
+	}
+	return ours[0], nil
+}
+
 // Latest returns the newest snapshot of the log's epoch and a reader of its
 // bytes, which the caller must close; ErrNoSnapshot when there is none.
 // ctx bounds the whole download (DefaultSnapshotTimeout without a

@@ -360,6 +360,11 @@ func (c *createSession) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, 
 // secret, with its user as it is now (its role included: a change of role
 // takes effect at the session's next request), or ErrNotFound.
 func (s *Store) SessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
+	// A browser signed in on another instance may be here a moment later.
+	return findFresh(ctx, s, func() (Session, error) { return s.sessionBySecret(ctx, secret, now) })
+}
+
+func (s *Store) sessionBySecret(ctx context.Context, secret string, now time.Time) (Session, error) {
 	var sess Session
 	var at, exp, used, uat int64
 	err := s.r.QueryRowContext(ctx, `SELECT s.id, s.agent, s.created_at, s.expires_at, s.last_used_at,

@@ -112,7 +112,7 @@ func TestNotificationsAndReads(t *testing.T) {
 		t.Fatalf("bob's unread after ann read all: %d", u)
 	}
 	// The log says the same, in order, with the count after each event.
-	events, err := s.EventsAfter(ctx, []string{TopicUser(ann.ID)}, 0, 10)
+	events, _, err := s.EventsAfter(ctx, []string{TopicUser(ann.ID)}, 0, 10)
 	if err != nil || len(events) != 5 {
 		t.Fatalf("ann's events %+v %v", events, err)
 	}
@@ -231,5 +231,31 @@ func TestMigrationKeysOldNames(t *testing.T) {
 	list, err := s.Sessions(ctx, 4, time.Now())
 	if err != nil || len(list) != 1 || list[0].LastUsed.Before(before) {
 		t.Errorf("Bob's sessions after the upgrade: %+v, %v; want one last used at the upgrade", list, err)
+	}
+}
+
+// TestNotificationByPosition: a notification is found by its position for
+// its owner only (GET /notifications/:pos/open reads it to redirect).
+func TestNotificationByPosition(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	ann, _ := s.CreateUser(ctx, "ann", "$hash")
+	bob, _ := s.CreateUser(ctx, "bob", "$hash")
+	n, err := s.AddNotification(ctx, ann.ID, "Build failed", "3 tests", "/rooms/ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Notification(ctx, ann.ID, n.Position)
+	if err != nil || got.Title != "Build failed" || got.Link != "/rooms/ops" || got.Read || !got.At.Equal(n.At) {
+		t.Fatalf("Notification(ann) = %+v, %v; want %+v", got, err, n)
+	}
+	if _, err := s.Notification(ctx, bob.ID, n.Position); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bob reads ann's notification: %v, want ErrNotFound", err)
+	}
+	if _, err := s.MarkRead(ctx, ann.ID, []int64{n.Position}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Notification(ctx, ann.ID, n.Position); err != nil || !got.Read {
+		t.Errorf("after MarkRead: %+v, %v; want it read", got, err)
 	}
 }

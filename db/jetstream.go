@@ -35,6 +35,9 @@ func (j JetStream) Read(from int64) SharedReader {
 // Epoch implements Shared.
 func (j JetStream) Epoch() string { return j.Log.Epoch() }
 
+// FirstPosition implements Shared.
+func (j JetStream) FirstPosition() int64 { return int64(j.Log.FirstSeq()) }
+
 type jetStreamReader struct{ r *cluster.Reader }
 
 func (r jetStreamReader) Next(ctx context.Context) ([]Entry, error) {
@@ -50,3 +53,9 @@ func (r jetStreamReader) Next(ctx context.Context) ([]Entry, error) {
 }
 
 func (r jetStreamReader) Close() { r.r.Close() }
+
+// Last implements Shared.
+func (j JetStream) Last(ctx context.Context) (int64, error) {
+	_, last, err := j.Log.Bounds(ctx)
+	return int64(last), err
+}

@@ -56,6 +56,9 @@ func (c *addMessage) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, e
 	}
 	_, err = tx.Exec(`INSERT INTO messages (position, room, author, user_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		m.Position, m.Room, m.User, nullID(m.UserID), m.Content, m.At.UnixMilli())
+	if err == nil {
+		err = noteMessage(tx, m)
+	}
 	return m, []Event{e}, err
 }
 

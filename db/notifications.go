@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -185,6 +186,23 @@ func (s *Store) Notifications(ctx context.Context, userID int64, limit int) ([]N
 		return nil, 0, 0, err
 	}
 	return out, unread, head, nil
+}
+
+// Notification returns user's notification at position, or ErrNotFound
+// when it is not one of user's.
+func (s *Store) Notification(ctx context.Context, userID, position int64) (Notification, error) {
+	n := Notification{UserID: userID, Position: position}
+	var ms int64
+	err := s.r.QueryRowContext(ctx, `SELECT title, body, link, created_at, read_at IS NOT NULL
+		FROM notifications WHERE user_id = ? AND position = ?`, userID, position).Scan(&n.Title, &n.Body, &n.Link, &ms, &n.Read)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Notification{}, ErrNotFound
+	}
+	if err != nil {
+		return Notification{}, s.readErr(err)
+	}
+	n.At = fromMilli(ms)
+	return n, nil
 }
 
 // Unread returns user's unread count and the log's head, read at one moment.

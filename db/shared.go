@@ -119,6 +119,12 @@ type Shared interface {
 	Read(from int64) SharedReader
 	// Epoch names the log: positions of one log mean nothing in another.
 	Epoch() string
+	// FirstPosition is the position the log was made to start at: 1, or,
+	// when a database that ran alone seeded the cluster, the one after its
+	// own positions.
+	FirstPosition() int64
+	// Last is the newest position the log holds now.
+	Last(ctx context.Context) (int64, error)
 }
 
 // SharedReader delivers a shared log's entries in order, exactly once,
@@ -136,11 +142,6 @@ type SharedReader interface {
 // started without its cluster flags): only the log may change it.
 var ErrFollower = errors.New("db: this database follows a cluster's log; write through the cluster " +
 	"(start Beacon with its --nats or --nats-embed flags, and use the web pages for tokens and widgets)")
-
-// ErrUnavailable is returned by writes that could not be made now: the
-// shared log did not confirm them, or the database cannot be written.
-// The wrapped message says why, for a 503.
-var ErrUnavailable = errors.New("unavailable")
 
 // doShared publishes c to the shared log and waits until this instance
 // has applied it, so the caller reads its own write (read your writes),
@@ -219,9 +220,9 @@ func (s *Store) follow(from int64) {
 			continue
 		}
 		s.setFollowErr(nil)
+		s.advance(pending[len(pending)-1].Position)
 		retry, pending = 100*time.Millisecond, nil
 		if len(events) > 0 {
-			s.head = events[len(events)-1].Position
 			s.sincePrune += len(events)
 			if s.opts.OnCommit != nil {
 				s.opts.OnCommit(events)
@@ -256,10 +257,15 @@ func (s *Store) FollowErr() error {
 
 // joinShared makes this database follow the shared log and returns the
 // position to read it from. A database that has applied nothing of a
-// shared log takes the log's epoch (positions of the log are its
-// positions from now on); one that applied entries of another log is
-// refused, as is, for now, a database that ran as one process and holds
-// events of its own: its positions would collide with the log's.
+// shared log takes the log's epoch (positions of the log are its positions
+// from now on); one that applied entries of another log is refused.
+//
+// A database that ran alone (it holds events of its own) may seed a new
+// cluster: when the log was made to start right after its own positions,
+// it becomes the log's state at that position (its users, rooms, messages
+// and tokens intact; its old events, of another epoch, go: a client holding
+// one of their ids gets the current state and a resync). The caller then
+// stores a snapshot of it (Seeded), which every other instance starts from.
 func (s *Store) joinShared(ctx context.Context, path string) (int64, error) {
 	sh := s.opts.Shared
 	applied, err := appliedPosition(s.w)
@@ -273,13 +279,110 @@ func (s *Store) joinShared(ctx context.Context, path string) (int64, error) {
 	case applied > 0:
 		return 0, fmt.Errorf("db: %s follows another cluster log (epoch %s, this cluster's is %s): "+
 			"start this instance with an empty database", path, s.epoch, epoch)
-	case s.head > 0:
-		return 0, fmt.Errorf("db: %s has run as one process (%d events): joining a cluster with it is not supported yet; "+
-			"start this instance with an empty database", path, s.head)
+	case s.head > 0 && sh.FirstPosition() != s.head+1:
+		return 0, fmt.Errorf("db: %s has run as one process (%d events), and the cluster's log (epoch %s) was not made "+
+			"from it: start this instance with an empty database, or make this database the cluster's first instance "+
+			"(start it first, alone, on a new NATS store)", path, s.head, epoch)
 	}
-	if _, err := s.w.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'epoch'`, epoch); err != nil {
+	err = inTx(ctx, s.w, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE key = 'epoch'`, epoch); err != nil {
+			return err
+		}
+		if s.head == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(`DELETE FROM events`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('applied', ?)`, strconv.FormatInt(s.head, 10))
+		return err
+	})
+	if err != nil {
 		return 0, fmt.Errorf("db: open %s: take the cluster's epoch: %w", path, err)
 	}
-	s.epoch = epoch
-	return 1, nil
+	s.epoch, s.seeded = epoch, s.head > 0
+	return s.head + 1, nil
+}
+
+// Seeded reports whether this database seeded the cluster's log when it
+// was opened (see joinShared): the caller must store a snapshot of it, the
+// state every other instance starts from.
+func (s *Store) Seeded() bool { return s.seeded }
+
+// Applied returns the last position of the shared log this database has
+// applied, 0 for none.
+func (s *Store) Applied(ctx context.Context) (int64, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'applied'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.readErr(err)
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// advance records that the apply loop has applied the log up to pos, and
+// wakes whoever waits in catchUp.
+func (s *Store) advance(pos int64) {
+	s.waitMu.Lock()
+	s.appliedTo = pos
+	if s.progress != nil {
+		close(s.progress)
+		s.progress = nil
+	}
+	s.waitMu.Unlock()
+}
+
+// catchUpWait bounds how long a read that found nothing waits for this
+// instance to apply what the log holds.
+const catchUpWait = 2 * time.Second
+
+// catchUp waits, in shared mode, until this instance has applied every
+// entry the log held when it was called (at most catchUpWait), so that a
+// record another instance made a moment ago (a session signed in there,
+// whose browser's next request the load balancer sent here) is found here
+// too. Alone it returns at once: there is nothing to wait for.
+func (s *Store) catchUp(ctx context.Context) {
+	if s.shared == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	last, err := s.shared.Last(ctx)
+	if err != nil {
+		return
+	}
+	for {
+		s.waitMu.Lock()
+		if s.appliedTo >= last {
+			s.waitMu.Unlock()
+			return
+		}
+		if s.progress == nil {
+			s.progress = make(chan struct{})
+		}
+		progress := s.progress
+		s.waitMu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return
+		case <-s.following.Done():
+			return
+		}
+	}
+}
+
+// findFresh runs find; in shared mode, when it finds nothing, it catches up
+// with the log and runs it once more. Reads of records a browser may bring
+// from another instance (sessions, tokens) use it.
+func findFresh[T any](ctx context.Context, s *Store, find func() (T, error)) (T, error) {
+	v, err := find()
+	if errors.Is(err, ErrNotFound) && s.shared != nil {
+		s.catchUp(ctx)
+		return find()
+	}
+	return v, err
 }

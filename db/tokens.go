@@ -22,6 +22,8 @@ type Token struct {
 	// RoleMember), "" for a server token: what a token may do follows its
 	// owner's role, so a demotion takes effect at the token's next use.
 	OwnerRole string
+	// OwnerName is the owner's account name, "" for a server token.
+	OwnerName string
 }
 
 // CreateToken stores the hash of token under name with scopes, owned by
@@ -76,13 +78,17 @@ func (s *Store) SetServerToken(ctx context.Context, name, token string, scopes [
 }
 
 // TokenByValue returns the token whose value is token, revoked or not (the
-// caller says which), with its owner's role, or ErrNotFound.
+// caller says which), with its owner's role, or ErrNotFound. It only reads:
+// TouchToken records a use.
 func (s *Store) TokenByValue(ctx context.Context, token string) (Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` WHERE t.hash = ?`, hashOf(token)))
-	if err != nil {
-		return Token{}, s.readErr(err)
-	}
-	return t, nil
+	// A token made on another instance may be used here a moment later.
+	return findFresh(ctx, s, func() (Token, error) {
+		t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` WHERE t.hash = ?`, hashOf(token)))
+		if err != nil {
+			return Token{}, s.readErr(err)
+		}
+		return t, nil
+	})
 }
 
 // TouchToken records that token id was used at now. Callers may run it in
@@ -125,6 +131,53 @@ func (s *Store) Tokens(ctx context.Context, userID int64) ([]Token, error) {
 	return out, s.readErr(rows.Err())
 }
 
+// AllTokens lists every token, the server's and every person's, newest
+// first: the operator's list (beacon token list).
+func (s *Store) AllTokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM `+tokenTables+` ORDER BY t.id DESC`)
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, s.readErr(rows.Err())
+}
+
+// RevokeAnyToken revokes token id, whoever owns it, at now: the operator's
+// revocation (beacon token revoke). An unknown token, or one already
+// revoked, is ErrNotFound.
+func (s *Store) RevokeAnyToken(ctx context.Context, id int64, now time.Time) error {
+	_, err := s.do(ctx, now, &revokeToken{ID: id, Any: true})
+	return err
+}
+
+// TokensRevokedSince returns the ids of the API tokens revoked at or after
+// since, by any process: how a server learns of revocations made on the
+// command line, to close the live connections those tokens hold.
+func (s *Store) TokensRevokedSince(ctx context.Context, since time.Time) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM tokens WHERE revoked_at >= ? ORDER BY id`, since.UnixMilli())
+	if err != nil {
+		return nil, s.readErr(err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, s.readErr(rows.Err())
+}
+
 // RevokeToken revokes token id of userID (0: a server token) at now. A
 // token of someone else, or one already revoked, is ErrNotFound.
 func (s *Store) RevokeToken(ctx context.Context, userID, id int64, now time.Time) error {
@@ -132,27 +185,47 @@ func (s *Store) RevokeToken(ctx context.Context, userID, id int64, now time.Time
 	return err
 }
 
-// revokeToken is the command of RevokeToken.
+// revokeToken is the command of RevokeToken and RevokeAnyToken.
 type revokeToken struct {
 	UserID int64 `json:"user_id,omitempty"`
 	ID     int64 `json:"id"`
+	Any    bool  `json:"any,omitempty"` // whoever owns it
 }
 
 func init() { registerOp(func() Op { return new(revokeToken) }) }
 
 func (*revokeToken) kind() string { return "token_revoke" }
 
-func (c *revokeToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
-	res, err := tx.Exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id IS ? AND revoked_at IS NULL`,
-		at.UnixMilli(), c.ID, nullID(c.UserID))
+// apply revokes the token and announces it on TopicTokens, so that every
+// instance closes the live connections it holds (a tail's stream, a bot's
+// socket) when it applies it.
+func (c *revokeToken) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	res, err := tx.Exec(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND (? OR user_id IS ?) AND revoked_at IS NULL`,
+		at.UnixMilli(), c.ID, c.Any, nullID(c.UserID))
 	if err != nil {
 		return nil, nil, err
 	}
-	return nil, nil, mustChange(res)
+	if err := mustChange(res); err != nil {
+		return nil, nil, err
+	}
+	e, err := appendEvent(tx, pos, TopicTokens, KindTokenRevoked, at, TokenRevoked{Token: c.ID})
+	return nil, []Event{e}, err
+}
+
+// TopicTokens is the topic of events about API tokens. No client reads it:
+// its events tell every instance to close a token's live connections.
+const TopicTokens = "tokens"
+
+// KindTokenRevoked is the kind of the event of a revoked API token.
+const KindTokenRevoked = "token_revoked"
+
+// TokenRevoked is the data of a KindTokenRevoked event.
+type TokenRevoked struct {
+	Token int64 `json:"token"`
 }
 
 const (
-	tokenColumns = `t.id, COALESCE(t.user_id, 0), t.name, t.scopes, t.created_at, t.last_used_at, t.revoked_at, COALESCE(u.role, '')`
+	tokenColumns = `t.id, COALESCE(t.user_id, 0), t.name, t.scopes, t.created_at, t.last_used_at, t.revoked_at, COALESCE(u.role, ''), COALESCE(u.name, '')`
 	tokenTables  = `tokens t LEFT JOIN users u ON u.id = t.user_id`
 )
 
@@ -161,7 +234,7 @@ func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var scopes string
 	var at int64
 	var used, revoked sql.NullInt64
-	err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &at, &used, &revoked, &t.OwnerRole)
+	err := row.Scan(&t.ID, &t.UserID, &t.Name, &scopes, &at, &used, &revoked, &t.OwnerRole, &t.OwnerName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNotFound
 	}

@@ -68,8 +68,11 @@ func (c *createWidgetToken) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Eve
 // WidgetTokenByID returns widget token id, revoked or not (the caller says
 // which), or ErrNotFound.
 func (s *Store) WidgetTokenByID(ctx context.Context, id int64) (WidgetToken, error) {
-	w, err := scanWidgetToken(s.r.QueryRowContext(ctx, `SELECT `+widgetColumns+` FROM `+widgetTables+` WHERE w.id = ?`, id))
-	return w, s.readErr(err)
+	// A widget made on another instance may be shown here a moment later.
+	return findFresh(ctx, s, func() (WidgetToken, error) {
+		w, err := scanWidgetToken(s.r.QueryRowContext(ctx, `SELECT `+widgetColumns+` FROM `+widgetTables+` WHERE w.id = ?`, id))
+		return w, s.readErr(err)
+	})
 }
 
 // WidgetTokens lists the newest limit widget tokens made by userID, or by

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -96,8 +97,17 @@ func (s *Store) run() {
 func (s *Store) commit(group []*writeRequest) {
 	outs := make([]outcome, len(group))
 	var events []Event
-	head := s.head
+	var head int64
+	if s.opts.PageLimit != nil {
+		// Raising the limit can fail as the disk would: the commit says so.
+		s.w.Exec("PRAGMA max_page_count = " + strconv.Itoa(s.opts.PageLimit())) //nolint:errcheck
+	}
 	err := inTx(context.Background(), s.w, func(tx *sql.Tx) error {
+		// The head is read under the write lock, not kept in memory:
+		// another process (the command line) may have appended since.
+		if err := tx.QueryRow(`SELECT ` + headSQL).Scan(&head); err != nil {
+			return err
+		}
 		for i, req := range group {
 			if outs[i].err = req.ctx.Err(); outs[i].err != nil {
 				continue // the caller gave up before the writer got here
@@ -120,8 +130,23 @@ func (s *Store) commit(group []*writeRequest) {
 		for i := range outs {
 			outs[i] = outcome{err: err}
 		}
-	} else {
-		s.head = head
+	}
+	// The disk's state, for WriteError: the first refusal of this group, or none.
+	var fault *unavailableError
+	wrote := false
+	for i := range outs {
+		outs[i].err = asUnavailable(outs[i].err)
+		if fault == nil {
+			errors.As(outs[i].err, &fault)
+		}
+		wrote = wrote || outs[i].err == nil
+	}
+	if fault != nil {
+		s.fault.Store(fault)
+	} else if wrote {
+		s.fault.Store(nil)
+	}
+	if err == nil {
 		if len(events) > 0 {
 			s.sincePrune += len(events)
 			if s.opts.OnCommit != nil {
@@ -151,7 +176,10 @@ func applyOne(tx *sql.Tx, pos int64, c Command) (any, []Event, error) {
 	res, evs, err := c.Op.apply(tx, pos, c.At)
 	if err != nil {
 		if _, rerr := tx.Exec("ROLLBACK TO write"); rerr != nil {
-			return nil, nil, &dbFailure{rerr}
+			// SQLite rolls the whole transaction back itself after some
+			// errors (a full disk, an I/O error): the group failed for the
+			// reason this command did.
+			return nil, nil, &dbFailure{err}
 		}
 		res, evs = nil, nil
 	}

@@ -175,7 +175,7 @@ func TestFailingWriteFailsAlone(t *testing.T) {
 	if g := s.groups.Load() - groupsBefore; g != 2 {
 		t.Errorf("%d transactions after the blocker, want 2 (blocker, then the group)", g)
 	}
-	events, err := s.EventsAfter(context.Background(), []string{"activity"}, 0, 100)
+	events, _, err := s.EventsAfter(context.Background(), []string{"activity"}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,7 @@ func TestBoardDeleteSeries(t *testing.T) {
 // second copy, so the next frame cannot be conflated with it.
 func TestStreamAppendsOnlyWhatChanged(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	srv, store := newTestServerWith(t, live.NewMetrics(reg))
+	srv, store := newTestServerOf(t, db.Options{}, live.NewMetrics(reg))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	ctx := context.Background()

@@ -24,8 +24,9 @@ const maxWidgetTTL = 366 * 24 * time.Hour
 
 // handleMintWidgetToken serves POST /embed/tokens, the "Embed" button's form:
 // widget, room, post, origins (separated by spaces or commas) and ttl. It
-// answers htmx with the snippets as a fragment, and a form sent without
-// JavaScript with a page that shows them.
+// answers htmx with the snippets as a fragment; a form sent without
+// JavaScript is redirected to GET /embed/tokens, which shows them once (a
+// flash): reloading that page makes no second token.
 //
 // Every token is stored under its maker's account before it is signed with
 // its id: its maker (and any admin) lists and revokes it on /settings. So a
@@ -37,7 +38,7 @@ const maxWidgetTTL = 366 * 24 * time.Hour
 // The snippets point at the public URL when there is one (behind a proxy
 // the request's own address is the proxy's upstream), else at the origin
 // the form came from.
-func handleMintWidgetToken(secret []byte, store widgetMaker, site Site) echo.HandlerFunc {
+func handleMintWidgetToken(secret []byte, store widgetMaker, site Site, flash flashKeys) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		claims := widget.Claims{
 			Widget: c.FormValue("widget"),
@@ -78,18 +79,38 @@ func handleMintWidgetToken(secret []byte, store widgetMaker, site Site) echo.Han
 		if err != nil {
 			return err
 		}
-		base := site.origin(c)
-		s := views.EmbedSnippet{
-			Widget:  claims.Widget,
-			IFrame:  widget.IFrame(base, "/embed", token, claims),
-			Stream:  widget.IFrame(base, "/stream", token, claims),
-			Expires: time.Unix(claims.Expires, 0),
-			Post:    claims.Post,
-			Origins: claims.Origins,
-		}
 		if c.Request().Header.Get("HX-Request") == "true" {
-			return render(c, http.StatusOK, views.EmbedSnippetFragment(s))
+			return render(c, http.StatusOK, views.EmbedSnippetFragment(snippetOf(site.origin(c), token, claims)))
 		}
-		return render(c, http.StatusOK, views.EmbedSnippetPage(views.Page{Title: "Embed"}, s))
+		flash.set(c, flashWidgetToken, token)
+		return c.Redirect(http.StatusSeeOther, "/embed/tokens")
+	}
+}
+
+// handleNewWidgetToken serves GET /embed/tokens, where the "Embed" form sent
+// without JavaScript lands: the snippets of the token it just made, once.
+// Without one (a reload, a bookmark) it goes to /settings, which lists the
+// widget tokens.
+func handleNewWidgetToken(secret []byte, site Site, flash flashKeys) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := flash.take(c, flashWidgetToken)
+		claims, err := widget.Parse(secret, token, time.Now())
+		if !ok || err != nil {
+			return c.Redirect(http.StatusSeeOther, "/settings")
+		}
+		c.Response().Header().Set("Cache-Control", "no-store") // shown once
+		return render(c, http.StatusOK, views.EmbedSnippetPage(views.Page{Title: "Embed"}, snippetOf(site.origin(c), token, claims)))
+	}
+}
+
+// snippetOf is the snippets of a widget token, pointing at base.
+func snippetOf(base, token string, claims widget.Claims) views.EmbedSnippet {
+	return views.EmbedSnippet{
+		Widget:  claims.Widget,
+		IFrame:  widget.IFrame(base, "/embed", token, claims),
+		Stream:  widget.IFrame(base, "/stream", token, claims),
+		Expires: time.Unix(claims.Expires, 0),
+		Post:    claims.Post,
+		Origins: claims.Origins,
 	}
 }

@@ -89,9 +89,12 @@ func classify(err error) (int, errorBody) {
 		return http.StatusNotFound, errorBody{Error: "not found"}
 	case errors.Is(err, db.ErrFollower):
 		return http.StatusServiceUnavailable, errorBody{Error: strings.TrimPrefix(db.ErrFollower.Error(), "db: ")}
+	case errors.Is(err, db.ErrInvalid):
+		return http.StatusBadRequest, errorBody{Error: db.Reason(err)}
+	case errors.Is(err, db.ErrExists):
+		return http.StatusConflict, errorBody{Error: db.Reason(err)}
 	case errors.Is(err, db.ErrUnavailable):
-		return http.StatusServiceUnavailable, errorBody{Error: strings.TrimPrefix(err.Error(), db.ErrUnavailable.Error()+": ") +
-			"; try again in a moment"}
+		return http.StatusServiceUnavailable, errorBody{Error: db.Reason(err) + "; try again later"}
 	case errors.Is(err, db.ErrClosed):
 		return http.StatusServiceUnavailable, errorBody{Error: "shutting down; try again in a moment"}
 	default:

@@ -25,23 +25,30 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestServer wires a Server to a real database file, as cmd/beacon does.
 func newTestServer(t *testing.T) (*Server, *db.Store) {
 	t.Helper()
-	return newTestServerWith(t, nil)
+	return newTestServerWith(t, db.Options{})
 }
 
-// newTestServerWith is newTestServer with the hub's metrics (nil: none
-// registered).
-func newTestServerWith(t *testing.T, metrics *live.Metrics) (*Server, *db.Store) {
+// newTestServerWith is newTestServer with the database's options.
+func newTestServerWith(t *testing.T, opts db.Options) (*Server, *db.Store) {
+	t.Helper()
+	return newTestServerOf(t, opts, nil)
+}
+
+// newTestServerOf is newTestServer with the database's options and the
+// hub's metrics (nil: none registered).
+func newTestServerOf(t *testing.T, opts db.Options, metrics *live.Metrics) (*Server, *db.Store) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &Publisher{Log: log}
-	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), db.Options{OnCommit: pub.Committed})
+	opts.OnCommit = pub.Committed
+	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch(), Metrics: metrics})
 	board := NewBoard(hub, time.Second, log)
 	pub.Hub, pub.Board = hub, board
-	src := NewSource(store.Epoch(), store)
+	src := NewSource(store.Epoch(), store, log)
 	reg := rooms.NewRegistry(rooms.Config{}, &RoomOutput{Hub: hub, Log: log})
 	t.Cleanup(func() {
 		reg.Close()
@@ -59,6 +66,7 @@ func newTestServerWith(t *testing.T, metrics *live.Metrics) (*Server, *db.Store)
 	})
 	pub.OnSessionEnded(srv.EndSession)
 	pub.OnWidgetRevoked(srv.EndWidget)
+	pub.OnTokenRevoked(srv.EndToken)
 	return srv, store
 }
 
@@ -110,7 +118,7 @@ func TestIngestBadInputChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	events, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
+	events, _, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
 	if err != nil || len(events) != 0 {
 		t.Fatalf("bad input stored events: %v %v", events, err)
 	}
@@ -129,7 +137,7 @@ func TestIngestStoresAndAnswers(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a.Position == 0 || a.Text != "Deployed" {
 		t.Fatalf("activity answer %s", w.Body)
 	}
-	events, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
+	events, _, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
 	if err != nil || len(events) != 1 || events[0].Position != a.Position {
 		t.Fatalf("stored events %v %v, want the one answered", events, err)
 	}
@@ -193,7 +201,7 @@ func TestSnapshotRendersARoomAtItsPosition(t *testing.T) {
 	if _, err := store.AddMessage(ctx, "other", "bob", "elsewhere", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	frames, at, err := NewSource(store.Epoch(), store).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
+	frames, at, err := NewSource(store.Epoch(), store, slog.New(slog.DiscardHandler)).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
 	if err != nil {
 		t.Fatal(err)
 	}

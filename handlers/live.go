@@ -48,6 +48,12 @@ func roomTopic(topic string) bool {
 	return false
 }
 
+// directoryTopic reports whether topic is the rooms index's or the online
+// list's: read like the rooms'.
+func directoryTopic(topic string) bool {
+	return topic == views.TopicRoomsIndex || topic == views.TopicOnline
+}
+
 // serverTopic reports whether topic carries the server panel: an admin's.
 func serverTopic(topic string) bool {
 	ct, ok := views.ParseChartTopic(topic)
@@ -59,31 +65,34 @@ func serverTopic(topic string) bool {
 type topicAccess struct {
 	dashboard bool // the dashboard's topics
 	rooms     bool // the rooms' topics
+	guests    bool // signed-out visitors may post under a chosen name
 }
 
 // viewerTopics is the rule of /live: the dashboard's and the rooms' topics
 // for members (and for signed-out visitors as open says), the server
-// panel's for admins, and a user's private topic for that user only.
+// panel's for admins, and a user's private topic for that user only. A
+// request with a token of scope read acts as its owner (accountOf); a
+// server token reads what an admin reads, and no one's private topic.
 func viewerTopics(c echo.Context, open topicAccess) topicRule {
 	return func(topic string) error {
-		s := sessionOf(c)
+		a, ok := accountOf(c)
 		signIn := func(what string) error {
 			return &fieldError{Status: http.StatusUnauthorized, Field: "topics",
-				Message: fmt.Sprintf("sign in to read %q: this server shows its %s to members only", topic, what)}
+				Message: fmt.Sprintf("sign in (or send an API token with scope read) to read %q: this server shows its %s to members only", topic, what)}
 		}
 		switch {
 		case dashboardTopic(topic):
-			if s == nil && !open.dashboard {
+			if !ok && !open.dashboard {
 				return signIn("dashboard")
 			}
 			return nil
-		case roomTopic(topic):
-			if s == nil && !open.rooms {
+		case roomTopic(topic), directoryTopic(topic):
+			if !ok && !open.rooms {
 				return signIn("rooms")
 			}
 			return nil
 		case serverTopic(topic):
-			if s == nil || !s.User.Admin() {
+			if !ok || !a.Admin {
 				return &fieldError{Status: http.StatusForbidden, Field: "topics",
 					Message: fmt.Sprintf("%q is the server panel's topic; only an admin may read it", topic)}
 			}
@@ -92,10 +101,13 @@ func viewerTopics(c echo.Context, open topicAccess) topicRule {
 			return &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", topic)}
 		}
 		switch {
-		case s == nil:
+		case !ok:
 			return &fieldError{Status: http.StatusForbidden, Field: "topics",
 				Message: fmt.Sprintf("%q is a private topic; sign in as its owner to read it", topic)}
-		case topic != views.TopicUser(s.User.ID):
+		case a.ID == 0:
+			return &fieldError{Status: http.StatusForbidden, Field: "topics",
+				Message: fmt.Sprintf("%q is a private topic, and a server token is no one's: use a token its owner made (or beacon token create --user)", topic)}
+		case topic != views.TopicUser(a.ID):
 			return &fieldError{Status: http.StatusForbidden, Field: "topics",
 				Message: fmt.Sprintf("%q is another person's private topic", topic)}
 		}
@@ -120,30 +132,38 @@ func isUserTopic(topic string) bool {
 
 // handleLive serves GET /live?topics=a,b,c: the page's one SSE connection.
 // It resumes from Last-Event-ID, or from the position in ?after= that the
-// page was rendered at.
+// page was rendered at. Programs (beacon tail) add format=json.
 //
 // A signed-in viewer's stream belongs to its session: signing out, or
-// revoking the session, ends it at once.
-func handleLive(sse *live.SSE, sessions *liveSessions, open topicAccess, log *slog.Logger) echo.HandlerFunc {
+// revoking the session, ends it at once; a program's (a token of scope
+// read, bearerAccount) to its token, and revoking the token ends it.
+func handleLive(sse *live.SSE, held conns, open topicAccess, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c, open))
 		if err != nil {
 			return err
 		}
+		program := false
+		switch f := c.QueryParam("format"); f {
+		case "":
+		case "json":
+			program = true // every event named by its topic, its data a JSON object (live/program.go)
+		default:
+			return badField("format", `must be "json" (for programs: each event named by its topic, its data a JSON object) or left out (got %q)`, truncate(f, 32))
+		}
 		resume := c.Request().Header.Get("Last-Event-ID")
 		if resume == "" {
 			resume = c.QueryParam("after")
 		}
-		r := c.Request()
-		if s := sessionOf(c); s != nil {
-			ctx, release := sessions.hold(r.Context(), s.ID)
-			defer release()
-			r = r.WithContext(ctx)
-		}
+		a, ok := accountOf(c)
+		ctx, release := held.hold(c.Request().Context(), a, ok)
+		defer release()
+		r := c.Request().WithContext(ctx)
 		err = sse.Serve(c.Response(), r, live.Request{
-			Topics: topics,
-			Resume: resume,
-			User:   viewerKey(c),
+			Topics:  topics,
+			Resume:  resume,
+			User:    liveUserKey(c, open.guests),
+			Program: program,
 		})
 		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
 			log.Debug("live stream ended", "err", err)

@@ -7,7 +7,10 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
+
+	"github.com/beacon-live/beacon/views"
 )
 
 // ParsePublicURL checks the URL people reach Beacon at (--public-url) and
@@ -125,6 +128,18 @@ func (s Site) origin(c echo.Context) string {
 	return scheme + "://" + canonicalHost(c.Request().Host, scheme)
 }
 
+// behindProxy is the hint a refused socket's reason ends with when Beacon
+// runs behind a reverse proxy that does not pass what it was asked for:
+// without a public URL, the server's origin comes from the Host and
+// X-Forwarded-Proto the proxy passes.
+func (s Site) behindProxy(c echo.Context) string {
+	if s.PublicURL != "" {
+		return ""
+	}
+	return " (behind a reverse proxy: pass the Host the browser asked for, port included, and X-Forwarded-Proto, " +
+		"or start Beacon with --public-url; see docs/deploy.md)"
+}
+
 // checkSocketOrigin refuses, with 403 saying what came and what was
 // expected (the page will show it), a WebSocket upgrade whose Origin is not
 // this server's: scheme, host and port must all match, so neither another
@@ -132,17 +147,30 @@ func (s Site) origin(c echo.Context) string {
 // cookies. It stands in for the upgrader's own check, which answers a bare
 // "Forbidden" and compares only the host. A request without Origin is not
 // a browser's (browsers always send it on a WebSocket) and passes: programs
-// authenticate with what they send.
+// authenticate with what they send. So does one that came with an API
+// token (bearerAccount, before this): no browser sends one by itself.
+//
+// A page's socket check (views.HeaderSocketCheck: a plain GET, which a
+// browser sends without Origin) is judged with the origin the page names
+// in that header, so the page learns the reason its upgrade was refused.
+// The header only ever explains: a request that is no upgrade gets no
+// socket, whatever it names.
 func (s Site) checkSocketOrigin(next echo.HandlerFunc) echo.HandlerFunc {
 	why := "this server's own origin"
 	if s.PublicURL != "" {
 		why = "the server's --public-url"
 	}
 	return func(c echo.Context) error {
+		if byToken(c) {
+			return next(c)
+		}
 		origin := c.Request().Header.Get("Origin")
+		if origin == "" && !websocket.IsWebSocketUpgrade(c.Request()) {
+			origin = c.Request().Header.Get(views.HeaderSocketCheck)
+		}
 		if want := s.origin(c); origin != "" && canonicalOrigin(origin) != want {
 			return &fieldError{Status: http.StatusForbidden, Field: "Origin",
-				Message: fmt.Sprintf("a page from %q may not open this socket; only pages from %s (%s) may", truncate(origin, 100), want, why)}
+				Message: fmt.Sprintf("a page from %q may not open this socket; only pages from %s (%s) may%s", truncate(origin, 100), want, why, s.behindProxy(c))}
 		}
 		return next(c)
 	}

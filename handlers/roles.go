@@ -84,6 +84,15 @@ func (s *Server) WatchRevocations(ctx context.Context) {
 			for _, id := range ids {
 				s.widgets.end(id)
 			}
+			if ids, err = s.Store.TokensRevokedSince(ctx, now.Add(-2*revocationPoll)); err != nil {
+				if ctx.Err() == nil {
+					s.Logger.Warn("look for revoked API tokens", "err", err)
+				}
+				continue
+			}
+			for _, id := range ids {
+				s.tokenConns.end(id)
+			}
 		}
 	}
 }

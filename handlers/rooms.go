@@ -69,11 +69,11 @@ func newChatRate(l ChatLimits, clientIP func(*http.Request) string) *chatRate {
 	return &chatRate{keyed: limit.New(l.Rate, l.Burst), rate: l.Rate, clientIP: clientIP}
 }
 
-// keyOf returns whom a request's messages count against: its account, or
-// its address when signed out.
+// keyOf returns whom a request's messages count against: its account (a
+// session's, or a chat token's owner), or its address when signed out.
 func (r *chatRate) keyOf(c echo.Context) string {
-	if s := sessionOf(c); s != nil {
-		return views.TopicUser(s.User.ID)
+	if a, ok := accountOf(c); ok && a.ID != 0 {
+		return views.TopicUser(a.ID)
 	}
 	return r.guestKey(c.Request())
 }
@@ -162,6 +162,8 @@ type roomPages struct {
 	users   userFinder
 	epoch   string
 	guests  bool // signed-out visitors may post under a chosen name
+	reads   roomReads
+	log     *slog.Logger
 }
 
 // handleRoom serves GET /rooms/:room: the last messages rendered on the
@@ -191,6 +193,9 @@ func (p *roomPages) render(c echo.Context, status int, name string, before int64
 	page, bellHead, err := pageFor(c, p.unread, "#"+name)
 	if err != nil {
 		return err
+	}
+	if before == 0 && page.Viewer.SignedIn() {
+		markOpened(c.Request().Context(), p.reads, p.log, page.Viewer.ID, name, msgs)
 	}
 	head = min(head, bellHead)
 	r := views.Room{
@@ -409,6 +414,12 @@ func checkContent(s string, maxBytes int) (string, error) {
 	return s, nil
 }
 
+// errNoUpgrade answers a request for a room socket that is no WebSocket
+// upgrade: usually a reverse proxy that does not pass the upgrade on.
+var errNoUpgrade = &fieldError{Status: http.StatusBadRequest, Field: "Upgrade",
+	Message: "this request for a WebSocket reached Beacon without its upgrade (Upgrade: websocket, Connection: upgrade); " +
+		"a reverse proxy in front must pass both (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade and Connection; see docs/deploy.md)"}
+
 // socketUpgrader upgrades room sockets. The route's Site.checkSocketOrigin
 // has checked the Origin of every upgrade (scheme, host and port, or the
 // public URL) and answered a foreign one with the reason, so no other site
@@ -422,9 +433,10 @@ var socketUpgrader = websocket.Upgrader{
 
 // handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
 // it and gets HTML fragments back; programs choosing the beacon.v1.json
-// subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
-// is replayed what it missed.
-func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, sessions *liveSessions,
+// subprotocol get JSON, and may come with a token of scope chat instead of
+// a cookie (bearerAccount). A reconnecting socket sends ?after=<its last
+// id> and is replayed what it missed.
+func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, held conns,
 	guests bool, limits ChatLimits, chat *chatRate, log *slog.Logger) echo.HandlerFunc {
 	limits.fill()
 	return func(c echo.Context) error {
@@ -436,16 +448,23 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if err != nil {
 			return err
 		}
-		// The socket belongs to its session from before the upgrade, so a
-		// sign-out at any moment after the session was read ends it.
-		ctx := c.Request().Context()
+		if !websocket.IsWebSocketUpgrade(c.Request()) {
+			if c.Request().Header.Get(views.HeaderSocketCheck) != "" {
+				// The page's socket check: nothing before the upgrade
+				// refuses this socket (a full room says so after it).
+				return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+			}
+			return errNoUpgrade
+		}
+		// The socket belongs to its session (or token) from before the
+		// upgrade, so a sign-out or a revocation at any moment after it was
+		// read ends it.
 		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
-		sess := sessionOf(c)
-		if sess != nil {
-			var release func()
-			ctx, release = sessions.hold(ctx, sess.ID)
-			defer release()
-			topics = append(topics, views.TopicUser(sess.User.ID))
+		acct, signedIn := accountOf(c)
+		ctx, release := held.hold(c.Request().Context(), acct, signedIn)
+		defer release()
+		if signedIn {
+			topics = append(topics, views.TopicUser(acct.ID))
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
@@ -455,12 +474,16 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		if sess != nil {
-			// Signing out closes it with 1008, so the page does not just
-			// come back.
+		if signedIn {
+			// Signing out (or revoking the token) closes it with 1008, so
+			// the page or program does not just come back.
+			why := "signed out"
+			if acct.Token != 0 {
+				why = "token revoked"
+			}
 			stop := context.AfterFunc(ctx, func() {
 				conn.WriteControl(websocket.CloseMessage, //nolint:errcheck // closing anyway
-					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "signed out"), time.Now().Add(time.Second))
+					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, why), time.Now().Add(time.Second))
 				conn.Close()
 			})
 			defer stop()
@@ -478,7 +501,7 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			Request: live.Request{
 				Topics: topics,
 				Resume: c.QueryParam("after"),
-				User:   cmp.Or(viewerKey(c), user),
+				User:   chatUserKey(userID, user),
 			},
 			Mode:  mode,
 			Hello: s.hello,
@@ -494,12 +517,15 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 	}
 }
 
-// chatIdentity says who a socket posts as: the signed-in account, or, when
-// guests may post, the name chosen on the page (cookie) or by a program
-// (?name=), which must not be an account's.
+// chatIdentity says who a socket posts as: the signed-in account (or a
+// chat token's owner), or, when guests may post, the name chosen on the
+// page (cookie) or by a program (?name=), which must not be an account's.
 func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64, error) {
-	if s := sessionOf(c); s != nil {
-		return s.User.Name, s.User.ID, nil
+	if a, ok := accountOf(c); ok {
+		if a.ID == 0 {
+			return "", 0, errServerTokenChat
+		}
+		return a.Name, a.ID, nil
 	}
 	if !guests {
 		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "session",
@@ -680,6 +706,8 @@ func render(c echo.Context, status int, comp templ.Component) error {
 type RoomOutput struct {
 	Hub framePublisher
 	Log *slog.Logger
+	// Directory, when set, hears who is in each room, for the rooms index.
+	Directory *Directory
 }
 
 // framePublisher is what RoomOutput needs of the hub.
@@ -692,6 +720,9 @@ var _ rooms.Output = (*RoomOutput)(nil)
 
 // Presence implements rooms.Output.
 func (o *RoomOutput) Presence(room string, online []string) {
+	if o.Directory != nil {
+		o.Directory.RoomPresence(room, online)
+	}
 	o.publish(views.TopicPresence(room), views.OnlineList(online, true),
 		map[string]any{"type": "presence", "room": room, "online": nonNil(online)})
 }
@@ -710,6 +741,9 @@ func (o *RoomOutput) Typing(room string, typing []string) {
 
 // Stopped implements rooms.Output: the hub forgets the room's state frames.
 func (o *RoomOutput) Stopped(room string) {
+	if o.Directory != nil {
+		o.Directory.RoomPresence(room, nil)
+	}
 	o.Hub.Forget(views.TopicPresence(room))
 	o.Hub.Forget(views.TopicTyping(room))
 }

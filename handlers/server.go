@@ -18,11 +18,15 @@ import (
 
 // Deps are the parts a Server is made of; cmd/beacon makes them.
 type Deps struct {
-	Store    *db.Store
-	Hub      *live.Hub
-	SSE      *live.SSE
-	WS       *live.WS
-	Rooms    *rooms.Registry
+	Store *db.Store
+	Hub   *live.Hub
+	SSE   *live.SSE
+	WS    *live.WS
+	Rooms *rooms.Registry
+	// Presence says who is in which room, for pages (their first render)
+	// and the dashboard's Rooms panel: Rooms alone, or in a cluster the
+	// union of every instance's (SharedPresence).
+	Presence Presence
 	Chat     ChatLimits
 	Accounts AccountConfig
 	Limits   Limits
@@ -49,6 +53,15 @@ type Deps struct {
 	// Cluster reports the state of the cluster's log; nil when the
 	// instance runs alone.
 	Cluster Checker
+	// Directory keeps the rooms index and the online list live; nil: a
+	// directory that lists the rooms but is not live.
+	Directory *Directory
+}
+
+// Presence says who is online in rooms.
+type Presence interface {
+	onlineReader
+	activeRooms
 }
 
 // Server is Beacon's HTTP handler.
@@ -59,14 +72,27 @@ type Server struct {
 	widgets  *liveSessions // live connections by widget token id
 	accounts *accounts
 	chatRate *chatRate // shared by room sockets and widget posts
+	flash    flashKeys // carries new tokens from a form POST to the page its redirect shows
+
+	// tokenConns are live connections by API token id (a tail's stream, a
+	// bot's socket), ended when the token is revoked.
+	tokenConns *liveSessions
 }
 
 // NewServer returns the HTTP handler of Beacon.
 func NewServer(d Deps) *Server {
-	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions()}
+	if d.Presence == nil {
+		d.Presence = d.Rooms
+	}
+	if d.Directory == nil {
+		// Not live (nobody runs it), but the index still lists the rooms.
+		d.Directory = NewDirectory(d.Store, d.Hub, DirectoryConfig{}, d.Logger)
+	}
+	s := &Server{Deps: d, live: newLiveSessions(), widgets: newLiveSessions(), tokenConns: newLiveSessions()}
 	s.chatRate = newChatRate(d.Chat, d.Limits.clientIP)
 	s.accounts = newAccounts(d.Store, d.Accounts, s.live, d.Limits.clientIP, d.Secret)
 	s.accounts.signupClosed = d.Access.SignupClosed
+	s.flash = newFlashKeys(d.Secret)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
@@ -94,6 +120,10 @@ func (s *Server) EndSession(id int64) { s.live.end(id) }
 // and /stream/ connections end. The Publisher calls it when a revocation is
 // applied.
 func (s *Server) EndWidget(id int64) { s.widgets.end(id) }
+
+// EndToken closes the live connections of API token id (a tail's stream, a
+// bot's socket). The Publisher calls it when a revocation is applied.
+func (s *Server) EndToken(id int64) { s.tokenConns.end(id) }
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -12,7 +12,10 @@
 //     fragments for pages, one JSON object per frame for programs.
 //   - attach brings any new connection up to date (replay, resync or a fresh
 //     start) the same way for both transports.
-//   - AppendEvent is the only writer of the SSE wire format.
+//   - AppendEvent is the only writer of the SSE wire format for pages;
+//     program.go writes its program format (Request.Program: every event
+//     named by its topic, its data one JSON object that carries its id),
+//     which beacon tail and other programs ask for.
 //   - Chunked writes one HTML response in flushed, deadlined chunks (the
 //     dashboard's streamed first render); Streams builds on it to serve
 //     topics as never-ending HTML documents that need no JavaScript

@@ -49,6 +49,9 @@ type message struct {
 
 	htmlOnce sync.Once
 	html     []byte // Data as the inside of a JSON string; see jsonHTML
+
+	programOnce sync.Once
+	programSSE  []byte // the program-format SSE event; see program
 }
 
 // jsonHTML returns Data as the inside of a JSON string, for WebSocket pages.
@@ -101,6 +104,10 @@ type Hub struct {
 	users  map[string]int           // guarded by mu; live subscriptions per user
 	closed bool                     // guarded by mu
 
+	// usersChanged holds a value while the set of users changed since it
+	// was last read (UsersChanged); sent to under mu, never waited on.
+	usersChanged chan struct{}
+
 	published atomic.Uint64
 	shutdown  chan struct{} // closed by Close: every connection is told to come back
 	done      chan struct{} // closed when the heartbeat goroutine has stopped
@@ -117,6 +124,8 @@ func NewHub(cfg HubConfig) *Hub {
 		users:    make(map[string]int),
 		shutdown: make(chan struct{}),
 		done:     make(chan struct{}),
+
+		usersChanged: make(chan struct{}, 1),
 	}
 	go h.heartbeat()
 	return h
@@ -221,7 +230,9 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	}
 	h.all[s] = struct{}{}
 	if user != "" {
-		h.users[user]++
+		if h.users[user]++; h.users[user] == 1 {
+			h.usersChange()
+		}
 	}
 	return s
 }
@@ -253,6 +264,7 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	if s.user != "" {
 		if h.users[s.user]--; h.users[s.user] <= 0 {
 			delete(h.users, s.user)
+			h.usersChange()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -16,7 +17,10 @@ type Source interface {
 	// (the oldest event kept, minus one) and the newest position.
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	// Since returns up to limit frames of the log topics among topics with a
-	// position after after, in position order.
+	// position after after, in position order. If frames after after were
+	// already pruned (after is older than the horizon), it returns ErrGap:
+	// it must read the horizon and the frames in one snapshot, because
+	// retention may prune between any two of its calls.
 	Since(ctx context.Context, topics []string, after int64, limit int) ([]Frame, error)
 	// Snapshot renders the current state of topics and returns the position it
 	// was read at.
@@ -89,6 +93,10 @@ type Request struct {
 	Resume string
 	// User names the person watching, for the active-users count; may be empty.
 	User string
+	// Program asks an SSE stream for the program format (program.go):
+	// every event named by its topic, its data one JSON object. Pages
+	// leave it unset.
+	Program bool
 }
 
 // ErrClosed is returned by Serve when the hub is closed.
@@ -122,12 +130,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)
 	}
-	if errors.Is(err, ErrClosed) {
-		// Shutting down: come back to the next process.
-		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
-	}
 	if err != nil {
-		return err
+		// Shutting down (ErrClosed): come back to the next process. The log
+		// could not be read: come back later, rather than find an empty
+		// stream that looks like a quiet one.
+		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
 	}
 
 	var batch []*message
@@ -143,7 +150,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 		batch, ping, evicted = sub.take(batch[:0])
 		buf := c.buf[:0]
 		for _, msg := range batch {
-			buf = append(buf, msg.sse...)
+			if req.Program {
+				buf = append(buf, msg.program(s.hub.Epoch())...)
+			} else {
+				buf = append(buf, msg.sse...)
+			}
 		}
 		if evicted {
 			buf = s.comeBack(buf)
@@ -173,7 +184,12 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 				id = FormatID(epoch, f.Position)
 			}
 			var err error
-			if buf, err = AppendEvent(buf, id, f.Event, f.Data); err != nil {
+			if req.Program {
+				buf, err = appendProgramEvent(buf, id, cmp.Or(f.Event, f.Topic), f)
+			} else {
+				buf, err = AppendEvent(buf, id, f.Event, f.Data)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -185,6 +201,9 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 	event := ""
 	if resynced {
 		event = s.cfg.ResyncEvent
+	}
+	if req.Program {
+		return sub, c.write(appendProgramPosition(c.buf[:0], FormatID(epoch, at), event), nil)
 	}
 	buf, _ := AppendEvent(c.buf[:0], FormatID(epoch, at), event, nil)
 	return sub, c.write(buf, nil)

@@ -5,8 +5,8 @@ package static
 
 import "embed"
 
-// FS holds beacon.js, beacon.css, embed.css and vendor/, at those paths. Serve it under
-// /static/, where views.Layout links them.
+// FS holds beacon.js, beacon-paint.js, rooms.js, beacon.css, embed.css and vendor/, at those paths.
+// Serve it under /static/, where views.Layout links them.
 //
-//go:embed beacon.js beacon.css embed.css vendor
+//go:embed beacon.js beacon-paint.js rooms.js beacon.css embed.css vendor
 var FS embed.FS

@@ -56,7 +56,18 @@ func TestUserTextIsBidiIsolated(t *testing.T) {
 		Tokens:   []Token{{ID: 1, Name: evil("deploy"), Scopes: []string{"notify"}, At: now, LastUsed: now}},
 		Sessions: []Session{{ID: 1, Agent: evil("Mozilla/5.0"), At: now}, {ID: 2, Agent: evil("curl"), At: now, Current: true}}}
 
+	indexRooms := []IndexRoom{
+		{Name: "lobby", Messages: 2, Last: msgs[1], Online: []string{evil("ann"), evil("bob")}},
+		{Name: "empty", Online: online},
+	}
+	onlineNow := OnlineNow{People: []Person{{Name: evil("ann")}, {Name: evil("sam"), Guest: true}}, More: 2}
+	index := RoomsIndex{Page: page, Rooms: indexRooms, Online: onlineNow, UnreadCap: 100,
+		Reads: []RoomUnread{{Room: "lobby", Unread: 1, Messages: 2}}}
+
 	for name, c := range map[string]templ.Component{
+		"RoomsIndexPage":        RoomsIndexPage(index),
+		"RoomsIndexFragment":    RoomsIndexFragment(indexRooms),
+		"OnlineNowList":         OnlineNowList(onlineNow, true),
 		"RoomPage":              RoomPage(room),
 		"RoomPage for a viewer": RoomPage(Room{Page: Page{}, Name: evil("lobby"), Messages: msgs, Online: online, Guests: true}),
 		"MessageFragment":       MessageFragment(msgs[0]),

@@ -132,15 +132,38 @@ func formatMiB(b uint64) string {
 	return formatInt(int64(math.Round(mib)))
 }
 
-// clock formats a time of day for a <time> element's text. Times are shown in
-// the location they carry; the datetime attribute (machineTime) is exact.
-func clock(t time.Time) string {
-	return t.Format("15:04:05")
+// Times. Every <time> element carries its instant in datetime (RFC 3339)
+// and, for a page that runs no script, a text in UTC that says so
+// ("14:03:05 UTC", "2 Jan 2026, 14:03 UTC"): a zero-JavaScript /stream/
+// widget cannot know its viewer's zone. Every page that runs script rewrites
+// each one in the viewer's zone and language before it is painted
+// (static/beacon-paint.js, by the rules of its data-format: TimeFormat*).
+
+// utcClock is the no-script text of a time that is always recent (a reading
+// of the figures): the clock time, with seconds.
+func utcClock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
+
+// utcStamp is the no-script text of any other time: its date and clock time.
+func utcStamp(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
+
+// utcStampFrom is utcClock for a time on ref's day (in UTC), else utcStamp:
+// a card of a panel measured at ref says only the time of a value from the
+// same day.
+func utcStampFrom(t, ref time.Time) string {
+	ty, tm, td := t.UTC().Date()
+	ry, rm, rd := ref.UTC().Date()
+	if ty == ry && tm == rm && td == rd {
+		return utcClock(t)
+	}
+	return utcStamp(t)
 }
+
+// utcTitle is the no-script tooltip of a time: the whole date and time.
+func utcTitle(t time.Time) string { return t.UTC().Format("Monday 2 January 2006, 15:04:05 UTC") }
 
 // machineTime is the datetime attribute of a <time> element.
 func machineTime(t time.Time) string {
-	return t.Format(time.RFC3339)
+	return t.UTC().Format(time.RFC3339)
 }
 
 // safeLink returns link when it is an absolute http or https URL with a
@@ -156,9 +179,13 @@ func safeLink(link string) (string, bool) {
 	return u.String(), true
 }
 
+// paintScript is the script every page with script runs in its head, before
+// anything is painted (not /stream/ widgets, which run none).
+const paintScript = "/static/beacon-paint.js"
+
 // scripts are the scripts of every page, in the order they must run: htmx,
 // its SSE extension, then Beacon's own.
-var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js"}
+var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js", "/static/rooms.js"}
 
 // titled is the document title of a page: "Dashboard · Beacon".
 func titled(title string) string {
@@ -186,6 +213,12 @@ func markReadPath(pos int64) string {
 	return "/notifications/" + strconv.FormatInt(pos, 10) + "/read"
 }
 
+// openPath is where a notification's title links: the server marks it read
+// and redirects to the notification's own link.
+func openPath(pos int64) string {
+	return "/notifications/" + strconv.FormatInt(pos, 10) + "/open"
+}
+
 // nextQuery is "?next=…" for a local path to come back to, or "".
 func nextQuery(next string) string {
 	if next == "" {
@@ -193,6 +226,3 @@ func nextQuery(next string) string {
 	}
 	return "?next=" + url.QueryEscape(next)
 }
-
-// day formats a date for lists: "2 Jan 2006 15:04" in UTC.
-func day(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") }

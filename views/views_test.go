@@ -127,7 +127,7 @@ func TestMetricsPanelShowsCustomMetrics(t *testing.T) {
 	}
 	card := doc.Find("dt").FilterFunction(func(_ int, s *goquery.Selection) bool { return text(s) == "queue depth" }).Parent()
 	tm := card.Find("time")
-	if dt, _ := tm.Attr("datetime"); dt != "2026-11-29T10:29:57Z" || text(tm) != "10:29:57" {
+	if dt, _ := tm.Attr("datetime"); dt != "2026-11-29T10:29:57Z" || text(tm) != "10:29:57 UTC" {
 		t.Errorf("custom metric time = %q (%q)", dt, text(tm))
 	}
 	if got := figure(t, doc, "<b>bold</b>"); got != "0.5" {
@@ -353,10 +353,16 @@ func TestDashboardPageFlushesTheShellBeforeTheFeed(t *testing.T) {
 	if doc.Find(`meta[name="viewport"]`).Length() != 1 {
 		t.Error("no viewport meta")
 	}
-	// The scripts run in order at the end of the body (see Layout), after
-	// everything else, and are preloaded from the head.
+	// One script runs in the head, after the stylesheets (it must see
+	// every element before it is painted); the others run in order at the
+	// end of the body (see Layout), after everything else, and are
+	// preloaded from the head.
+	head := doc.Find("head script")
+	if head.Length() != 1 || head.AttrOr("src", "") != paintScript || head.PrevAll().Filter(`link[rel="stylesheet"]`).Length() != 2 {
+		t.Errorf("the head's scripts: %d, want %s alone, after both stylesheets", head.Length(), paintScript)
+	}
 	var srcs, preloads []string
-	doc.Find("script").Each(func(_ int, s *goquery.Selection) {
+	doc.Find("body script").Each(func(_ int, s *goquery.Selection) {
 		src, ok := s.Attr("src")
 		if !ok || strings.TrimSpace(s.Text()) != "" {
 			t.Errorf("inline script: %q", s.Text())
@@ -374,7 +380,7 @@ func TestDashboardPageFlushesTheShellBeforeTheFeed(t *testing.T) {
 	doc.Find(`head link[rel="preload"][as="script"]`).Each(func(_ int, s *goquery.Selection) {
 		preloads = append(preloads, s.AttrOr("href", ""))
 	})
-	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js"
+	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js /static/rooms.js"
 	if strings.Join(srcs, " ") != want {
 		t.Errorf("scripts = %v, want %s", srcs, want)
 	}

@@ -130,7 +130,7 @@ The WebSocket room scenarios (ws-idle, ws-burst, room) run against Beacon alone:
 reference has no rooms. The tool starts Beacon for them with --room-conns raised to the
 room's size and --message-rate/--message-burst lifted; a -target must have been started so.
 The stream scenario holds viewers of the zero-JavaScript widget /stream/metrics; the tool
-makes their token with beacon embed create before it starts Beacon; for a -target, make one
+makes their token with beacon embed create once it started Beacon; for a -target, make one
 there and pass it as -widget-token. The tool starts Beacon with --dashboard public (the page
 scenario reads the dashboard signed out); a -target must have been started so.
 

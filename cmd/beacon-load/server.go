@@ -104,22 +104,23 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 		args := []string{"--addr", "127.0.0.1:0", "--db", dbPath, "--log-level", "warn",
 			"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests", "--dashboard", "public"}
 		env := []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret}
-		token, err := makeWidgetToken(ctx, bin, dbPath, env)
-		if err != nil {
-			return nil, err
-		}
 		srv, err := startChild(ctx, kindBeacon, gauge, rundir, bin, env, append(args, extra...)...)
-		if srv != nil {
-			srv.WidgetToken = token
+		if err != nil {
+			return srv, err
 		}
-		return srv, err
+		// Beside the running server: beacon embed refuses a database that
+		// is not there yet.
+		if srv.WidgetToken, err = makeWidgetToken(ctx, bin, dbPath, env); err != nil {
+			return nil, errors.Join(err, srv.Stop())
+		}
+		return srv, nil
 	}
 	return l, nil
 }
 
 // makeWidgetToken makes the stream scenario's metrics widget token in the
 // database at dbPath with bin (beacon embed create, which stores it as
-// every widget token must be), before Beacon starts on that database.
+// every widget token must be), once Beacon has made that database.
 func makeWidgetToken(ctx context.Context, bin, dbPath string, env []string) (string, error) {
 	cmd := exec.CommandContext(ctx, bin, "embed", "create", "--widget", "metrics", "--origin", streamOrigin, "--ttl", "24h", "--db", dbPath)
 	cmd.Env = append(os.Environ(), env...)

@@ -54,7 +54,10 @@ func TestBrowserOverrideDoesNotReverseTheTime(t *testing.T) {
 			const time = li && li.querySelector('time');
 			return time && {time: time.textContent, timeXs: paintedXs(time), contentXs: paintedXs(li.querySelector('.content'))};
 		})()`, &got)
-		if len(got.TimeXs) != len([]rune(got.Time)) || len(got.TimeXs) < 8 {
+		// A message just sent reads "now" (issue #11: times in the
+		// viewer's zone, relative within the hour): three characters are
+		// enough to see an order reversed.
+		if len(got.TimeXs) != len([]rune(got.Time)) || len(got.TimeXs) < 3 {
 			t.Fatalf("%s: time %q painted at %v: want one box per character", when, got.Time, got.TimeXs)
 		}
 		for i := 1; i < len(got.TimeXs); i++ {

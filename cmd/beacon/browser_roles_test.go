@@ -39,7 +39,7 @@ func TestBrowserSettingsWidgetTokens(t *testing.T) {
 	}
 	var scopes []string
 	admin.eval(`[...document.querySelectorAll('input[name="scope"]')].map(i => i.value)`, &scopes)
-	if strings.Join(scopes, " ") != "ingest:metrics ingest:activity notify" {
+	if strings.Join(scopes, " ") != "ingest:metrics ingest:activity notify chat read" {
 		t.Errorf("the admin's token form offers scopes %q", scopes)
 	}
 
@@ -53,7 +53,8 @@ func TestBrowserSettingsWidgetTokens(t *testing.T) {
 		t.Errorf("the revoked widget: %d %.200s", resp.StatusCode, body)
 	}
 
-	// A member: no server panel, no scopes, no posting widgets.
+	// A member: no server panel, only the scopes that act as itself, no
+	// posting widgets.
 	member := newChatTab(t, browser, "a member")
 	signUpInBrowser(member, in, "bob", "password-of-bob")
 	var shown struct {
@@ -78,14 +79,14 @@ func TestBrowserSettingsWidgetTokens(t *testing.T) {
 	member.visit(in.URL + "/settings")
 	member.waitLive()
 	var memberPage struct {
-		Scopes int    `json:"scopes"`
+		Scopes string `json:"scopes"`
 		Hint   string `json:"hint"`
 		Rows   int    `json:"rows"`
 	}
-	member.eval(`({scopes: document.querySelectorAll('input[name="scope"]').length,
+	member.eval(`({scopes: [...document.querySelectorAll('input[name="scope"]')].map(i => i.value).join(' '),
 		hint: text(region('API tokens') && region('API tokens').querySelector('.hint')), rows: `+widgetRowsJS+`.length})`, &memberPage)
-	if memberPage.Scopes != 0 || !strings.Contains(memberPage.Hint, "only an admin makes them") || memberPage.Rows != 0 {
-		t.Errorf("a member's settings: %+v; want no scopes, the reason, and none of the admin's widgets", memberPage)
+	if memberPage.Scopes != "chat read" || !strings.Contains(memberPage.Hint, "only an admin makes them") || memberPage.Rows != 0 {
+		t.Errorf("a member's settings: %+v; want the scopes chat and read, the reason there are no others, and none of the admin's widgets", memberPage)
 	}
 	t.Logf("the admin's widget row: %q", rows[0])
 }

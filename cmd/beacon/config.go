@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,7 +47,9 @@ type config struct {
 	PublicURL       string
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
-	Secret          secretValue
+	SecretFile      string
+	Secret          secretValue // from BEACON_SECRET or SecretFile; nil: the database's
+	SkipCheck       bool
 	Dashboard       string
 	Signup          string
 	Cluster         clusterConfig
@@ -100,29 +103,45 @@ func settings(c *config) []setting {
 		{"public-url", "BEACON_PUBLIC_URL", "the URL people reach Beacon at, e.g. https://beacon.example.com (behind a proxy): a browser's WebSocket must come from it, every request must name its host (health and metrics probes may use an IP address), and embed snippets point at it (empty: each request's own scheme and Host)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.PublicURL, n, "", u) }},
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
-		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
+		{"secret-file", "BEACON_SECRET_FILE", "file holding the secret that signs widget tokens (64+ hex digits or 32+ characters; readable by its owner only); or put the secret itself in BEACON_SECRET (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.SecretFile, n, "", u) }},
+		{"skip-check", "BEACON_SKIP_CHECK", "start even if the database fails its integrity check (PRAGMA quick_check), to serve what can still be read", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.SkipCheck, n, false, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}, clusterSettings(&c.Cluster)...)
 }
 
 // newConfig reads flags, then fills what they left unset from BEACON_*
 // environment variables, then from the defaults. Flags win over the
-// environment.
-func newConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// environment. Asked for help, it writes the usage and every setting to
+// stdout and returns errHelp; any other error is a usageError (the
+// settings do not say how to run).
+func newConfig(args []string, getenv func(string) string, stdout io.Writer) (config, error) {
+	c, err := readConfig(args, getenv, stdout)
+	var u *usageError
+	if err != nil && !errors.Is(err, errHelp) && !errors.As(err, &u) {
+		err = usagef("", "%v", err)
+	}
+	return c, err
+}
+
+func readConfig(args []string, getenv func(string) string, stdout io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("beacon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	list := settings(&c)
 	for _, s := range list {
 		s.bind(fs, s.flag, fmt.Sprintf("%s (env %s)", s.usage, s.env))
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: beacon [flags]\n       beacon token create|list|revoke (see beacon token --help)\n"+
-			"       beacon embed create|list|revoke (see beacon embed --help)\n       beacon user list|create|admin|member (see beacon user --help)\n\n"+
-			"Beacon serves live, server-rendered HTML. Every setting is a flag or an environment variable:\n\n")
-		fs.PrintDefaults()
+	if err := refuseSecretFlag(args); err != nil {
+		return c, err
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, topUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return c, errHelp
+		}
 		return c, err
 	}
 	set := map[string]bool{}
@@ -141,7 +160,7 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		c.ConnsPerAddress = 0
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q (see beacon --help)", fs.Arg(0))
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if c.PublicURL != "" {
 		u, err := handlers.ParsePublicURL(c.PublicURL)
@@ -150,6 +169,11 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		}
 		c.PublicURL = u
 	}
+	secret, err := loadSecret(getenv, c.SecretFile)
+	if err != nil {
+		return c, err
+	}
+	c.Secret = secret
 	switch {
 	case c.Retention < 1:
 		return c, fmt.Errorf("retention must be at least 1")

@@ -75,10 +75,10 @@ func TestCSRFBoundToSession(t *testing.T) {
 	}
 
 	// The session's token, in the body or the header, works.
-	if resp, body := postForm(t, ann.C, in.URL+"/settings/tokens", tokenForm(ann.CSRF)); resp.StatusCode != http.StatusCreated {
+	if resp, body := postForm(t, ann.C, in.URL+"/settings/tokens", tokenForm(ann.CSRF)); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the session's token in the form: %s %.200s", resp.Status, body)
 	}
-	if resp, body := postRaw(t, ann.C, in.URL+"/settings/tokens", tokenForm(""), http.Header{"X-Csrf-Token": {ann.CSRF}}); resp.StatusCode != http.StatusCreated {
+	if resp, body := postRaw(t, ann.C, in.URL+"/settings/tokens", tokenForm(""), http.Header{"X-Csrf-Token": {ann.CSRF}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the session's token in X-CSRF-Token: %s %.200s", resp.Status, body)
 	}
 

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +23,27 @@ import (
 // Tests of embeddable widgets over plain HTTP: token scopes, framing
 // headers, posting from a room widget, and the zero-JavaScript streams.
 
-// embedSecret is the --secret of these tests, so they can sign tokens of
-// any kind themselves, expired ones included.
+// embedSecret is the server secret of these tests, so they can sign tokens
+// of any kind themselves, expired ones included.
 var embedSecret = bytes.Repeat([]byte{0x5e}, 32)
 
 func startEmbed(t *testing.T, flags ...string) *instance {
 	t.Helper()
-	return start(t, "", "", append([]string{"--secret", hex.EncodeToString(embedSecret), "--tick", browserTick}, flags...)...)
+	return start(t, "", "", append([]string{"--secret-file", secretFile(t, hex.EncodeToString(embedSecret), 0o600),
+		"--tick", browserTick}, flags...)...)
+}
+
+// secretFile writes secret to a new file with mode perm and returns its path.
+func secretFile(t testing.TB, secret string, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(secret+"\n"), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	return path
 }
 
 // sign makes a token of in (started by startEmbed) with the test secret,
@@ -262,7 +278,12 @@ func TestEmbedCreateCommand(t *testing.T) {
 	in := startEmbed(t) // the same secret as the database's would be: passed the same way
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), []string{"embed", "create", "--widget", "room", "--room", "lobby", "--post", "--origin", "http://127.0.0.1:9",
-		"--ttl", "24h", "--secret", hex.EncodeToString(embedSecret), "--base", in.URL, "--db", in.DB}, func(string) string { return "" }, &out, &errOut)
+		"--ttl", "24h", "--base", in.URL, "--db", in.DB}, func(k string) string {
+		if k == "BEACON_SECRET" {
+			return hex.EncodeToString(embedSecret)
+		}
+		return ""
+	}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("embed create: %v: %s", err, errOut.String())
 	}
@@ -279,7 +300,7 @@ func TestEmbedCreateCommand(t *testing.T) {
 		t.Errorf("the server refuses the command's token: %d", resp.StatusCode)
 	}
 
-	// Without --secret, the command and the server share the database's.
+	// Without a secret of their own, the command and the server share the database's.
 	dbIn := start(t, "", "")
 	out.Reset()
 	if err := run(t.Context(), []string{"embed", "create", "--widget", "metrics", "--origin", "http://127.0.0.1:9", "--db", dbIn.DB},
@@ -334,7 +355,8 @@ func TestEmbedButtonMintsTokens(t *testing.T) {
 		t.Errorf("the snippet's token %q: %+v, %v; want a posting room token for both origins, for a day", tok, claims, err)
 	}
 
-	r, page := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}, "_csrf": {ann.CSRF}})
+	post, _ := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}, "_csrf": {ann.CSRF}})
+	r, page := followRedirect(t, c, in.URL, post) // Post/Redirect/Get: TestFormsRedirectAfterPost
 	if r.StatusCode != 200 || !strings.Contains(page, "<title>Embed · Beacon</title>") || !strings.Contains(page, "/stream/chart?token=") {
 		t.Errorf("form without script: %d, want a page with the snippets:\n%.500s", r.StatusCode, page)
 	}

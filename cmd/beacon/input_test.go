@@ -386,7 +386,8 @@ func TestPublicURL(t *testing.T) {
 		t.Fatalf("sign up through the public host: %d %.300s", r.StatusCode, page)
 	}
 	form := url.Values{"widget": {"chart"}, "ttl": {"24h"}, "_csrf": {csrfOf(t, c, in.URL+"/rooms/lobby")}}
-	if r, page := postForm(t, c, in.URL+"/embed/tokens", form); r.StatusCode != http.StatusOK ||
+	post, _ := postForm(t, c, in.URL+"/embed/tokens", form)
+	if r, page := followRedirect(t, c, in.URL, post); r.StatusCode != http.StatusOK ||
 		!strings.Contains(page, public+"/embed/chart?token=") || !strings.Contains(page, public+"/stream/chart?token=") {
 		t.Errorf("the Embed form: %d, want snippets at %s:\n%.600s", r.StatusCode, public, page)
 	}

@@ -43,6 +43,14 @@ type instance struct {
 	stop       context.CancelFunc
 	done       chan error
 	logs       *strings.Builder
+	logw       *lockedWriter // writes logs; read them with Logs
+}
+
+// Logs returns what the instance has logged so far.
+func (in *instance) Logs() string {
+	in.logw.mu.Lock()
+	defer in.logw.mu.Unlock()
+	return in.logs.String()
 }
 
 // start runs Beacon on a database file (a new one in t.TempDir() when db is
@@ -59,6 +67,7 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	in := &instance{DB: db, stop: cancel, done: make(chan error, 1), logs: &strings.Builder{}}
+	in.logw = &lockedWriter{b: in.logs}
 	// Tests open many streams from one address, post as guests and read
 	// the dashboard signed out; the tests of limits, accounts and roles
 	// turn those back on with their own flags (the last of a repeated flag
@@ -66,7 +75,7 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn",
 		"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests", "--dashboard", "public"}, flags...)
 	go func() {
-		err := run(ctx, args, testEnv, outW, &lockedWriter{b: in.logs})
+		err := run(ctx, args, testEnv, outW, in.logw)
 		outW.Close()
 		in.done <- err
 	}()

@@ -141,6 +141,7 @@ type chatClient struct {
 	errs     []chatFrame     // guarded by mu; "error" frames
 	welcomes []chatFrame     // guarded by mu
 	others   int             // guarded by mu; presence and typing frames
+	online   []string        // guarded by mu; who the newest presence frame says is online
 	bad      []error         // guarded by mu; frames that were not what the protocol says
 	lastID   string          // guarded by mu; the id to resume after
 	lastPos  int64           // guarded by mu
@@ -285,7 +286,10 @@ func (c *chatClient) record(f chatFrame) {
 		}
 	case "error":
 		c.errs = append(c.errs, f)
-	case "presence", "typing", "history": // history: after a resync, which these clients do not expect
+	case "presence":
+		c.online = f.Online
+		c.others++
+	case "typing", "history": // history: after a resync, which these clients do not expect
 		c.others++
 	default:
 		c.bad = append(c.bad, fmt.Errorf("frame of unknown type %q", f.Type))

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -30,7 +30,9 @@ import (
 //
 // "beacon token …", "beacon embed …" and "beacon user …" manage API
 // tokens, widget tokens and accounts instead (token.go, embed.go,
-// user.go).
+// user.go), "beacon tail …" follows topics (tail.go); cli.go has the
+// conventions they share. An error that is a usageError means the command
+// line was not understood (main exits 2).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
@@ -40,10 +42,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runEmbed(ctx, args[1:], getenv, stdout, stderr)
 		case "user":
 			return runUser(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
+		case "tail":
+			return runTail(ctx, args[1:], getenv, stdout, stderr)
+		case "help":
+			if len(args) > 1 {
+				// "beacon help token create" is "beacon token create --help".
+				return run(ctx, append(args[1:], "--help"), getenv, stdout, stderr)
+			}
+			args = []string{"--help"}
+		case "version", "-version", "--version":
+			fmt.Fprintln(stdout, version())
+			return nil
 		}
 	}
-	cfg, err := newConfig(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
+	cfg, err := newConfig(args, getenv, stdout)
+	if errors.Is(err, errHelp) {
 		return nil
 	}
 	if err != nil {
@@ -52,17 +65,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 
 	pub := &handlers.Publisher{Log: log}
-	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention}
+	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention, Logger: log, SkipCheck: cfg.SkipCheck}
 	var health handlers.Checker // nil alone: the database is all there is
+	var m *member               // nil alone
 	if cfg.Cluster.On() {
-		m, err := join(ctx, cfg.Cluster, log)
-		if err != nil {
+		if m, err = join(ctx, cfg.Cluster, cfg.DB, log); err != nil {
 			return err
 		}
 		defer m.close() // after the database has stopped applying
 		opts.Shared, health = m.shared(), m
 	}
 	store, err := db.Open(ctx, cfg.DB, opts)
+	if errors.Is(err, db.ErrDamaged) {
+		return fmt.Errorf("open database: %w (restore a backup, or start with --skip-check to serve what can still be read)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -81,7 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	defer hub.Close()
 	board := handlers.NewBoard(hub, cfg.Tick, log)
-	pub.Hub, pub.Board = hub, board
+	dir := handlers.NewDirectory(store, hub, handlers.DirectoryConfig{Grace: cfg.PresenceGrace}, log)
+	pub.Hub, pub.Board, pub.Directory = hub, board, dir
 	store.Start()
 
 	if tok := getenv(bootstrapEnv); tok != "" {
@@ -101,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("read metrics: %w", err)
 	}
 	board.Restore(samples)
-	src := handlers.NewSource(store.Epoch(), store)
+	src := handlers.NewSource(store.Epoch(), store, log)
 	sse := live.NewSSE(hub, src, live.SSEConfig{
 		WriteTimeout: cfg.WriteTimeout,
 		ResyncEvent:  views.EventResync,
@@ -109,13 +126,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	streams := live.NewStreams(hub, live.StreamConfig{WriteTimeout: cfg.WriteTimeout, Lifetime: cfg.StreamLifetime})
 	ws := live.NewWS(hub, src, live.WSConfig{WriteTimeout: cfg.WriteTimeout})
-	roomOut := &handlers.RoomOutput{Hub: hub, Log: log}
-	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, roomOut)
+	roomOut := &handlers.RoomOutput{Hub: hub, Log: log, Directory: dir}
+	var out rooms.Output = roomOut
+	var presence handlers.Presence // nil alone: the rooms' own
+	if m != nil {
+		shared, stop, err := m.sharePresence(roomOut, cfg.PresenceGrace)
+		if err != nil {
+			return err
+		}
+		defer stop() // after the rooms have stopped and said so
+		out, presence = shared, shared
+	}
+	chat := rooms.NewRegistry(rooms.Config{MaxConns: cfg.RoomConns, Grace: cfg.PresenceGrace, MaxRooms: cfg.MaxRooms}, out)
 	defer chat.Close()
 
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	server := handlers.NewServer(handlers.Deps{
-		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Board: board, Logger: log,
+		Store: store, Hub: hub, SSE: sse, WS: ws, Rooms: chat, Presence: presence, Directory: dir, Board: board, Logger: log,
 		Chat:     handlers.ChatLimits{MessageBytes: cfg.MessageBytes, Rate: cfg.MessageRate, Burst: cfg.MessageBurst},
 		Accounts: handlers.AccountConfig{SessionTTL: cfg.SessionTTL, SessionIdle: cfg.SessionIdle, Guests: cfg.Guests},
 		Limits: handlers.Limits{LiveRate: cfg.LiveRate, LiveBurst: cfg.LiveBurst, APIRate: cfg.APIRate,
@@ -129,6 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	pub.OnSessionEnded(server.EndSession)
 	pub.OnWidgetRevoked(server.EndWidget)
+	pub.OnTokenRevoked(server.EndToken)
 	srv := &http.Server{
 		Handler: server,
 		// Reading a request, headers and body, is bounded. Streams and
@@ -184,9 +212,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	boardCtx, stopBoard := context.WithCancel(context.Background())
 	defer stopBoard()
 	wg.Go(func() { board.Run(boardCtx) })
+	wg.Go(func() { dir.Run(boardCtx) })
 	// The handler made just above; it watches for widget tokens revoked
 	// from the command line.
 	wg.Go(func() { srv.Handler.(*handlers.Server).WatchRevocations(boardCtx) })
+	if m != nil {
+		// Snapshots of the database for new and lagging instances, made
+		// beside it (the same disk, which has room for one).
+		wg.Go(func() { m.keepSnapshots(boardCtx, store, cfg.Cluster, filepath.Dir(cfg.DB), log) })
+	}
 	defer wg.Wait()
 
 	serveErr := make(chan error, 2)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,49 +15,62 @@ import (
 	"github.com/beacon-live/beacon/handlers"
 )
 
-const userUsage = `Usage:
-  beacon user list [--db FILE]
+var (
+	userGroup = group{name: "user", about: `  beacon user list [--db FILE]
   beacon user create NAME [--password-stdin] [--db FILE]
   beacon user admin NAME [--db FILE]
   beacon user member NAME [--db FILE]
 
-create makes an account (a member; the first account of a database is the
-admin): with --password-stdin its password is the first line of stdin, else
-one is made and printed once. admin makes an account an admin: it may make
-ingest and notify tokens and widgets that visitors post from, and sees the
-server panel. member takes that away (not from the last admin). Changes take
-effect at the account's next request, on a running server too.
-`
+Accounts of the server's database. Changes take effect at the account's next
+request, on a running server too. beacon user COMMAND --help says more.
+`}
+	userList   = command{name: "user list", synopsis: "[--db FILE]", about: "Lists every account with its role.\n"}
+	userCreate = command{name: "user create", synopsis: "NAME [--password-stdin] [--db FILE]",
+		about: `Makes an account (a member; the first account of a database is the admin).
+With --password-stdin its password is the first line of stdin; else one is
+made and printed once.
+`}
+	userAdmin = command{name: "user admin", synopsis: "NAME [--db FILE]",
+		about: `Makes NAME an admin: it may make ingest and notify tokens and widgets that
+visitors post from, and sees the server panel.
+`}
+	userMember = command{name: "user member", synopsis: "NAME [--db FILE]",
+		about: "Makes NAME a member again (not the last admin).\n"}
+)
 
 // runUser runs "beacon user list|create|admin|member". stdin is where
 // create --password-stdin reads the password.
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, userUsage)
-		if len(args) == 0 {
-			return errors.New("beacon user: name a command: list, create, admin or member")
-		}
-		return nil
-	}
-	cmd := args[0]
-	fs := flag.NewFlagSet("beacon user "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
-	dbPath := fs.String("db", envOr(getenv, "BEACON_DB", "beacon.db"), "SQLite database file (env BEACON_DB)")
-	fromStdin := fs.Bool("password-stdin", false, "read the new account's password from the first line of stdin")
-	rest, err := parseInterleaved(fs, args[1:])
+	name, args, err := userGroup.pick(args, stdout, "list", "create", "admin", "member")
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, errHelp) {
 			return nil
 		}
 		return err
 	}
+	cmd := map[string]command{"list": userList, "create": userCreate, "admin": userAdmin, "member": userMember}[name]
+	if cmd.name == "" {
+		return usagef("user", "user: unknown command %q", name)
+	}
+	fs := cmd.flags()
+	dbPath := dbFlag(fs, getenv, "the server's SQLite database file")
+	var fromStdin *bool
+	if name == "create" {
+		fromStdin = fs.Bool("password-stdin", false, "read the new account's password from the first line of stdin")
+	}
+	rest, err := cmd.parseArgs(fs, args, stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 
 	var do func(*db.Store) error
-	switch cmd {
+	switch name {
 	case "list":
 		if len(rest) > 0 {
-			return fmt.Errorf("beacon user list: unexpected argument %q", rest[0])
+			return usagef(cmd.name, "user list: unexpected argument %q", rest[0])
 		}
 		do = func(store *db.Store) error {
 			users, err := store.Users(ctx)
@@ -74,7 +86,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	case "create":
 		if len(rest) != 1 {
-			return errors.New("beacon user create: give the new account's name")
+			return usagef(cmd.name, "user create: give the new account's name")
 		}
 		password, generated := "", !*fromStdin
 		if generated {
@@ -82,18 +94,18 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		} else {
 			line, err := bufio.NewReader(io.LimitReader(stdin, 4<<10)).ReadString('\n')
 			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("beacon user create: read the password from stdin: %w", err)
+				return fmt.Errorf("user create: read the password from stdin: %w", err)
 			}
 			password = strings.TrimRight(line, "\r\n")
 		}
 		name, err := handlers.CheckAccount(rest[0], password)
 		if err != nil {
-			return fmt.Errorf("beacon user create: %w", err)
+			return usagef(cmd.name, "user create: %v", err)
 		}
 		do = func(store *db.Store) error {
 			u, err := store.CreateUser(ctx, name, auth.HashPassword(password))
 			if errors.Is(err, db.ErrExists) {
-				return fmt.Errorf("beacon user create: the name %s is taken", name)
+				return fmt.Errorf("user create: the name %s is taken", name)
 			}
 			if err != nil {
 				return err
@@ -108,45 +120,22 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	case "admin", "member":
 		if len(rest) != 1 {
-			return fmt.Errorf("beacon user %s: give the name of one account (see beacon user list)", cmd)
+			return usagef(cmd.name, "user %s: give the name of one account, as beacon user list shows it", name)
 		}
-		role := map[string]string{"admin": db.RoleAdmin, "member": db.RoleMember}[cmd]
+		role := map[string]string{"admin": db.RoleAdmin, "member": db.RoleMember}[name]
 		do = func(store *db.Store) error {
 			u, err := store.SetRole(ctx, rest[0], role)
 			switch {
 			case errors.Is(err, db.ErrNotFound):
-				return fmt.Errorf("beacon user %s: no account is called %q (see beacon user list)", cmd, rest[0])
+				return fmt.Errorf("user %s: no account is called %q (see beacon user list)", name, rest[0])
 			case errors.Is(err, db.ErrLastAdmin):
-				return fmt.Errorf("beacon user member: %s is the last admin; make another account admin first", rest[0])
+				return fmt.Errorf("user member: %s is the last admin; make another account admin first", rest[0])
 			case err != nil:
 				return err
 			}
 			fmt.Fprintf(stderr, "%s is now %s.\n", u.Name, map[string]string{db.RoleAdmin: "an admin", db.RoleMember: "a member"}[u.Role])
 			return nil
 		}
-	default:
-		fmt.Fprint(stderr, userUsage)
-		return fmt.Errorf("beacon user: unknown command %q", cmd)
 	}
-	store, err := db.Open(ctx, *dbPath, db.Options{})
-	if err != nil {
-		return err
-	}
-	return errors.Join(do(store), store.Close())
-}
-
-// parseInterleaved parses fs from args where flags may come before or
-// after the arguments (revoke 3 --db x), and returns the arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return rest, nil
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+	return withStore(ctx, *dbPath, do)
 }
