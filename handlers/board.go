@@ -60,7 +60,7 @@ func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
 		hub: hub, tick: tick, log: log,
 		poke:    make(chan struct{}, 1),
 		reqRate: series("Requests/s", "req/s"),
-		evRate:  series("Events/s", "ev/s"),
+		evRate:  series(views.LabelLogEvents, "events/s"),
 		conns:   series("Live connections", ""),
 		p95:     series("Response p95", "ms"),
 		custom:  make(map[string]*stats.Series),

@@ -70,7 +70,7 @@ func TestMetricsPanelShowsFiguresUnderTheirLabels(t *testing.T) {
 		"Requests/min":      "98,765",
 		"Response time p50": "3.2 ms",
 		"Response time p95": "41 ms",
-		"Events/s":          "12.3",
+		"Log events/s":      "12.3",
 		"Goroutines":        "52",
 		"Memory":            "12.5 MiB",
 	} {
@@ -91,6 +91,29 @@ func TestMetricsPanelShowsFiguresUnderTheirLabels(t *testing.T) {
 	}
 	if got, _ := doc.Find("p.meta time").Attr("datetime"); got != "2026-11-29T10:30:00Z" {
 		t.Errorf("measured-at datetime = %q", got)
+	}
+}
+
+// The events card says what it counts (issue 11, item 1): the events
+// written to the log, which are chat messages, activity items,
+// notifications and the like, not metric samples, requests or live
+// deliveries. A visible line under the figure says so, and the card's
+// tooltip says it whole.
+func TestMetricsPanelSaysWhatEventsCount(t *testing.T) {
+	doc := render(t, MetricsPanel(sampleMetrics(), false))
+	dt := doc.Find("dt").FilterFunction(func(_ int, s *goquery.Selection) bool { return text(s) == "Log events/s" })
+	if dt.Length() != 1 {
+		t.Fatalf("no card labelled %q; labels: %q", "Log events/s", doc.Find("dt").Map(func(_ int, s *goquery.Selection) string { return text(s) }))
+	}
+	card := dt.Parent()
+	if got := text(card.Find("dd.meta")); got != "messages, activity, notifications…" {
+		t.Errorf("the line under the figure says %q", got)
+	}
+	tip, _ := card.Attr("title")
+	for _, want := range []string{"written to the log", "chat messages", "activity items", "notifications", "Not metric samples"} {
+		if !strings.Contains(tip, want) {
+			t.Errorf("the card's tooltip %q does not say %q", tip, want)
+		}
 	}
 }
 

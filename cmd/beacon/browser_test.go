@@ -434,7 +434,7 @@ func TestBrowserDashboardLoads(t *testing.T) {
 	// (an admin's; everyone else's is named "Metrics" and has none).
 	var cards map[string]string
 	p.eval(`region('Server') && Object.fromEntries(['Live connections', 'Active users', 'Requests/min',
-		'Response time p50', 'Response time p95', 'Events/s', 'Goroutines', 'Memory'].map(l => [l, figure(l, region('Server'))]))`, &cards)
+		'Response time p50', 'Response time p95', 'Log events/s', 'Goroutines', 'Memory'].map(l => [l, figure(l, region('Server'))]))`, &cards)
 	if cards == nil {
 		t.Fatalf("no region named Server (the metrics panel); the page: %s", p.summary())
 	}
