@@ -9,10 +9,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"image/png"
 	"math"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,11 +22,14 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/widget"
 )
 
 // chartJS finds a series' figure and reads what it paints: the boxes on
@@ -234,6 +239,9 @@ func TestBrowserChartRanges(t *testing.T) {
 	if tickTexts(hour.Times) == tickTexts(five.Times) || hour.D == five.D {
 		t.Errorf("the hour's chart draws what the five minutes' did: times %q, line %q", tickTexts(hour.Times), hour.D)
 	}
+	if n := p.paintedColours(hour.Data); n < 3 {
+		t.Errorf("the hour's plot area is painted in %d colours", n)
+	}
 	// Four minutes of an hour: a sliver no more, but points at the right.
 	if hour.Line.X < hour.Data.X+hour.Data.W*0.8 {
 		t.Errorf("four minutes of an hour drawn from x=%v in %+v", hour.Line.X, hour.Data)
@@ -266,6 +274,9 @@ func TestBrowserSeriesPage(t *testing.T) {
 	c := p.readChart("queue depth")
 	if len(c.Hovers) < 20 || c.Data.H < 200 {
 		t.Errorf("the page's chart: %d columns, %v px high; want one per second, tall", len(c.Hovers), c.Data.H)
+	}
+	if n := p.paintedColours(c.Data); n < 3 || !c.Line.inside(c.Data) {
+		t.Errorf("the page's plot area %+v is painted in %d colours, its line at %+v", c.Data, n, *c.Line)
 	}
 	var title string
 	p.eval(`document.title`, &title)
@@ -319,4 +330,131 @@ func TestBrowserDeleteSeries(t *testing.T) {
 	if status := admin.follow("open the deleted series' page", chromedp.Navigate(in.URL+"/charts/queue%20depth")); status != http.StatusNotFound {
 		t.Errorf("the deleted series' page: %d, want 404", status)
 	}
+}
+
+// TestBrowserStreamedChartWithoutJavaScript: the zero-JavaScript chart
+// stream (issue 11, items 2 and 8), framed by another site in a tab that
+// runs no script, paints its newest frame only, and in it a chart: the
+// plot has a box of its own, its line too, inside it, and the plot's
+// pixels are more than a background.
+func TestBrowserStreamedChartWithoutJavaScript(t *testing.T) {
+	in := start(t, seedQueue(t), "", "--secret-file", secretFile(t, hex.EncodeToString(embedSecret), 0o600), "--tick", browserTick)
+	host := newHostSite(t)
+	tok := sign(t, in, widget.Claims{Widget: widget.Chart, Origins: []string{host.URL}})
+	host.embed([][2]string{{"stream", in.URL + "/stream/chart?token=" + url.QueryEscape(tok)}})
+	tab := noScriptTab(t, newBrowserPage(t), host.URL)
+
+	waitFor(t, browserWait, "the first streamed chart, painted", func() (bool, string) {
+		return newestChartPainted(tab, 1)
+	})
+	// A new sample changes the chart: a second frame, which alone is shown.
+	browserPostMetric(t, in, "queue depth", "99", "jobs")
+	waitFor(t, browserWait, "the newest of two streamed charts, alone painted", func() (bool, string) {
+		if ok, why := newestFramePainted(tab); !ok {
+			return false, why
+		}
+		return newestChartPainted(tab, 2)
+	})
+}
+
+// noScriptTab opens url in a new tab of p that runs no script, without
+// waiting for its load event (a page that frames a stream loads for as
+// long as the stream lasts).
+func noScriptTab(t *testing.T, p *browserPage, url string) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(p.ctx)
+	t.Cleanup(cancel)
+	err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, page.Navigate, page.NavigateParams{URL: url})
+		return err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// newestChartPainted reports whether the first framed document of tab
+// holds at least frames stream frames, and whether the newest one's chart
+// is painted: its plot and its line have boxes, the line's inside the
+// plot's, and a screenshot of the plot holds at least three colours
+// (background, gridlines, the series). It needs no script in the page.
+func newestChartPainted(tab context.Context, frames int) (bool, string) {
+	why := ""
+	err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		depth, pierce := int64(-1), true
+		doc, err := cdp.Call(ctx, tg, dom.GetDocument, dom.GetDocumentParams{Depth: &depth, Pierce: &pierce})
+		if err != nil {
+			return err
+		}
+		var inner *cdp.Node
+		var find func(n *cdp.Node)
+		find = func(n *cdp.Node) {
+			if inner == nil && n.ContentDocument != nil {
+				inner = n.ContentDocument
+			}
+			for _, c := range n.Children {
+				find(c)
+			}
+		}
+		if find(doc.Root); inner == nil {
+			why = "no framed document yet"
+			return nil
+		}
+		all, err := cdp.Call(ctx, tg, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: inner.NodeID, Selector: "body.stream > .frame"})
+		if err != nil {
+			return err
+		}
+		if len(all.NodeIDs) < frames {
+			why = fmt.Sprintf("%d frames so far, want %d", len(all.NodeIDs), frames)
+			return nil
+		}
+		newest := all.NodeIDs[len(all.NodeIDs)-1]
+		boxOf := func(sel string) (*dom.BoxModel, error) {
+			n, err := cdp.Call(ctx, tg, dom.QuerySelector, dom.QuerySelectorParams{NodeID: newest, Selector: sel})
+			if err != nil || n.NodeID == 0 {
+				return nil, fmt.Errorf("the newest frame has no %s", sel)
+			}
+			b, err := cdp.Call(ctx, tg, dom.GetBoxModel, dom.GetBoxModelParams{NodeID: n.NodeID})
+			if err != nil {
+				return nil, fmt.Errorf("the newest frame's %s has no box: %v", sel, err)
+			}
+			return b.Model, nil
+		}
+		plot, err := boxOf(`figure[data-series="queue depth"] svg.plot`)
+		if err != nil {
+			why = err.Error()
+			return nil
+		}
+		line, err := boxOf(`figure[data-series="queue depth"] path.line`)
+		if err != nil {
+			why = err.Error()
+			return nil
+		}
+		pb := browserBox{plot.Border[0], plot.Border[1], float64(plot.Width), float64(plot.Height)}
+		lb := browserBox{line.Border[0], line.Border[1], float64(line.Width), float64(line.Height)}
+		if pb.W < 100 || pb.H < 40 || lb.W < 10 || !lb.inside(pb) {
+			why = fmt.Sprintf("the plot's box %+v, the line's %+v", pb, lb)
+			return nil
+		}
+		shot, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Clip: &page.Viewport{X: pb.X, Y: pb.Y, Width: pb.W, Height: pb.H, Scale: 1}})
+		if err != nil {
+			return err
+		}
+		img, err := png.Decode(bytes.NewReader(shot.Data))
+		if err != nil {
+			return err
+		}
+		if n := colours(img); n < 3 {
+			why = fmt.Sprintf("the plot is painted in %d colours", n)
+		}
+		return nil
+	}))
+	if err != nil {
+		return false, err.Error() // the document changed under the read: read again
+	}
+	return why == "", why
 }
