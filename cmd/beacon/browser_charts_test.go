@@ -184,6 +184,16 @@ func TestBrowserChartIsReadable(t *testing.T) {
 	if n := p.paintedColours(c.Data); n < 2 {
 		t.Errorf("the plot area is painted in %d colour", n)
 	}
+	// The band from each column's lowest to highest value is a filled
+	// area, not two more lines beside the series'. (These samples make
+	// none: one per column. The stylesheet's rules for one are checked on
+	// a band put where the view puts it.)
+	var band struct{ Fill, Stroke string }
+	p.eval(cj(`(data => { const b = document.createElementNS('http://www.w3.org/2000/svg', 'path'); b.setAttribute('class', 'band');
+		data.prepend(b); const s = getComputedStyle(b), out = {fill: s.fill, stroke: s.stroke}; b.remove(); return out; })(seriesFigure('queue depth').querySelector('svg.data'))`), &band)
+	if band.Fill == "none" || band.Fill == "" || band.Stroke != "none" {
+		t.Errorf("the min-max band is painted with fill %q and stroke %q, want a fill and no stroke", band.Fill, band.Stroke)
+	}
 
 	// Hovering a column shows its time and value.
 	if len(c.Hovers) < 20 {
