@@ -20,12 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -808,72 +806,4 @@ func TestBrowserCSPBlocksInlineCode(t *testing.T) {
 			t.Errorf("unexpected problem: %s", pr)
 		}
 	}
-}
-
-// TestBrowserScreenshot writes docs/dashboard.png, a picture of a dashboard
-// in use, when BEACON_SCREENSHOT is set.
-func TestBrowserScreenshot(t *testing.T) {
-	if os.Getenv("BEACON_SCREENSHOT") == "" {
-		t.Skip("set BEACON_SCREENSHOT=1 to write docs/dashboard.png")
-	}
-	// Five minutes of history for two metrics, as if scripts had posted
-	// them all along; Beacon reloads it at start.
-	dbPath := filepath.Join(t.TempDir(), "beacon.db")
-	ctx := context.Background()
-	store, err := db.Open(ctx, dbPath, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	for i := 30; i >= 1; i-- {
-		at := now.Add(-time.Duration(i) * 10 * time.Second)
-		x := float64(30 - i)
-		samples := []db.Sample{
-			{Name: "queue depth", Value: 20 + 15*math.Sin(x/4) + x/2, Unit: "jobs", At: at},
-			{Name: "cpu", Value: 35 + 20*math.Sin(x/6+1), Unit: "%", At: at},
-		}
-		for _, s := range samples {
-			if err := store.AddSample(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, a := range []struct{ text, link string }{
-		{"Nightly backup finished", ""},
-		{"Alice joined the team", ""},
-	} {
-		if _, err := store.AddActivity(ctx, a.text, a.link, now.Add(-3*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	in := start(t, dbPath, "", "--tick", browserTick)
-	admin := newChatTab(t, newBrowserPage(t), "the admin") // the server panel is an admin's
-	p := admin.browserPage
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
-	signUpInBrowser(admin, in, "ann", "password-of-ann")
-	browserPostMetric(t, in, "queue depth", "42", "jobs")
-	browserPostMetric(t, in, "cpu", "37.5", "%")
-	browserPostActivity(t, in, "Deployed v1.2.3", "https://example.com/release")
-	browserPostActivity(t, in, "Build #481 passed", "https://example.com/builds/481")
-	p.waitFor(`the posted values and items on the page`,
-		`figure('queue depth') && figure('queue depth').startsWith('42 jobs') && feed().length === 4 && feed().every(i => i.visible)`, nil)
-
-	png, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join("..", "..", "docs", "dashboard.png")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s (%d bytes)", out, len(png))
 }
