@@ -31,8 +31,9 @@ import (
 //   - chart-stream: the zero-JavaScript stream's (ChartCompact, no ids),
 //     published on ticks only.
 //
-// A page asks the board for what it last drew (ChartPanel, SeriesPanel),
-// as of the last tick: it writes bytes, it does not draw.
+// A page asks the board for what it last drew, as of the last drawing: the
+// dashboard's panel rendered whole (ChartPage), a metric's page its figure
+// (SeriesPanel). It writes bytes; it does not draw.
 
 // chartResolutions are what every series keeps: a resolution per range, a
 // step wide, over its span and one overview column more (a chart ends at
@@ -72,6 +73,10 @@ type chartCache struct {
 	// sent is the bytes last published on each chart topic: the same
 	// bytes are not published again.
 	sent map[string][]byte
+	// pages are the dashboard's chart panels as pages show them (not out
+	// of band), by topic, rendered when their frame changes: a page writes
+	// them as they are (Board.ChartPage).
+	pages map[string][]byte
 	// at is the time of the last drawing: pages show the charts as of it.
 	at time.Time
 	// forget are the topics of deleted series' pages, told so and to be
@@ -80,7 +85,7 @@ type chartCache struct {
 }
 
 func newChartCache() chartCache {
-	return chartCache{figures: map[figureKey]figure{}, sent: map[string][]byte{}}
+	return chartCache{figures: map[figureKey]figure{}, sent: map[string][]byte{}, pages: map[string][]byte{}}
 }
 
 // seriesInfo is a series and how it is drawn: its unit (read under
@@ -196,12 +201,21 @@ func (b *Board) chartFrames(ctx context.Context, now time.Time, tick bool) []liv
 		b.charts.sent[topic] = data
 		frames = append(frames, live.Frame{Topic: topic, Data: data, At: now})
 	}
+	// addPanel adds a dashboard's panel, and keeps it as pages show it
+	// when it changed.
+	addPanel := func(topic string, c views.Chart) {
+		n := len(frames)
+		add(topic, views.ChartPanel(c, true))
+		if len(frames) > n || b.charts.pages[topic] == nil {
+			b.charts.pages[topic] = b.render(ctx, views.ChartPanel(c, false))
+		}
+	}
 	for ri, r := range views.ChartRanges() {
 		public := b.chartLocked(ctx, posted, ri, views.ChartOverview, true, now, seen)
-		add(views.TopicChartRange(r), views.ChartPanel(public, true))
+		addPanel(views.TopicChartRange(r), public)
 		server := b.chartLocked(ctx, builtin, ri, views.ChartOverview, true, now, seen)
 		server.Figures = append(server.Figures, public.Figures...)
-		add(views.TopicServerChartRange(r), views.ChartPanel(server, true))
+		addPanel(views.TopicServerChartRange(r), server)
 		if ri == 0 {
 			add(views.TopicChart, views.ChartPanel(b.chartLocked(ctx, unlinked(posted), ri, views.ChartOverview, false, now, seen), true))
 			if tick {
@@ -270,6 +284,19 @@ func (b *Board) ChartPanel(ctx context.Context, r views.ChartRange, server bool)
 	b.chartMu.Lock()
 	defer b.chartMu.Unlock()
 	return b.chartLocked(ctx, series, ri, views.ChartOverview, true, b.drawnAtLocked(), nil)
+}
+
+// ChartPage returns the dashboard's chart panel over r as pages show it,
+// rendered at the last drawing for every page (an admin's, server, with
+// the server's series first); nil before the first drawing.
+func (b *Board) ChartPage(r views.ChartRange, server bool) []byte {
+	topic := views.TopicChartRange(r)
+	if server {
+		topic = views.TopicServerChartRange(r)
+	}
+	b.chartMu.Lock()
+	defer b.chartMu.Unlock()
+	return b.charts.pages[topic]
 }
 
 // WidgetChart returns the embedded chart widget's panel as last drawn: the

@@ -268,3 +268,45 @@ func TestBoardCoalescesPokes(t *testing.T) {
 		}
 	})
 }
+
+// The board keeps each dashboard chart panel as pages show it, rendered
+// with the frame it publishes, once for every page (the approach of the
+// dashboard's other panels, issue 12 item 5): a page writes those bytes;
+// it does not draw or render the panel. The page panel is the published
+// one without its out-of-band marker, and it follows the next drawing.
+func TestBoardKeepsChartPagePanels(t *testing.T) {
+	hub := live.NewHub(live.HubConfig{Classify: Classify})
+	t.Cleanup(hub.Close)
+	b := NewBoard(hub, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	hour, _ := views.ChartRangeNamed("1h")
+	if b.ChartPage(hour, false) != nil {
+		t.Fatal("a page panel before the first drawing")
+	}
+	if err := b.AddSample(db.Sample{Name: "queue depth", Value: 4, Unit: "jobs", At: now.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	published := map[string][]byte{}
+	for _, f := range b.chartFrames(ctx, now, true) {
+		published[f.Topic] = f.Data
+	}
+	for _, server := range []bool{false, true} {
+		topic := views.TopicChartRange(hour)
+		if server {
+			topic = views.TopicServerChartRange(hour)
+		}
+		page := b.ChartPage(hour, server)
+		want := bytes.Replace(published[topic], []byte(` hx-swap-oob="true"`), nil, 1)
+		if page == nil || !bytes.Equal(page, want) {
+			t.Errorf("%s: the page panel is\n%s\nwant the published one without hx-swap-oob:\n%s", topic, page, want)
+		}
+	}
+	if err := b.AddSample(db.Sample{Name: "queue depth", Value: 77, Unit: "jobs", At: now}); err != nil {
+		t.Fatal(err)
+	}
+	b.chartFrames(ctx, now.Add(time.Second), true)
+	if page := b.ChartPage(hour, false); !bytes.Contains(page, []byte("77 jobs")) {
+		t.Errorf("after a new sample, the page panel does not show it:\n%s", page)
+	}
+}

@@ -46,15 +46,15 @@ func handleDashboard(b *Board, feed feedReader, unread unreadReader, active acti
 			return err
 		}
 		ctx := c.Request().Context()
-		d := views.Dashboard{
-			Page:    page,
-			Metrics: b.Metrics(),
-			Chart:   b.ChartPanel(ctx, rng, false),
+		admin := page.Viewer.Admin
+		d := views.Dashboard{Page: page, Metrics: b.Metrics(), ChartHTML: b.ChartPage(rng, admin)}
+		if d.ChartHTML == nil { // before the board's first drawing
+			d.Chart = b.ChartPanel(ctx, rng, admin)
 		}
 		d.Rooms, d.MoreRooms = busiestRooms(active.Active())
 		panels := []string{views.TopicMetrics, views.TopicChartRange(rng)}
-		if page.Viewer.Admin {
-			d.Metrics, d.Chart = b.ServerMetrics(), b.ChartPanel(ctx, rng, true)
+		if admin {
+			d.Metrics = b.ServerMetrics()
 			panels = []string{views.TopicServerMetrics, views.TopicServerChartRange(rng)}
 		}
 		slow := templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {

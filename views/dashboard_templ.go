@@ -9,8 +9,8 @@ package views
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-// DashboardPage is GET /. The metrics and the chart come from memory and are
-// flushed to the browser at once; feed (the handler's closure, which queries
+// DashboardPage is GET /. The metrics and the chart come from memory (the
+// chart rendered already, d.ChartHTML) and are flushed to the browser at once; feed (the handler's closure, which queries
 // the database and renders ActivityPanel then LiveConnector) follows.
 func DashboardPage(d Dashboard, feed templ.Component) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
@@ -62,7 +62,7 @@ func DashboardPage(d Dashboard, feed templ.Component) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = EmbeddablePanel(ChartPanel(d.Chart, false), OfferFor(d.Page, "chart", ""), true).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = EmbeddablePanel(d.chartPanel(), OfferFor(d.Page, "chart", ""), true).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

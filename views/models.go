@@ -1,6 +1,12 @@
 package views
 
-import "time"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/a-h/templ"
+)
 
 // Page is what every full page needs from its handler.
 type Page struct {
@@ -143,6 +149,26 @@ type Dashboard struct {
 	Rooms   []RoomSummary // the busiest, at most RoomsShown
 	// MoreRooms counts the other rooms with people online.
 	MoreRooms int
+	// ChartHTML, when set, is ChartPanel (not out of band) rendered
+	// already, once a drawing for every page: Chart is then not read.
+	ChartHTML []byte
+}
+
+// chartPanel is the page's chart, rendered already or now.
+func (d Dashboard) chartPanel() templ.Component {
+	if d.ChartHTML != nil {
+		return Rendered(d.ChartHTML)
+	}
+	return ChartPanel(d.Chart, false)
+}
+
+// Rendered is HTML rendered already by a component of this package, written
+// as it is.
+func Rendered(html []byte) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(html)
+		return err
+	})
 }
 
 // Message is one chat message.
