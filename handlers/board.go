@@ -101,7 +101,8 @@ func (b *Board) CanAdd(name string) bool {
 func (b *Board) addSample(s db.Sample) error {
 	b.mu.Lock()
 	sr := b.custom[s.Name]
-	if sr == nil {
+	created := sr == nil
+	if created {
 		if len(b.custom) >= maxCustomMetrics {
 			b.mu.Unlock()
 			return errTooManyMetrics
@@ -112,6 +113,9 @@ func (b *Board) addSample(s db.Sample) error {
 	sr.Unit = s.Unit
 	b.mu.Unlock()
 	sr.Add(stats.Point{At: s.At, Value: s.Value})
+	if created {
+		b.dropChartPages() // a new series: pages draw until the next drawing has it
+	}
 	return nil
 }
 

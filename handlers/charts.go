@@ -299,6 +299,15 @@ func (b *Board) ChartPage(r views.ChartRange, server bool) []byte {
 	return b.charts.pages[topic]
 }
 
+// dropChartPages forgets the rendered page panels when the set of series
+// changed: until the next drawing, which a poke asks for at once, a page
+// draws its panel from the series as they are (ChartPanel).
+func (b *Board) dropChartPages() {
+	b.chartMu.Lock()
+	defer b.chartMu.Unlock()
+	clear(b.charts.pages)
+}
+
 // WidgetChart returns the embedded chart widget's panel as last drawn: the
 // posted metrics over the default range, without links.
 func (b *Board) WidgetChart(ctx context.Context) views.Chart {
@@ -350,11 +359,15 @@ func (b *Board) HasSeries(name string) bool {
 // instance of a cluster alike, and never blocks.
 func (b *Board) DeleteSeries(name string) {
 	b.mu.Lock()
-	if _, ok := b.custom[name]; ok {
+	_, ok := b.custom[name]
+	if ok {
 		delete(b.custom, name)
 		b.deleted = append(b.deleted, name)
 	}
 	b.mu.Unlock()
+	if ok {
+		b.dropChartPages() // pages draw without it until the next drawing
+	}
 	select {
 	case b.poke <- struct{}{}:
 	default:

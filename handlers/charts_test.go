@@ -309,4 +309,21 @@ func TestBoardKeepsChartPagePanels(t *testing.T) {
 	if page := b.ChartPage(hour, false); !bytes.Contains(page, []byte("77 jobs")) {
 		t.Errorf("after a new sample, the page panel does not show it:\n%s", page)
 	}
+	// A series added or deleted changes what every page shows: until the
+	// next drawing, pages draw their panel (ChartPage is nil), so the page
+	// an admin is sent to after deleting never shows the series.
+	if err := b.AddSample(db.Sample{Name: "disk", Value: 1, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if page := b.ChartPage(hour, false); page != nil {
+		t.Errorf("a new series: the page panel without it is kept:\n%s", page)
+	}
+	b.chartFrames(ctx, now.Add(2*time.Second), true)
+	b.DeleteSeries("queue depth")
+	if page := b.ChartPage(hour, false); page != nil {
+		t.Errorf("a deleted series: the page panel with it is kept:\n%s", page)
+	}
+	if c := b.ChartPanel(ctx, hour, false); len(c.Figures) != 1 {
+		t.Errorf("after deleting, a page draws %d series, want disk's only", len(c.Figures))
+	}
 }

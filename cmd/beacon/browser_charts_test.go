@@ -237,8 +237,8 @@ func TestBrowserChartRanges(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.Search(`//nav[@aria-label="Chart range"]/a[normalize-space()="1 h"]`))); err != nil {
-		t.Fatal(err)
+	if resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.Search(`//nav[@aria-label="Chart range"]/a[normalize-space()="1 h"]`))); err != nil || resp.Status != http.StatusOK {
+		t.Fatalf("following the 1 h link: %v", err)
 	}
 	p.waitFor(`the dashboard over the last hour`, `location.search === '?range=1h' && regionStarting('Last hour') !== null`, nil)
 	p.waitLive()
@@ -276,8 +276,10 @@ func TestBrowserSeriesPage(t *testing.T) {
 	p.readChart("queue depth")
 	ctx, cancel := context.WithTimeout(p.ctx, browserWait)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.Search(`//figure[@data-series="queue depth"]//a[normalize-space()="queue depth"]`))); err != nil {
-		t.Fatal(err)
+	// Clicking the link navigates: wait for the page it loads, not during
+	// the navigation.
+	if resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.Search(`//figure[@data-series="queue depth"]//a[normalize-space()="queue depth"]`))); err != nil || resp.Status != http.StatusOK {
+		t.Fatalf("following the metric's link: %v", err)
 	}
 	p.waitFor(`the metric's page`, `location.pathname === '/charts/queue%20depth' && text(document.querySelector('h1')) === 'queue depth'`, nil)
 	p.waitLive()
