@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -34,23 +33,29 @@ type activeRooms interface {
 //
 // An admin's metrics and chart hold the server's own figures too (the
 // server panel), live on topics only admins may read; everyone else sees
-// the posted metrics.
+// the posted metrics. ?range= picks the chart's range (views.ChartRanges),
+// and with it the chart's live topic.
 func handleDashboard(b *Board, feed feedReader, unread unreadReader, active activeRooms, pages chunker, epoch string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		page, bellHead, err := pageFor(c, unread, "Dashboard")
 		if err != nil {
 			return err
 		}
-		d := views.Dashboard{
-			Page:    page,
-			Metrics: b.Metrics(),
-			Chart:   b.Chart(time.Now()),
+		rng, err := chartRange(c)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		admin := page.Viewer.Admin
+		d := views.Dashboard{Page: page, Metrics: b.Metrics(), ChartHTML: b.ChartPage(rng, admin)}
+		if d.ChartHTML == nil { // before the board's first drawing
+			d.Chart = b.ChartPanel(ctx, rng, admin)
 		}
 		d.Rooms, d.MoreRooms = busiestRooms(active.Active())
-		panels := []string{views.TopicMetrics, views.TopicChart}
-		if page.Viewer.Admin {
-			d.Metrics, d.Chart = b.ServerMetrics(), b.ServerChart(time.Now())
-			panels = []string{views.TopicServerMetrics, views.TopicServerChart}
+		panels := []string{views.TopicMetrics, views.TopicChartRange(rng)}
+		if admin {
+			d.Metrics = b.ServerMetrics()
+			panels = []string{views.TopicServerMetrics, views.TopicServerChartRange(rng)}
 		}
 		slow := templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 			items, head, err := feed.RecentActivities(ctx, views.ActivityItems)
@@ -110,4 +115,18 @@ func renderStream(c echo.Context, pages chunker, comp templ.Component) error {
 	}
 	w.Flush()
 	return w.Err()
+}
+
+// chartRange is the chart range a page asks for with ?range=, the default
+// without one.
+func chartRange(c echo.Context) (views.ChartRange, error) {
+	name := c.QueryParam("range")
+	if name == "" {
+		return views.DefaultChartRange(), nil
+	}
+	r, ok := views.ChartRangeNamed(name)
+	if !ok {
+		return r, badField("range", "must be one of %s, got %q", views.ChartRangeNames(), truncate(name, 16))
+	}
+	return r, nil
 }

@@ -215,7 +215,7 @@ func (d widgetData) panel(ctx context.Context, claims widget.Claims, room views.
 	case widget.Metrics:
 		return views.MetricsPanel(d.board.Metrics(), false), 0, nil
 	case widget.Chart:
-		return views.ChartPanel(d.board.Chart(time.Now()), false), 0, nil
+		return views.ChartPanel(d.board.WidgetChart(ctx), false), 0, nil
 	case widget.Activity:
 		items, head, err := d.feed.RecentActivities(ctx, views.ActivityItems)
 		return views.ActivityPanel(activityViews(items)), head, err

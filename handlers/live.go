@@ -28,7 +28,9 @@ func dashboardTopic(topic string) bool {
 	case views.TopicMetrics, views.TopicChart, views.TopicActivity, views.TopicRooms:
 		return true
 	}
-	return false
+	// A chart's range, or a posted metric's page (a name a metric may have).
+	ct, ok := views.ParseChartTopic(topic)
+	return ok && !ct.Server && (ct.Series == "" || checkName(ct.Series) == nil)
 }
 
 // roomTopic reports whether topic is a room's messages, presence or
@@ -54,7 +56,8 @@ func directoryTopic(topic string) bool {
 
 // serverTopic reports whether topic carries the server panel: an admin's.
 func serverTopic(topic string) bool {
-	return topic == views.TopicServerMetrics || topic == views.TopicServerChart
+	ct, ok := views.ParseChartTopic(topic)
+	return topic == views.TopicServerMetrics || ok && ct.Server
 }
 
 // topicAccess says which shared topics signed-out visitors may read (Access

@@ -144,6 +144,12 @@ func (p *Publisher) Committed(events []db.Event) {
 				(*f)(e.Token)
 			}
 			continue
+		case db.KindSeriesDeleted:
+			var e db.SeriesDeleted
+			if json.Unmarshal(ev.Data, &e) == nil {
+				p.Board.DeleteSeries(e.Name)
+			}
+			continue
 		}
 		if ev.Kind == "message" && p.Directory != nil {
 			p.Directory.MessageAdded()
