@@ -122,7 +122,7 @@ func runCluster(ctx context.Context, b *bench, srv *server) (*sample, error) {
 	defer func() {
 		for _, w := range ws {
 			if w != nil {
-				if err := w.stop(); err != nil {
+				if err := w.stop(); err != nil && ctx.Err() == nil { // killed when ctx ended
 					s.problem("%v", err)
 				}
 			}
