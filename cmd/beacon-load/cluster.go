@@ -42,7 +42,7 @@ type clusterLoad struct {
 }
 
 func (l *clusterLoad) flags(fs *flag.FlagSet) {
-	fs.IntVar(&l.Conns, "cluster-n", defaultClusterConns, "cluster: SSE connections over the three instances, a third to each (-n sets it too; a worker process per instance holds them)")
+	fs.IntVar(&l.Conns, "cluster-n", defaultClusterConns, "cluster (a scenario run only when named: beacon-load cluster): SSE connections over its three instances, a third to each, each third held by a worker process of its own; -n sets it too")
 	fs.IntVar(&l.Chatters, "chatters", defaultChatters, "cluster: chat senders per instance (the same number on the one instance it is compared with), each in a room of its own")
 	fs.DurationVar(&l.ChatDuration, "chat-duration", 5*time.Second, "cluster: how long the chat senders send")
 }
@@ -384,6 +384,19 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 	setLatency(s, key("fanout"), t.lat)
 	if err := closeAll(); err != nil {
 		return err
+	}
+	// An instance holding 19,000 connections has few files left: the
+	// room's members wait until it has let go of them (a server that
+	// notices a departed client at its next write, a heartbeat at the
+	// latest, takes up to that long).
+	for _, x := range srvs {
+		st, err := waitGauge(ctx, b.ctl, x, 0, 30*time.Second)
+		if err != nil {
+			return err
+		}
+		if g := st[x.ConnGauge]; g != 0 {
+			s.problem("%s: %s still counts %.0f live connections 30s after the last one closed", prefix, x.URL, g)
+		}
 	}
 
 	// A room spread over the instances: member j on instance j mod n; the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,5 +98,44 @@ func TestCluster(t *testing.T) {
 	rep.writeTable(&table)
 	if !strings.Contains(table.String(), "Cluster: 3 Beacons") {
 		t.Errorf("the table lacks the cluster rows:\n%s", table.String())
+	}
+}
+
+func TestClusterConfig(t *testing.T) {
+	for _, args := range [][]string{
+		{"-cluster-n", "60000", "cluster"}, // 20,000 to an instance: over the open-files limit less the reserve
+		{"-cluster-n", "8", "cluster"},
+		{"-chatters", "0", "cluster"},
+		{"-chatters", "257", "cluster"},
+		{"-chat-duration", "0s", "cluster"},
+		{"-cluster-n", "24", "-senders", "8", "cluster"}, // a room of 8 with 8 senders
+		{"-target", "http://127.0.0.1:8080", "cluster"},
+	} {
+		if _, err := newConfig(args, &bytes.Buffer{}, 20_000); err == nil {
+			t.Errorf("newConfig(%q) accepted it", args)
+		}
+	}
+	c, err := newConfig(nil, &bytes.Buffer{}, 20_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(c.Scenarios, "cluster") {
+		t.Errorf("the default suite runs the cluster scenario: %q", c.Scenarios)
+	}
+	if c.Cluster.Conns != 57_000 || c.Cluster.Room != 1_000 || c.Cluster.Chatters != 64 {
+		t.Errorf("defaults: %+v", c.Cluster)
+	}
+	c, err = newConfig([]string{"-n", "3000", "cluster"}, &bytes.Buffer{}, 20_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.Conns != 3000 || c.Cluster.Room != 1000 || c.Cluster.Chatters != 64 || !slices.Equal(c.Scenarios, []string{"cluster"}) {
+		t.Errorf("-n 3000 cluster: %+v, scenarios %q", c.Cluster, c.Scenarios)
+	}
+	if got, want := c.clusterCommand(), "go run ./cmd/beacon-load -cluster-n 3000 -events 10 -senders 8 -room-duration 3s -chatters 64 -chat-duration 5s cluster"; got != want {
+		t.Errorf("clusterCommand() = %q, want %q", got, want)
+	}
+	if got := split(57_000, 3, 0) + split(57_000, 3, 1) + split(57_000, 3, 2); got != 57_000 || split(1000, 3, 0) != 334 || split(1000, 3, 2) != 333 {
+		t.Errorf("split: %d in all, %d, %d", got, split(1000, 3, 0), split(1000, 3, 2))
 	}
 }
