@@ -138,6 +138,9 @@ func runCluster(ctx context.Context, b *bench, srv *server) (*sample, error) {
 	if err := b.clusterPhases(ctx, s, "single", []*server{srv}, ws[:1]); err != nil {
 		return s, err
 	}
+	// The one instance is done: its memory and its board's ticks are not
+	// the cluster's to share. (runOnce stops it again, and reports how.)
+	srv.Stop() //nolint:errcheck // runOnce reports it
 	b.progress("starting %d instances with embedded NATS (R3)", clusterInstances)
 	in, err := startClusterInstances(ctx, b.cfg, srv.Bin, dir)
 	if err != nil {
