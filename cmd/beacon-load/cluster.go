@@ -383,6 +383,9 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 		s.problem("%s: %d of %d deliveries arrived (%d events did not reach every subscriber within 10s; %d subscribers short)", prefix, t.got, held*k, late, t.short)
 	}
 	t.check(s, prefix)
+	if t.disorder > 0 {
+		s.problem("%s: %d events arrived after a later one", prefix, t.disorder)
+	}
 	s.set(key("delivered"), float64(t.got))
 	setLatency(s, key("fanout"), t.lat)
 	if err := closeAll(); err != nil {

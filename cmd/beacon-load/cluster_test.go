@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -137,5 +138,31 @@ func TestClusterConfig(t *testing.T) {
 	}
 	if got := split(57_000, 3, 0) + split(57_000, 3, 1) + split(57_000, 3, 2); got != 57_000 || split(1000, 3, 0) != 334 || split(1000, 3, 2) != 333 {
 		t.Errorf("split: %d in all, %d, %d", got, split(1000, 3, 0), split(1000, 3, 2))
+	}
+}
+
+// TestWorkerRefuses: a worker answers every line, refuses what it cannot
+// do with the reason, and dials loopback addresses only.
+func TestWorkerRefuses(t *testing.T) {
+	in := strings.Join([]string{
+		`not json`,
+		`{"op":"wait","want":1}`,
+		`{"op":"open","kind":"sse","addr":"10.0.0.1:80","n":1}`,
+		`{"op":"open","kind":"carrier-pigeon","addr":"127.0.0.1:9","n":1}`,
+		`{"op":"close"}`,
+	}, "\n") + "\n"
+	var out bytes.Buffer
+	if err := serveWorker(t.Context(), strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(&out)
+	for _, want := range []string{"bad request", "no fleet open", "not a loopback address", "kind", ""} {
+		var rep workerReply
+		if err := dec.Decode(&rep); err != nil {
+			t.Fatalf("reply for %q: %v", want, err)
+		}
+		if !strings.Contains(rep.Error, want) || (want == "") != (rep.Error == "") {
+			t.Errorf("error %q, want one with %q", rep.Error, want)
+		}
 	}
 }

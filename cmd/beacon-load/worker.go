@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,14 +224,13 @@ func (w *worker) send(ctx context.Context, d time.Duration, size int) (sent, sta
 	return nSent.Load(), nStalled.Load(), err
 }
 
-// hostOf returns the host of host:port.
+// hostOf returns the host of host:port ("" when addr is not that).
 func hostOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[:i]
-		}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
 	}
-	return addr
+	return host
 }
 
 // workerProc is the tool's end of one worker process.
