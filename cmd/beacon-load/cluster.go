@@ -706,8 +706,8 @@ func (r *report) clusterMarkdown(w *strings.Builder) {
 	fmt.Fprintf(w, "%d Beacons on this machine's %d CPUs, each with an embedded NATS server routed to the others' (`--nats-embed`, the log "+
 		"kept on all three, R3; ports and temporary directories of their own), and, in the same run, one plain Beacon (SQLite alone), "+
 		"measured the same way with the same per-instance load: a third of the SSE connections (one instance holds what one instance of the cluster holds); "+
-		"one event at a time published through the first instance's API (`POST /api/activity`) to every connection; a %s-member room "+
-		"spread over the instances (member j on instance j mod 3) with 8 senders, each sending its next message once its last came back; "+
+		"one event at a time published through the first instance's API (`POST /api/activity`) to every connection; a room of %s members "+
+		"(a third of the connections when that is fewer) spread over the instances (member j on instance j mod 3) with 8 senders, each sending its next message once its last came back; "+
 		"chat senders (the same number in all on the one instance), each alone in a room, each message acknowledged when it comes back to its sender "+
 		"(stored in the log, applied by its instance, published); memory is the instances' RSS growth while the connections are held ÷ connections. "+
 		"The load tool's clients of each instance are held by a worker process of their own (this program again): one process may open 20,000 files. "+
