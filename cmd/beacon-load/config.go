@@ -74,6 +74,8 @@ type config struct {
 	Settle time.Duration // wait before reading the server's memory
 	Hold   time.Duration // connect: how long all connections are held
 
+	Cluster clusterLoad // the cluster scenario's settings (cluster.go)
+
 	maxConns int // from the open-files limit
 }
 
@@ -119,6 +121,7 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "wait after opening connections before reading the server's memory")
 	fs.DurationVar(&c.Hold, "hold", time.Second, "connect: how long every connection is held before it is checked")
 	fs.DurationVar(&c.StreamHold, "stream-hold", beaconTick+beaconTick/2, "stream: how long the viewers are held; by default a bit over Beacon's 1s board tick, so every viewer gets an update (at most 3m)")
+	c.Cluster.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: beacon-load [flags] [scenario ...]
        beacon-load reference [-addr 127.0.0.1:0]   (serve the reference server alone)
@@ -155,7 +158,7 @@ Flags:
 			c.Scenarios = scenarioNames
 			continue
 		}
-		if !slices.Contains(scenarioNames, n) {
+		if !slices.Contains(scenarioNames, n) && !slices.Contains(extraScenarios, n) {
 			return nil, fmt.Errorf("unknown scenario %q (want one of %s, or all)", n, strings.Join(scenarioNames, ", "))
 		}
 		if !slices.Contains(c.Scenarios, n) {
@@ -209,6 +212,7 @@ Flags:
 		c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns = c.Conns, c.Conns, c.Conns, c.Conns
 	}
 	c.maxConns = min(maxConnsAbs, int(min(openFiles, 1<<31))-fdReserve)
+	c.Cluster.scale(c, set)
 	return c, c.validate()
 }
 
@@ -255,6 +259,7 @@ func (c *config) validate() error {
 		}
 		check(c.Profile == "", "-cpuprofile needs a Beacon this tool starts (no -target)")
 	}
+	errs = append(errs, c.Cluster.validate(c)...)
 	return errors.Join(errs...)
 }
 

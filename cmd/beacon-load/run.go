@@ -21,6 +21,9 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	if getenv(roleEnv) == "reference" {
 		return serveReference(ctx, args, stdout, stderr)
 	}
+	if getenv(roleEnv) == workerRole {
+		return serveWorker(ctx, os.Stdin, stdout)
+	}
 	return run(ctx, args, stdout, stderr)
 }
 
@@ -94,8 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if ctx.Err() != nil {
 					break
 				}
-				if l.kind == kindReference && sc.transport == "ws" {
-					continue // the reference server has no rooms
+				if l.kind == kindReference && (sc.transport == "ws" || sc.transport == "cluster") {
+					continue // the reference server has no rooms; cluster compares Beacon with Beacon
 				}
 				b := &bench{cfg: cfg, ctl: ctl, log: stderr}
 				if prof != nil && l.kind == kindBeacon && i == cfg.Runs {

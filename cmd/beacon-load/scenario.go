@@ -45,6 +45,7 @@ var scenarios = map[string]scenario{
 	"connect":  {"connect", "sse", runConnect, nil},
 	"leak":     {"leak", "sse", runLeak, nil},
 	"page":     {"page", "http", runPage, nil},
+	"cluster":  {name: "cluster", transport: "cluster", run: runCluster, beaconArgs: clusterBeaconArgs},
 }
 
 // sample is what one run of one scenario against one server measured.

@@ -52,6 +52,7 @@ type server struct {
 	// scenario; "" for the reference, which takes any.
 	WidgetToken string
 	PID         int    // 0 when this tool did not start it
+	Bin         string // the program it runs; "" when this tool did not start it
 	Log         string // file with its output; "" when this tool did not start it
 
 	stop func() error
@@ -242,7 +243,7 @@ func startChild(ctx context.Context, kind, gauge, dir, bin string, env []string,
 	case u := <-urls:
 		return &server{
 			Kind: kind, URL: u, Addr: strings.TrimPrefix(u, "http://"), ConnGauge: gauge,
-			PID: cmd.Process.Pid, Log: logPath, stop: stop,
+			PID: cmd.Process.Pid, Bin: bin, Log: logPath, stop: stop,
 		}, nil
 	case <-copied:
 		stop()
