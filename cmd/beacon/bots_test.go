@@ -52,8 +52,8 @@ func tokenID(t testing.TB, dbPath, name string) string {
 func TestChatTokenPostsOverHTTP(t *testing.T) {
 	t.Parallel()
 	in := start(t, "", "", "--dashboard", "members", "--guests=false", "--message-rate", "0.001", "--message-burst", "3")
-	ann := signUp(t, in.URL, "ann") // the admin
-	bob := signUp(t, in.URL, "bob") // a member
+	ann := signUp(t, in.URL, "ann")               // the admin
+	bob := signUp(t, in.URL, "bob")               // a member
 	bobTok := createToken(t, in.URL, bob, "chat") // a member may make one
 	annNotify := createToken(t, in.URL, ann, "notify")
 

@@ -671,7 +671,9 @@ func TestClusterNewInstanceStartsFromSnapshot(t *testing.T) {
 	var senders sync.WaitGroup
 	errs := make([]error, 16)
 	for i := range errs {
-		senders.Go(func() { errs[i] = sayManyErr(t, in[0].Addr, "big", fmt.Sprintf("u%02d", i), n/16+min(1, max(0, n%16-i))) })
+		senders.Go(func() {
+			errs[i] = sayManyErr(t, in[0].Addr, "big", fmt.Sprintf("u%02d", i), n/16+min(1, max(0, n%16-i)))
+		})
 	}
 	senders.Wait()
 	if err := errors.Join(errs...); err != nil {
