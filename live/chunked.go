@@ -166,9 +166,14 @@ var heartbeat = []byte("<!-- -->\n")
 // Serve streams p to w until the client goes away, the lifetime ends, the
 // reader falls too far behind on a log topic, or the hub closes. Every end
 // the server chooses writes p.End, so the page reloads and starts over.
-func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) error {
+func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) (err error) {
 	s.conns.add()
 	defer s.conns.done()
+	defer func() {
+		if stalled(err) {
+			s.hub.drop("stream", p.User, err)
+		}
+	}()
 	m := s.hub.cfg.Metrics
 	m.connections.WithLabelValues("stream").Inc()
 	defer m.connections.WithLabelValues("stream").Dec()

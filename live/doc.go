@@ -61,7 +61,10 @@
 //     other reader waited for it.
 //   - Every write has a deadline (SSEConfig.WriteTimeout), per 64 KiB chunk:
 //     a client that stops reading is cut off when it expires, one on a slow
-//     link that keeps reading is not.
+//     link that keeps reading is not. A client cut off so is counted as
+//     evicted and logged at info (HubConfig.Log); a WebSocket is closed
+//     abortively (SO_LINGER 0), so the kernel frees the data it could not
+//     send at once instead of holding it until the client goes away.
 //   - A writer sends all pending frames in one write and one flush.
 //
 // # Resume

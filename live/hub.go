@@ -1,6 +1,7 @@
 package live
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,9 @@ type HubConfig struct {
 	Heartbeat time.Duration
 	// Metrics receives the hub's counters; nil records nothing.
 	Metrics *Metrics
+	// Log receives what the operator should hear about connections (a
+	// client dropped for not reading); nil logs nothing.
+	Log *slog.Logger
 }
 
 func (c *HubConfig) fill() {
@@ -86,6 +90,9 @@ func (c *HubConfig) fill() {
 	}
 	if c.Metrics == nil {
 		c.Metrics = discardMetrics()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
 	}
 }
 

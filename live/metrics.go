@@ -47,7 +47,7 @@ func newMetrics() *Metrics {
 			Name: "beacon_events_conflated_total", Help: "State frames replaced by a newer one before a slow reader took them.",
 		}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "beacon_subscribers_evicted_total", Help: "Readers disconnected because their log queue overflowed.",
+			Name: "beacon_subscribers_evicted_total", Help: "Readers disconnected for not reading: their log queue overflowed, or a write missed its deadline.",
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "beacon_events_dropped_total", Help: "Frames refused by Publish: a log frame without a position, or an unsafe event name.",

@@ -97,7 +97,7 @@ var ErrClosed = errors.New("live: hub closed")
 // Serve streams req's topics to w until the client goes away, falls too far
 // behind, or the hub closes. Every exit that the server chooses sends a
 // jittered retry hint first, so the client comes back and resumes.
-func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
+func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) (err error) {
 	s.conns.add()
 	defer s.conns.done()
 	m := s.hub.cfg.Metrics
@@ -105,6 +105,11 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	defer m.connections.WithLabelValues("sse").Dec()
 
 	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: m}
+	defer func() {
+		if stalled(err) {
+			s.hub.drop("sse", req.User, err)
+		}
+	}()
 	// The server's WriteTimeout would cut the stream at that age; every write
 	// below sets its own deadline instead.
 	if err := c.rc.SetWriteDeadline(time.Time{}); err != nil {
@@ -117,7 +122,6 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	w.WriteHeader(http.StatusOK)
 
 	var sub *Subscriber
-	var err error
 	onShortLived(func() { sub, err = s.start(r.Context(), c, req) })
 	if sub != nil {
 		defer s.hub.Unsubscribe(sub)

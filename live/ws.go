@@ -84,6 +84,7 @@ type Conn struct {
 	ws   *websocket.Conn
 	sub  *Subscriber
 	mode Mode
+	user string
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the writer has stopped
 
@@ -99,7 +100,7 @@ type Conn struct {
 // the hello message, and starts the connection's writer. The caller must
 // call Close when its reading loop ends.
 func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn, error) {
-	c := &Conn{t: t, ws: ws, mode: req.Mode, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Conn{t: t, ws: ws, mode: req.Mode, user: req.User, stop: make(chan struct{}), done: make(chan struct{})}
 	// Only the writer writes: the reading side's automatic answers to a
 	// ping and to a close would otherwise write from the reader's goroutine,
 	// in the middle of a batch written straight to the socket.
@@ -186,9 +187,15 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 
 func (c *Conn) run() {
 	m := c.t.hub.cfg.Metrics
+	var err error
 	defer func() {
 		c.t.hub.Unsubscribe(c.sub)
-		c.ws.Close()
+		if stalled(err) {
+			abort(c.ws.NetConn())
+			c.t.hub.drop("ws", c.user, err)
+		} else {
+			c.ws.Close()
+		}
 		m.connections.WithLabelValues("ws").Dec()
 		c.t.conns.done()
 		close(c.done)
@@ -211,17 +218,17 @@ func (c *Conn) run() {
 		c.direct, c.pong = nil, nil
 		c.mu.Unlock()
 		if pong != nil {
-			if err := c.ws.WriteControl(websocket.PongMessage, []byte(*pong), time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
+			if err = c.ws.WriteControl(websocket.PongMessage, []byte(*pong), time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
 				return
 			}
 		}
-		if err := c.writeBatch(batch); err != nil {
+		if err = c.writeBatch(batch); err != nil {
 			return
 		}
 		m.delivered(batch)
 		clear(batch)
 		for _, msg := range direct {
-			if err := c.writeMessage(msg); err != nil {
+			if err = c.writeMessage(msg); err != nil {
 				return
 			}
 		}
@@ -230,7 +237,7 @@ func (c *Conn) run() {
 			return
 		}
 		if ping {
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
+			if err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
 				return
 			}
 		}

@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		QueueLen:  cfg.QueueLen,
 		Heartbeat: cfg.Heartbeat,
 		Metrics:   live.NewMetrics(reg),
+		Log:       log,
 	})
 	defer hub.Close()
 	board := handlers.NewBoard(hub, cfg.Tick, log)

@@ -1,0 +1,57 @@
+package live
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a log destination the server's goroutines and the test
+// share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestSSEDeadlineDropIsCounted: a client that stops reading until a write
+// misses its deadline is dropped, counted as an eviction and logged at info
+// with its reason.
+func TestSSEDeadlineDropIsCounted(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	fx := newFixture(t, HubConfig{Log: log}, SSEConfig{WriteTimeout: 100 * time.Millisecond})
+	fx.ln.shrink.Store(true)
+	r, err := dialRaw(fx.srv.Listener.Addr().String(), "topics=s:big&user=stalled", 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.conn.Close()
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
+	fx.publishState("s:big", bytes.Repeat([]byte("x"), 4<<20))
+	waitFor(t, "the stalled subscriber to be dropped", func() bool { return fx.subscriptions() == 0 })
+
+	if got := counterValue(t, fx.metrics.evicted); got != 1 {
+		t.Errorf("beacon_subscribers_evicted_total = %v after a deadline drop, want 1", got)
+	}
+	waitFor(t, "the drop to be logged", func() bool { return strings.Contains(logs.String(), "level=INFO") })
+	if l := logs.String(); !strings.Contains(l, "deadline") || !strings.Contains(l, "user=stalled") {
+		t.Errorf("log %q does not say why (a missed write deadline) and whose", l)
+	}
+}
