@@ -228,14 +228,18 @@ func handleWidgetLive(sse *live.SSE, secret []byte, log *slog.Logger) echo.Handl
 			resume = c.QueryParam("after")
 		}
 		// The token's expiry ends the stream too: coming back, the widget
-		// gets the 401 its page would.
-		ctx, cancel := context.WithDeadline(c.Request().Context(), time.Unix(claims.Expires, 0))
-		defer cancel()
-		r := c.Request().WithContext(ctx)
-		err = sse.Serve(c.Response(), r, live.Request{Topics: widgetTopics(claims), Resume: resume})
-		if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
-			log.Debug("widget stream ended", "err", err)
-		}
+		// gets the 401 its page would. The stream outlives this handler, so
+		// the deadline is on a context of its own.
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(c.Request().Context()), time.Unix(claims.Expires, 0))
+		sse.Serve(c.Response(), c.Request(), live.Request{ //nolint:errcheck // OnEnd has it
+			Topics: widgetTopics(claims), Resume: resume, Context: ctx,
+			OnEnd: func(err error) {
+				cancel()
+				if err != nil && !errors.Is(err, live.ErrClosed) {
+					log.Debug("widget stream ended", "err", err)
+				}
+			},
+		})
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -94,19 +95,21 @@ func handleLive(sse *live.SSE, sessions *liveSessions, log *slog.Logger) echo.Ha
 			resume = c.QueryParam("after")
 		}
 		r := c.Request()
+		req := live.Request{Topics: topics, Resume: resume, User: viewerKey(c)}
+		release := func() {}
 		if s := sessionOf(c); s != nil {
-			ctx, release := sessions.hold(r.Context(), s.ID)
-			defer release()
-			r = r.WithContext(ctx)
+			// The stream outlives this handler (live takes it from net/http
+			// once it has started), so its hold on the session is on a
+			// context of its own, released when the stream ends.
+			req.Context, release = sessions.hold(context.WithoutCancel(r.Context()), s.ID)
 		}
-		err = sse.Serve(c.Response(), r, live.Request{
-			Topics: topics,
-			Resume: resume,
-			User:   viewerKey(c),
-		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
-			log.Debug("live stream ended", "err", err)
+		req.OnEnd = func(err error) {
+			release()
+			if err != nil && !errors.Is(err, live.ErrClosed) {
+				log.Debug("live stream ended", "err", err)
+			}
 		}
+		sse.Serve(c.Response(), r, req) //nolint:errcheck // OnEnd has it
 		return nil
 	}
 }

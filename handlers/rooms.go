@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -357,8 +358,10 @@ func checkContent(s string, maxBytes int) (string, error) {
 // Origin's host must be the request's Host), so no other site can open a
 // socket with a visitor's cookies.
 var socketUpgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
-	WriteBufferSize: 1024,
+	ReadBufferSize: 1024,
+	// live writes the frames itself; what gorilla writes (a refusal before
+	// the socket is handed to live) borrows a buffer only while it writes.
+	WriteBufferPool: &sync.Pool{},
 	Subprotocols:    []string{SubprotocolJSON},
 }
 
@@ -379,43 +382,34 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			return err
 		}
 		// The socket belongs to its session from before the upgrade, so a
-		// sign-out at any moment after the session was read ends it.
-		ctx := c.Request().Context()
+		// sign-out at any moment after the session was read ends it. It
+		// outlives this handler: its context is one of its own.
+		ctx := context.WithoutCancel(c.Request().Context())
+		release := func() {}
 		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
 		sess := sessionOf(c)
 		if sess != nil {
-			var release func()
 			ctx, release = sessions.hold(ctx, sess.ID)
-			defer release()
 			topics = append(topics, views.TopicUser(sess.User.ID))
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
+			release()
 			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
 		}
 		mode := live.ModeHTML
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		if sess != nil {
-			// Signing out closes it with 1008, so the page does not just
-			// come back.
-			stop := context.AfterFunc(ctx, func() {
-				conn.WriteControl(websocket.CloseMessage, //nolint:errcheck // closing anyway
-					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "signed out"), time.Now().Add(time.Second))
-				conn.Close()
-			})
-			defer stop()
-		}
 		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log}
 		member, err := reg.Join(room, user)
 		if err != nil {
+			release()
 			s.refuse(err)
 			return nil
 		}
-		defer member.Leave()
 		s.member = member
-		wc, err := ws.Open(ctx, conn, live.WSRequest{
+		req := live.WSRequest{
 			Request: live.Request{
 				Topics: topics,
 				Resume: c.QueryParam("after"),
@@ -423,14 +417,31 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			},
 			Mode:  mode,
 			Hello: s.hello,
-		})
+		}
+		if sess != nil {
+			// Signing out closes it with 1008, so the page does not just
+			// come back.
+			req.Context, req.EndCode, req.EndReason = ctx, websocket.ClosePolicyViolation, "signed out"
+		}
+		wc, err := ws.Open(ctx, conn, req)
 		if err != nil {
+			member.Leave()
+			release()
 			conn.Close()
 			return nil
 		}
-		defer wc.Close()
 		s.out = wc
-		s.read(ctx)
+		// The reading loop runs on a goroutine of its own, which starts
+		// with a small stack, and the handler returns, so that net/http's
+		// goroutine, its buffers, the request and the echo context are
+		// freed: a socket costs this one goroutine. It ends when the socket
+		// closes (the client leaves, or live ends the connection).
+		go func() {
+			defer release()
+			defer member.Leave()
+			defer wc.Close()
+			s.read(ctx)
+		}()
 		return nil
 	}
 }
@@ -481,7 +492,7 @@ const (
 	socketIdle      = 60 * time.Second // no message or pong for this long ends the connection
 )
 
-// read is the connection's reading loop; it runs on the handler's goroutine
+// read is the connection's reading loop; it runs on a goroutine of its own
 // until the client leaves or the writer stops.
 func (s *socket) read(ctx context.Context) {
 	s.conn.SetReadLimit(socketReadLimit)

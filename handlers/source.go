@@ -74,17 +74,21 @@ type Publisher struct {
 	Log   *slog.Logger
 }
 
-// Committed publishes events that were just committed.
+// Committed publishes events that were just committed, as one batch: a
+// reader of several of them gets them in one write.
 func (p *Publisher) Committed(events []db.Event) {
+	frames := make([]live.Frame, 0, len(events))
+	now := time.Now() // the latency metric measures commit → socket write
 	for _, ev := range events {
 		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
 		if err != nil {
 			p.Log.Error("render event", "err", err)
 			continue
 		}
-		f.At = time.Now() // the latency metric measures commit → socket write
-		p.Hub.Publish(f)
+		f.At = now
+		frames = append(frames, f)
 	}
+	p.Hub.PublishBatch(frames)
 	p.Board.Committed(len(events))
 }
 

@@ -46,6 +46,11 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 		err = streams.Serve(c.Response(), c.Request(), live.StreamPage{
 			Topics:   widgetTopics(claims),
 			Lifetime: time.Until(time.Unix(claims.Expires, 0)),
+			OnEnd: func(err error) {
+				if err != nil && !errors.Is(err, live.ErrClosed) {
+					log.Debug("widget stream ended", "err", err)
+				}
+			},
 			Start: func(ctx context.Context, w io.Writer) error {
 				body, err := current(ctx)
 				if err != nil {
@@ -72,11 +77,8 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 				return views.StreamEnd(secs).Render(context.Background(), w)
 			},
 		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && c.Request().Context().Err() == nil {
-			if !c.Response().Committed {
-				return err
-			}
-			log.Debug("widget stream ended", "err", err)
+		if err != nil && !errors.Is(err, live.ErrClosed) && !c.Response().Committed {
+			return err // nothing was sent: the error page can be
 		}
 		return nil
 	}

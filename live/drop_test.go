@@ -2,9 +2,12 @@ package live
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -28,10 +31,12 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestSSEDeadlineDropIsCounted: a client that stops reading until a write
-// misses its deadline is dropped, counted as an eviction and logged at info
-// with its reason.
-func TestSSEDeadlineDropIsCounted(t *testing.T) {
+// TestSSEDeadlineDropIsAbortive: a client that stops reading until a write
+// misses its deadline is dropped with an abortive close (SO_LINGER 0), so
+// the kernel frees the socket's unsent data at once instead of holding it
+// until the client goes away. The peer sees a reset, not a clean end; the
+// drop is counted as an eviction and logged at info with its reason.
+func TestSSEDeadlineDropIsAbortive(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	fx := newFixture(t, HubConfig{Log: log}, SSEConfig{WriteTimeout: 100 * time.Millisecond})
@@ -46,6 +51,12 @@ func TestSSEDeadlineDropIsCounted(t *testing.T) {
 	}
 	fx.publishState("s:big", bytes.Repeat([]byte("x"), 4<<20))
 	waitFor(t, "the stalled subscriber to be dropped", func() bool { return fx.subscriptions() == 0 })
+
+	// Read what the kernel still holds, then the end.
+	r.conn.SetReadDeadline(time.Now().Add(waitTimeout)) //nolint:errcheck // the read fails then
+	if _, err := io.Copy(io.Discard, r.conn); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the dropped client's read ended with %v, want a connection reset (an abortive close)", err)
+	}
 
 	if got := counterValue(t, fx.metrics.evicted); got != 1 {
 		t.Errorf("beacon_subscribers_evicted_total = %v after a deadline drop, want 1", got)

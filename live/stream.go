@@ -79,7 +79,7 @@ func NewSSE(hub *Hub, src Source, cfg SSEConfig) *SSE {
 	return &SSE{hub: hub, src: src, cfg: cfg}
 }
 
-// Request is what one SSE connection asks for. The caller has authorized
+// Request is what one connection asks for. The caller has authorized
 // every topic.
 type Request struct {
 	// Topics are the topics the connection carries.
@@ -89,79 +89,106 @@ type Request struct {
 	Resume string
 	// User names the person watching, for the active-users count; may be empty.
 	User string
+	// Context, when not nil, ends the connection when it is done: that is
+	// how the caller ends a connection it no longer authorizes (a session
+	// signed out, a widget token expired). It must not be the request's
+	// context or derive from it: net/http cancels that when the handler
+	// returns, which for a stream Beacon holds is right after it started.
+	// Derive it from context.WithoutCancel(r.Context()) instead.
+	Context context.Context
+	// OnEnd, when not nil, is called once when the connection has ended,
+	// however it ended, with the error that ended it (nil when the client
+	// left, or the server or Context ended it). For a stream Beacon holds,
+	// that is after the handler has returned: release here what the
+	// connection holds.
+	OnEnd func(error)
 }
 
 // ErrClosed is returned by Serve when the hub is closed.
 var ErrClosed = errors.New("live: hub closed")
 
 // Serve streams req's topics to w until the client goes away, falls too far
-// behind, or the hub closes. Every exit that the server chooses sends a
-// jittered retry hint first, so the client comes back and resumes.
-func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) (err error) {
-	s.conns.add()
-	defer s.conns.done()
-	m := s.hub.cfg.Metrics
-	m.connections.WithLabelValues("sse").Inc()
-	defer m.connections.WithLabelValues("sse").Dec()
-
-	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: m}
-	defer func() {
-		if stalled(err) {
-			s.hub.drop("sse", req.User, err)
-		}
-	}()
+// behind, req.Context ends, or the hub closes. Every exit that the server
+// chooses sends a jittered retry hint first, so the client comes back and
+// resumes.
+//
+// Over HTTP/1.1, once the client is up to date (its position written),
+// the connection is taken from net/http (hijacked) and Serve returns nil:
+// the writer pool serves the stream from then on, with no goroutine of its
+// own, and req.OnEnd hears how it ends. The request and its context must
+// not be used after that. Over HTTP/2, or TLS, Serve serves the stream on
+// the calling goroutine until it ends, and returns the error that ended it.
+func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
+	l := s.hub.newLink("sse", sseTransport{s}, req.User, s.cfg.WriteTimeout, &s.conns, req.OnEnd)
+	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: s.hub.cfg.Metrics}
 	// The server's WriteTimeout would cut the stream at that age; every write
 	// below sets its own deadline instead.
 	if err := c.rc.SetWriteDeadline(time.Time{}); err != nil {
+		l.finish(endFailed, err)
 		return err
 	}
+	hold := holdable(r)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
-	var sub *Subscriber
-	onShortLived(func() { sub, err = s.start(r.Context(), c, req) })
-	if sub != nil {
-		defer s.hub.Unsubscribe(sub)
+	var err error
+	if hold {
+		// The handler's goroutine ends with the connect: whatever its stack
+		// grows to is not kept.
+		l.sub, err = s.start(r.Context(), c, req)
+	} else {
+		onShortLived(func() { l.sub, err = s.start(r.Context(), c, req) })
 	}
 	if errors.Is(err, ErrClosed) {
 		// Shutting down: come back to the next process.
-		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
-	}
-	if err != nil {
+		err = errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
+		l.finish(endShutdown, err)
 		return err
 	}
-
-	var batch []*message
-	for {
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-s.hub.shutdown:
-			return c.write(s.comeBack(c.buf[:0]), nil)
-		case <-sub.wake:
-		}
-		var ping, evicted bool
-		batch, ping, evicted = sub.take(batch[:0])
-		buf := c.buf[:0]
-		for _, msg := range batch {
-			buf = append(buf, msg.sse...)
-		}
-		if evicted {
-			buf = s.comeBack(buf)
-		} else if ping && len(batch) == 0 {
-			buf = AppendComment(buf, "")
-		}
-		if err := c.write(buf, batch); err != nil {
-			return err
-		}
-		clear(batch)
-		if evicted {
+	if err != nil {
+		l.finish(endFailed, err)
+		return err
+	}
+	if hold {
+		if nc, _, herr := c.rc.Hijack(); herr == nil {
+			l.conn, l.chunked = nc, true
+			l.start(nil, req.Context)
 			return nil
 		}
 	}
+	l.w, l.rc = w, c.rc
+	l.start(r.Context(), req.Context)
+	return l.err
+}
+
+// holdable reports whether r's connection can be taken from net/http once
+// its stream has started: HTTP/1.1 in the clear. (HTTP/2 multiplexes
+// streams on one connection; a TLS connection cannot be written without
+// waiting.)
+func holdable(r *http.Request) bool { return r.ProtoMajor == 1 && r.TLS == nil }
+
+// sseTransport is how an SSE client reads: events, a comment as heartbeat,
+// a retry hint before the server ends a stream it wants the client to
+// resume.
+type sseTransport struct{ s *SSE }
+
+func (t sseTransport) batch(dst []byte, msgs []*message) ([]byte, error) {
+	for _, m := range msgs {
+		dst = append(dst, m.sse...)
+	}
+	return dst, nil
+}
+
+func (sseTransport) heartbeat(dst []byte) []byte { return AppendComment(dst, "") }
+
+func (t sseTransport) goodbye(dst []byte, why ending) []byte {
+	if why == endShutdown || why == endBehind {
+		return t.s.comeBack(dst)
+	}
+	return dst
 }
 
 // start subscribes the connection and brings the client up to date (see

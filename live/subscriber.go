@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Subscriber is one connection's view of the hub: a bounded queue of log
@@ -14,9 +15,11 @@ type Subscriber struct {
 	topics  []string
 	user    string
 	limit   int
-	wake    chan struct{} // holds one token while frames are pending or a ping is due
-	removed bool          // guarded by hub.mu
-	slots   []int         // guarded by hub.mu; index in the hub's list of each of topics
+	wake    chan struct{}        // holds one token while frames are pending or a ping is due, until a link takes over
+	link    atomic.Pointer[link] // the connection's place in the pump, once it has one: woken through it
+	removed bool                 // guarded by hub.mu
+	slots   []int                // guarded by hub.mu; index in the hub's list of each of topics
+	head    int64                // the hub's head when it subscribed (set by Subscribe, read by its caller)
 
 	mu      sync.Mutex
 	log     []*message // guarded by mu; log frames in position order
@@ -26,60 +29,72 @@ type Subscriber struct {
 	evicted bool       // guarded by mu
 }
 
-// push queues m. On a state topic it replaces the pending frame of the same
-// topic; on a log topic it is appended, or, when the queue is full, the
-// subscriber is evicted and its queue dropped.
-func (s *Subscriber) push(m *message) {
+// push queues m and reports whether the subscriber must be woken. On a
+// state topic it replaces the pending frame of the same topic; on a log
+// topic it is appended, or, when the queue is full, the subscriber is
+// evicted and its queue dropped.
+func (s *Subscriber) push(m *message) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
 	case s.evicted:
-		s.mu.Unlock()
-		return
+		return false
 	case m.class == Log:
 		if m.Position <= s.after || (len(s.log) > 0 && m.Position <= s.log[len(s.log)-1].Position) {
-			s.mu.Unlock()
-			return // sent or queued already
+			return false // sent or queued already
 		}
 		if len(s.log) >= s.limit {
 			s.evicted = true
 			s.log = nil
-			s.mu.Unlock()
 			s.hub.cfg.Metrics.evicted.Inc()
-			s.signal()
-			return
+			return true
 		}
 		s.log = append(s.log, m)
 	default:
-		replaced := false
 		for i, o := range s.state {
 			if o.Topic == m.Topic {
 				s.state[i] = m
-				replaced = true
-				break
+				s.hub.cfg.Metrics.conflated.Inc()
+				return true
 			}
 		}
-		if replaced {
-			s.hub.cfg.Metrics.conflated.Inc()
-		} else {
-			s.state = append(s.state, m)
-		}
+		s.state = append(s.state, m)
 	}
-	s.mu.Unlock()
-	s.signal()
+	return true
 }
 
-func (s *Subscriber) ping() {
+// ping marks a heartbeat due and wakes s (see wakeInto).
+func (s *Subscriber) ping(ready []*link) []*link {
 	s.mu.Lock()
 	s.pinged = true
 	s.mu.Unlock()
-	s.signal()
+	return s.wakeInto(ready)
 }
 
+// signal wakes s's writer.
 func (s *Subscriber) signal() {
+	if l := s.link.Load(); l != nil {
+		l.schedule()
+		return
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// wakeInto wakes s like signal, except that a link that must join the
+// pump's queue is appended to ready instead, for the caller to enqueue with
+// others at once.
+func (s *Subscriber) wakeInto(ready []*link) []*link {
+	if l := s.link.Load(); l != nil && l.kick == nil {
+		if l.claim() {
+			ready = append(ready, l)
+		}
+		return ready
+	}
+	s.signal()
+	return ready
 }
 
 // skipThrough marks every log frame up to pos as sent, dropping queued ones.

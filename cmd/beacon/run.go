@@ -74,6 +74,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log:       log,
 	})
 	defer hub.Close()
+	// A new stream starts at the hub's head, which follows the commits from
+	// here: no database read per connection.
+	_, head, err := store.Horizon(ctx)
+	if err != nil {
+		return fmt.Errorf("read the log's head: %w", err)
+	}
+	hub.SetHead(head)
 	board := handlers.NewBoard(hub, cfg.Tick, log)
 	pub.Hub, pub.Board = hub, board
 
@@ -144,6 +151,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err := streams.Wait(sctx); err != nil {
 		log.Warn("widget streams still open at shutdown", "err", err)
+	}
+	if err := ws.Wait(sctx); err != nil {
+		log.Warn("room sockets still open at shutdown", "err", err)
 	}
 	if err := <-shut; err != nil {
 		srv.Close()
