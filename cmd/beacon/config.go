@@ -37,6 +37,7 @@ type config struct {
 	EmbedOrigins    originList
 	StreamLifetime  time.Duration
 	Secret          secretValue
+	MemoryLimit     byteSize
 }
 
 // setting is one line of the configuration table: its flag, its environment
@@ -72,6 +73,7 @@ func settings(c *config) []setting {
 		{"embed-origins", "BEACON_EMBED_ORIGINS", "origins that may frame widgets whose token names none, separated by commas (* for any site)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.EmbedOrigins, n, u) }},
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret", "BEACON_SECRET", "secret that signs widget tokens: 64+ hex digits or 32+ characters (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.Secret, n, u) }},
+		{"memory-limit", "BEACON_MEMORY_LIMIT", "soft limit of the Go runtime's memory (e.g. 512MiB; 0: none): the collector works harder as it nears it, instead of letting the heap grow to twice what is live", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.MemoryLimit, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}
 }
@@ -122,6 +124,8 @@ func newConfig(args []string, getenv func(string) string, stderr io.Writer) (con
 		return c, fmt.Errorf("session-ttl must be at least 1m")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
+	case c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit:
+		return c, fmt.Errorf("memory-limit must be 0 (none) or at least %d MiB", minMemoryLimit>>20)
 	}
 	return c, nil
 }
