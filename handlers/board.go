@@ -46,7 +46,15 @@ type Board struct {
 	mu     sync.Mutex
 	custom map[string]*stats.Series // guarded by mu; posted metrics by name
 	last   views.Metrics            // guarded by mu; the newest reading of the server's own figures
+
+	// panels are the metrics panel and the chart as pages show them,
+	// rendered with every publish: a page copies them instead of rendering
+	// them again.
+	panels atomic.Pointer[pagePanels]
 }
+
+// pagePanels are the dashboard's panels rendered for pages (not out of band).
+type pagePanels struct{ metrics, chart []byte }
 
 // NewBoard returns a board that publishes to hub every tick.
 func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
@@ -219,11 +227,17 @@ func (b *Board) Chart(now time.Time) views.Chart {
 	return c
 }
 
-// frames renders the metrics panel and the chart as out-of-band fragments.
+// frames renders the metrics panel and the chart as out-of-band fragments,
+// and keeps them as pages show them.
 func (b *Board) frames(ctx context.Context, now time.Time) []live.Frame {
+	m, c := b.Metrics(), b.Chart(now)
+	b.panels.Store(&pagePanels{
+		metrics: b.render(ctx, views.MetricsPanel(m, false)),
+		chart:   b.render(ctx, views.ChartPanel(c, false)),
+	})
 	return []live.Frame{
-		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(b.Metrics(), true)), At: now},
-		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(b.Chart(now), true)), At: now},
+		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(m, true)), At: now},
+		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(c, true)), At: now},
 	}
 }
 
@@ -233,6 +247,15 @@ func (b *Board) publish(now time.Time) {
 			b.hub.Publish(f)
 		}
 	}
+}
+
+// Panels returns the metrics panel and the chart as pages show them,
+// rendered at the last publish; nil before the first.
+func (b *Board) Panels() (metrics, chart []byte) {
+	if p := b.panels.Load(); p != nil {
+		return p.metrics, p.chart
+	}
+	return nil, nil
 }
 
 func (b *Board) render(ctx context.Context, c templ.Component) []byte {

@@ -145,6 +145,11 @@ func (h *Hub) SetHead(pos int64) {
 	h.knowsHead.Store(true)
 }
 
+// Head returns the newest position of the log the hub has seen, and
+// whether it knows it (SetHead was called): a page rendered at that
+// position or later is up to date.
+func (h *Hub) Head() (int64, bool) { return h.head.Load(), h.knowsHead.Load() }
+
 // advance moves the head to pos if pos is newer.
 func (h *Hub) advance(pos int64) {
 	for {

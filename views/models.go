@@ -1,6 +1,12 @@
 package views
 
-import "time"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/a-h/templ"
+)
 
 // Page is what every full page needs from its handler.
 type Page struct {
@@ -133,6 +139,35 @@ type Dashboard struct {
 	Metrics Metrics
 	Chart   Chart
 	Rooms   []RoomSummary
+	// MetricsHTML and ChartHTML, when set, are MetricsPanel and ChartPanel
+	// (not out of band) rendered already, once a tick for every page:
+	// Metrics and Chart are then not read.
+	MetricsHTML, ChartHTML []byte
+}
+
+// metricsPanel is the page's metrics panel, rendered already or now.
+func (d Dashboard) metricsPanel() templ.Component {
+	if d.MetricsHTML != nil {
+		return Rendered(d.MetricsHTML)
+	}
+	return MetricsPanel(d.Metrics, false)
+}
+
+// chartPanel is the page's chart, rendered already or now.
+func (d Dashboard) chartPanel() templ.Component {
+	if d.ChartHTML != nil {
+		return Rendered(d.ChartHTML)
+	}
+	return ChartPanel(d.Chart, false)
+}
+
+// Rendered is HTML rendered already by a component of this package, written
+// as it is.
+func Rendered(html []byte) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(html)
+		return err
+	})
 }
 
 // Message is one chat message.
