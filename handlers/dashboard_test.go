@@ -34,7 +34,10 @@ type countingWriter struct {
 	writes, flushes *atomic.Int64
 }
 
-func (w countingWriter) Write(p []byte) (int, error) { w.writes.Add(1); return w.ResponseWriter.Write(p) }
+func (w countingWriter) Write(p []byte) (int, error) {
+	w.writes.Add(1)
+	return w.ResponseWriter.Write(p)
+}
 func (w countingWriter) Flush()                      { w.flushes.Add(1); w.ResponseWriter.(http.Flusher).Flush() }
 func (w countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
