@@ -94,10 +94,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if ctx.Err() != nil {
 					break
 				}
-				if l.kind == kindReference && sc.transport == "ws" {
-					continue // the reference server has no rooms
+				if l.kind == kindReference && sc.beaconOnly {
+					continue // a setting of Beacon's
 				}
-				b := &bench{cfg: cfg, ctl: ctl, log: stderr}
+				b := &bench{cfg: cfg, ctl: ctl, log: stderr, limited: name == "connect-limit"}
 				if prof != nil && l.kind == kindBeacon && i == cfg.Runs {
 					// The last run of Beacon is profiled: perf costs a few
 					// percent of one run of three, and no extra run is needed.

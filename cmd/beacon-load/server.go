@@ -29,8 +29,17 @@ const (
 )
 
 // wsGauge counts Beacon's open WebSocket connections (the room scenarios'
-// connection gauge; the reference server has none).
+// connection gauge).
 const wsGauge = `beacon_live_connections{transport="ws"}`
+
+// wsGaugeOf returns the series that counts srv's WebSocket connections: the
+// reference server counts every connection in one gauge.
+func wsGaugeOf(srv *server) string {
+	if srv.Kind == kindReference {
+		return referenceGauge
+	}
+	return wsGauge
+}
 
 // Kinds of server.
 const (

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -68,7 +69,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The collector's CPU and cycles too (go_cpu_classes_gc_total_cpu_seconds_total,
+	// go_gc_cycles_total_gc_cycles_total): what the garbage costs, and what
+	// --memory-limit changes.
+	gcCost := collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/gc/total:cpu-seconds$|^/gc/cycles/total:gc-cycles$`)}
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(gcCost)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hub := live.NewHub(live.HubConfig{
 		Classify:  handlers.Classify,
 		Epoch:     store.Epoch(),
