@@ -42,6 +42,11 @@ type figure struct {
 	NotMeasured string
 }
 
+// goroutineNoise is how far a goroutines-per-connection figure may be off
+// its target for nothing: a server starts and ends goroutines of its own
+// (a request being served, a timer), a few among thousands of connections.
+const goroutineNoise = 0.005
+
 func fixed(v float64) func(*config) float64 { return func(*config) float64 { return v } }
 
 func conns(get func(c *config) int, target int) func(c *config) (int, int) {
@@ -71,7 +76,7 @@ var figures = []figure{
 	{ID: "idle.sse.stack", Scenario: "idle", Transport: "sse", Key: "stack_per_conn", Unit: unitKiB, Lower: true,
 		Title: "… of which goroutine stacks", Size: idleSize},
 	{ID: "idle.sse.goroutines", Scenario: "idle", Transport: "sse", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
-		Title: "goroutines per idle connection", Target: "0", Limit: fixed(0.005), Size: idleSize},
+		Title: "goroutines per idle connection", Target: "0", Limit: fixed(goroutineNoise), Size: idleSize},
 	{ID: "idle.ws.memory", Scenario: "ws-idle", Transport: "ws", Key: "bytes_per_conn", Unit: unitKiB, Lower: true,
 		Title: "idle memory per room connection (server RSS)", Target: "≤ 12 KiB", Limit: fixed(12 << 10), Size: wsIdleSize},
 	{ID: "idle.ws.heap", Scenario: "ws-idle", Transport: "ws", Key: "heap_per_conn", Unit: unitKiB, Lower: true,
@@ -79,7 +84,7 @@ var figures = []figure{
 	{ID: "idle.ws.stack", Scenario: "ws-idle", Transport: "ws", Key: "stack_per_conn", Unit: unitKiB, Lower: true,
 		Title: "… of which goroutine stacks", Size: wsIdleSize},
 	{ID: "idle.ws.goroutines", Scenario: "ws-idle", Transport: "ws", Key: "goroutines_per_conn", Unit: unitDecimal, Lower: true,
-		Title: "goroutines per idle room connection", Target: "≤ 1", Limit: fixed(1), Size: wsIdleSize},
+		Title: "goroutines per idle room connection", Target: "≤ 1", Limit: fixed(1 + goroutineNoise), Size: wsIdleSize},
 
 	{ID: "stream.memory", Scenario: "stream", Transport: "stream", Key: "bytes_per_conn", Unit: unitKiB, Lower: true,
 		Title: "memory per /stream/metrics viewer (server RSS)"},

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -127,12 +128,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listenConfig(cfg.SendBuffer).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return err
-	}
-	if cfg.SendBuffer > 0 {
-		ln = sendBufferListener{ln, cfg.SendBuffer}
 	}
 	fmt.Fprintf(stdout, "beacon listening on http://%s (database %s)\n", ln.Addr(), cfg.DB)
 
@@ -179,19 +177,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// sendBufferListener caps the kernel's send buffer of every accepted
-// connection. Left to autotuning, loopback and LAN sockets grow to ~4 MiB,
-// so a client that stops reading holds megabytes of kernel memory and is
-// noticed (its queue overflows, its write deadline passes) only after them.
-type sendBufferListener struct {
-	net.Listener
-	size int
-}
-
-func (l sendBufferListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(l.size) //nolint:errcheck // best effort: the kernel default still works
-	}
-	return c, err
+// listenConfig caps the kernel's send buffer of every accepted connection
+// at sendBuffer bytes (0: autotuning). Left to autotuning, loopback and LAN
+// sockets grow to ~4 MiB, so a client that stops reading holds megabytes of
+// kernel memory and is noticed (its queue overflows, its write deadline
+// passes) only after them. It is set on the listening socket, which every
+// accepted one inherits it from: no system call per connection.
+func listenConfig(sendBuffer int) *net.ListenConfig {
+	return &net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		if sendBuffer <= 0 {
+			return nil
+		}
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, sendBuffer)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
 }
