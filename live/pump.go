@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"runtime"
@@ -101,8 +102,6 @@ type link struct {
 	lifetime  *time.Timer
 	readBy    bool // the caller reads the socket, and notices a departure itself (WebSocket)
 
-	batch []*message // reused between runs
-
 	finishOnce sync.Once
 	err        error // why it ended, when a failure ended it; set by finish, read after done
 	onEnd      func(error)
@@ -128,7 +127,8 @@ type pump struct {
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	ready   []*link // guarded by mu; links with something to write, each at most once
+	ready   []*link // guarded by mu; links with something to write, each at most once, from head on
+	head    int     // guarded by mu
 	links   int     // guarded by mu; links that have not ended
 	closing bool    // guarded by mu; the hub is closing: stop once links is 0
 	workers sync.WaitGroup
@@ -155,19 +155,30 @@ func (p *pump) work() {
 	var mine []*link
 	for {
 		p.mu.Lock()
-		for len(p.ready) == 0 && !(p.closing && p.links == 0) {
+		for p.head == len(p.ready) && !(p.closing && p.links == 0) {
 			p.cond.Wait()
 		}
-		if len(p.ready) == 0 {
+		if p.head == len(p.ready) {
 			p.mu.Unlock()
 			return
 		}
-		n := min(len(p.ready), maxTake)
-		mine = append(mine[:0], p.ready[:n]...)
-		clear(p.ready[:n])
-		p.ready = p.ready[n:]
-		if len(p.ready) == 0 {
-			p.ready = p.ready[:0:0] // let a long queue's array go
+		n := min(len(p.ready)-p.head, maxTake)
+		mine = append(mine[:0], p.ready[p.head:p.head+n]...)
+		clear(p.ready[p.head : p.head+n])
+		p.head += n
+		switch {
+		case p.head == len(p.ready):
+			// Empty: start again at the array's beginning, keeping it
+			// unless a crowd left it large.
+			p.ready, p.head = p.ready[:0], 0
+			if cap(p.ready) > 1<<16 {
+				p.ready = nil
+			}
+		case p.head > len(p.ready)/2:
+			// Mostly taken: move what is left to the front.
+			k := copy(p.ready, p.ready[p.head:])
+			clear(p.ready[k:])
+			p.ready, p.head = p.ready[:k], 0
 		}
 		p.mu.Unlock()
 		for i, l := range mine {
@@ -331,24 +342,25 @@ func (l *link) run() (handedOn bool) {
 		b = b[:chunkHead]
 	}
 	start := len(b)
-	var sent []*message
+	var sent *[]*message
 	if why == open {
-		batch, ping, evicted := l.sub.take(l.batch[:0])
-		l.batch = batch
+		sent = batches.Get().(*[]*message)
+		batch, ping, evicted := l.sub.take((*sent)[:0])
+		*sent = batch
 		var err error
-		b, err = l.t.batch(b, batch)
+		b, err = l.encode(b, batch)
 		switch {
 		case errors.Is(err, errBehind), err == nil && evicted:
 			why = endBehind
 		case err != nil:
 			*bp = b
 			putBuf(bp)
+			putBatch(sent)
 			l.finish(endFailed, err)
 			return true
 		case ping && len(b) == start:
 			b = l.t.heartbeat(b)
 		}
-		sent = batch
 	}
 	if why != open {
 		b = l.t.goodbye(b, why)
@@ -360,6 +372,34 @@ func (l *link) run() (handedOn bool) {
 	}
 	*bp = b
 	return l.write(bp, sent, why)
+}
+
+// encode is the transport's batch; a transport that panics (a template
+// that fails so) ends its own connection, not the writer.
+func (l *link) encode(dst []byte, msgs []*message) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = dst, fmt.Errorf("live: the %s transport panicked: %v", l.kind, p)
+		}
+	}()
+	return l.t.batch(dst, msgs)
+}
+
+// batches holds the slices a run takes its frames into between runs: an
+// idle connection holds none.
+var batches = sync.Pool{New: func() any { return new([]*message) }}
+
+// putBatch returns a batch, emptied, unless a burst made it large.
+func putBatch(sent *[]*message) {
+	if sent == nil {
+		return
+	}
+	clear(*sent)
+	if cap(*sent) > 1024 {
+		return
+	}
+	*sent = (*sent)[:0]
+	batches.Put(sent)
 }
 
 // frameChunk wraps b[start:] in one HTTP/1.1 chunk, using the room left
@@ -391,13 +431,13 @@ func frameChunk(b []byte, start int, last bool) []byte {
 	return b[:0]
 }
 
-// write sends *bp, records the delivery of sent and ends the link if why
+// write sends *bp, records the delivery of *sent and ends the link if why
 // says so. It reports whether the link was handed on.
-func (l *link) write(bp *[]byte, sent []*message, why ending) bool {
+func (l *link) write(bp *[]byte, sent *[]*message, why ending) bool {
 	b := *bp
 	if len(b) == 0 {
 		putBuf(bp)
-		clear(sent)
+		putBatch(sent)
 		if why != open {
 			l.finish(why, nil)
 			return true
@@ -430,14 +470,18 @@ func (l *link) write(bp *[]byte, sent []*message, why ending) bool {
 
 // wrote records a finished write and ends the link if it must; it reports
 // whether it ended it.
-func (l *link) wrote(sent []*message, why ending, err error) bool {
+func (l *link) wrote(sent *[]*message, why ending, err error) bool {
 	if err != nil {
-		clear(sent)
+		putBatch(sent)
 		l.finish(endFailed, err)
 		return true
 	}
-	l.sub.hub.cfg.Metrics.wrote(l.kind, sent)
-	clear(sent)
+	if sent != nil {
+		l.p.hub.cfg.Metrics.wrote(l.kind, *sent)
+	} else {
+		l.p.hub.cfg.Metrics.wrote(l.kind, nil)
+	}
+	putBatch(sent)
 	if why != open {
 		l.finish(why, nil)
 		return true

@@ -112,10 +112,14 @@ func (s *Subscriber) skipThrough(pos int64) {
 	s.log = append(s.log[:0], s.log[i:]...)
 }
 
+// smallQueue is the most log frames a subscriber's queue keeps room for
+// between bursts.
+const smallQueue = 16
+
 // take moves every pending frame into dst (state frames first, then log
 // frames in order) and reports whether a ping was due and whether the
-// subscriber was evicted. The queue's arrays are reused, so a steady stream
-// allocates nothing here.
+// subscriber was evicted. The queue's arrays are reused, unless a burst
+// made them large, so a steady stream allocates nothing here.
 func (s *Subscriber) take(dst []*message) (out []*message, ping, evicted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,6 +128,9 @@ func (s *Subscriber) take(dst []*message) (out []*message, ping, evicted bool) {
 	clear(s.state)
 	clear(s.log)
 	s.state, s.log = s.state[:0], s.log[:0]
+	if cap(s.log) > smallQueue {
+		s.log = nil // a burst's array need not stay with an idle connection
+	}
 	if n := len(dst); n > 0 {
 		if last := dst[n-1]; last.class == Log {
 			s.after = last.Position

@@ -241,6 +241,8 @@ func TestWSJSONBatchIsOneWrite(t *testing.T) {
 			t.Fatalf("message %d is %s, want %s", i, got, want)
 		}
 	}
+	// Every write is counted before the frames it carried.
+	waitFor(t, "the deliveries to be counted", func() bool { return counterValue(t, fx.metrics.deliveredLog) == n })
 	if got := fx.writes(t) - before; got != 1 {
 		t.Fatalf("%d frames went out in %v writes, want 1", n, got)
 	}
