@@ -105,7 +105,7 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.StringVar(&c.Profile, "cpuprofile", "", "directory: record a perf CPU profile of Beacon during the last run of every scenario (shown for scenarios that miss a target)")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "stop everything after this long (at most 30m)")
 	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle, ws-idle, ws-memory and fan-out, 5,000 burst and ws-burst, 1,000 room, 500 stream, 19,000 connect and connect-limit)")
-	fs.StringVar(&c.MemoryLimit, "memory-limit", "100MiB", "connect-limit: the --memory-limit Beacon is started with")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", "100MiB", "connect-limit: the --memory-limit Beacon is started with (and GOGC=off)")
 	fs.IntVar(&c.Events, "events", 10, "fanout: events published one at a time, each waited for at every subscriber")
 	fs.DurationVar(&c.Gap, "gap", 50*time.Millisecond, "fanout: pause between two events")
 	fs.IntVar(&c.Burst, "burst", 50, "burst: events published as fast as the server accepts them")
@@ -129,7 +129,7 @@ Scenarios: idle, ws-idle, stream, fanout, burst, ws-burst, ws-memory, room, conn
 connect-limit, leak, page (default: all, in that order). Each runs against a fresh Beacon
 (built from ./cmd/beacon, or -target) and against the reference server, a plain net/http
 SSE fan-out with gorilla/websocket rooms in a child process of this tool; connect-limit
-(connect with Beacon's --memory-limit) runs against Beacon alone. The tool starts Beacon
+(connect with Beacon's --memory-limit and GOGC=off) runs against Beacon alone. The tool starts Beacon
 for the room scenarios (ws-burst, ws-memory, room) with --room-conns raised to the room's
 size and --message-rate/--message-burst lifted; a -target must have been started so.
 The stream scenario holds viewers of the zero-JavaScript widget /stream/metrics; the tool

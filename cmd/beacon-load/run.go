@@ -147,11 +147,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // runOnce starts a fresh server, runs the scenario against it and stops it.
 func runOnce(ctx context.Context, b *bench, l *launcher, sc scenario, run string) (*sample, error) {
-	var extra []string
+	var extra, env []string
 	if sc.beaconArgs != nil {
 		extra = sc.beaconArgs(b.cfg)
 	}
-	srv, err := l.start(ctx, run, extra)
+	if sc.beaconOnly {
+		env = sc.beaconEnv
+	}
+	srv, err := l.start(ctx, run, extra, env)
 	if err != nil {
 		return nil, err
 	}

@@ -36,23 +36,27 @@ type scenario struct {
 	// beaconArgs, when set, returns flags Beacon is started with for it.
 	beaconArgs func(c *config) []string
 	// beaconOnly scenarios measure a setting of Beacon's: the reference
-	// server does not run them.
+	// server does not run them. beaconEnv is the environment they start
+	// Beacon with.
 	beaconOnly bool
+	beaconEnv  []string
 }
 
 var scenarios = map[string]scenario{
-	"idle":          {"idle", "sse", runIdle, nil, false},
-	"ws-idle":       {"ws-idle", "ws", runWSIdle, nil, false},
-	"stream":        {"stream", "stream", runStream, nil, false},
-	"fanout":        {"fanout", "sse", runFanout, nil, false},
-	"burst":         {"burst", "sse", runBurst, nil, false},
-	"ws-burst":      {"ws-burst", "ws", runWSBurst, func(c *config) []string { return roomArgs(c.WSBurstConns) }, false},
-	"ws-memory":     {"ws-memory", "ws", runWSMemory, func(c *config) []string { return roomArgs(c.WSMemoryConns) }, false},
-	"room":          {"room", "ws", runRoom, func(c *config) []string { return roomArgs(c.RoomMembers) }, false},
-	"connect":       {"connect", "sse", runConnect, nil, false},
-	"connect-limit": {"connect-limit", "sse", runConnect, func(c *config) []string { return []string{"--memory-limit", c.MemoryLimit} }, true},
-	"leak":          {"leak", "sse", runLeak, nil, false},
-	"page":          {"page", "http", runPage, nil, false},
+	"idle":      {"idle", "sse", runIdle, nil, false, nil},
+	"ws-idle":   {"ws-idle", "ws", runWSIdle, nil, false, nil},
+	"stream":    {"stream", "stream", runStream, nil, false, nil},
+	"fanout":    {"fanout", "sse", runFanout, nil, false, nil},
+	"burst":     {"burst", "sse", runBurst, nil, false, nil},
+	"ws-burst":  {"ws-burst", "ws", runWSBurst, func(c *config) []string { return roomArgs(c.WSBurstConns) }, false, nil},
+	"ws-memory": {"ws-memory", "ws", runWSMemory, func(c *config) []string { return roomArgs(c.WSMemoryConns) }, false, nil},
+	"room":      {"room", "ws", runRoom, func(c *config) []string { return roomArgs(c.RoomMembers) }, false, nil},
+	"connect":   {"connect", "sse", runConnect, nil, false, nil},
+	// connect with the collector run by the memory limit alone: GOGC=off
+	// and --memory-limit, the pairing the Go runtime's GC guide describes.
+	"connect-limit": {"connect-limit", "sse", runConnect, func(c *config) []string { return []string{"--memory-limit", c.MemoryLimit} }, true, []string{"GOGC=off"}},
+	"leak":          {"leak", "sse", runLeak, nil, false, nil},
+	"page":          {"page", "http", runPage, nil, false, nil},
 }
 
 // sample is what one run of one scenario against one server measured.

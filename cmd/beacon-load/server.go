@@ -75,8 +75,9 @@ func (s *server) Stop() error {
 type launcher struct {
 	kind string
 	// start starts a server; extra are flags for Beacon that the scenario
-	// needs (the reference ignores them, and so does a -target).
-	start func(ctx context.Context, run string, extra []string) (*server, error)
+	// needs, env its environment variables (the reference ignores both, and
+	// so does a -target).
+	start func(ctx context.Context, run string, extra, env []string) (*server, error)
 }
 
 // beaconLauncher starts Beacon for every run: bin (built when "") as a child
@@ -87,7 +88,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 	gauge := `beacon_live_connections{transport="sse"}`
 	if cfg.Target != "" {
 		srv := &server{Kind: kindBeacon, URL: cfg.Target, Addr: strings.TrimPrefix(cfg.Target, "http://"), ConnGauge: gauge}
-		l.start = func(context.Context, string, []string) (*server, error) { return srv, nil }
+		l.start = func(context.Context, string, []string, []string) (*server, error) { return srv, nil }
 		return l, nil
 	}
 	bin := cfg.BeaconBin
@@ -97,7 +98,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 			return nil, err
 		}
 	}
-	l.start = func(ctx context.Context, run string, extra []string) (*server, error) {
+	l.start = func(ctx context.Context, run string, extra, env []string) (*server, error) {
 		rundir := filepath.Join(dir, kindBeacon+"-"+run)
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
@@ -106,7 +107,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 		// per-address limits would be the only thing measured.
 		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn",
 			"--live-rate", "0", "--api-rate", "0", "--guests"}
-		return startChild(ctx, kindBeacon, gauge, rundir, bin, []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret},
+		return startChild(ctx, kindBeacon, gauge, rundir, bin, append([]string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret}, env...),
 			append(args, extra...)...)
 	}
 	return l, nil
@@ -120,7 +121,7 @@ func referenceLauncher(dir string) (*launcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find this program to start the reference server: %w", err)
 	}
-	return &launcher{kind: kindReference, start: func(ctx context.Context, run string, _ []string) (*server, error) {
+	return &launcher{kind: kindReference, start: func(ctx context.Context, run string, _, _ []string) (*server, error) {
 		rundir := filepath.Join(dir, kindReference+"-"+run)
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
