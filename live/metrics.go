@@ -11,6 +11,7 @@ type Metrics struct {
 	connections *prometheus.GaugeVec
 	writes      *prometheus.CounterVec
 	writesBy    map[string]prometheus.Counter // the children of writes by transport, looked up once
+	slowWrites  prometheus.Counter
 	published   *prometheus.CounterVec
 	publishedBy [2]prometheus.Counter // the children of published by Class, looked up once
 	deliveries  *prometheus.CounterVec
@@ -27,7 +28,7 @@ type Metrics struct {
 // NewMetrics makes the live core's collectors and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := newMetrics()
-	reg.MustRegister(m.connections, m.writes, m.published, m.deliveries, m.conflated, m.evicted,
+	reg.MustRegister(m.connections, m.writes, m.slowWrites, m.published, m.deliveries, m.conflated, m.evicted,
 		m.dropped, m.replayed, m.resyncs, m.latency)
 	return m
 }
@@ -42,6 +43,9 @@ func newMetrics() *Metrics {
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "beacon_live_writes_total", Help: "Writes to live connections' sockets, by transport: deliveries per write says how well frames are coalesced.",
 		}, []string{"transport"}),
+		slowWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "beacon_live_slow_writes_total", Help: "Writes a client's socket did not take at once: finished by a goroutine of the connection's own, under the write deadline.",
+		}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "beacon_events_published_total", Help: "Frames published to the hub, by topic class.",
 		}, []string{"class"}),

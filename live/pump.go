@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -353,7 +354,7 @@ func (l *link) run() (handedOn bool) {
 		case errors.Is(err, errBehind), err == nil && evicted:
 			why = endBehind
 		case err != nil:
-			*bp = b
+			*bp = b[:0]
 			putBuf(bp)
 			putBatch(sent)
 			l.finish(endFailed, err)
@@ -365,13 +366,15 @@ func (l *link) run() (handedOn bool) {
 	if why != open {
 		b = l.t.goodbye(b, why)
 	}
+	// The pool keeps the buffer from its array's start; what is written
+	// may begin inside its head room.
+	*bp = b[:0]
 	if l.chunked {
 		b = frameChunk(b, start, why != open)
 	} else if len(b) == start {
 		b = b[:0]
 	}
-	*bp = b
-	return l.write(bp, sent, why)
+	return l.write(bp, b, sent, why)
 }
 
 // encode is the transport's batch; a transport that panics (a template
@@ -431,10 +434,10 @@ func frameChunk(b []byte, start int, last bool) []byte {
 	return b[:0]
 }
 
-// write sends *bp, records the delivery of *sent and ends the link if why
-// says so. It reports whether the link was handed on.
-func (l *link) write(bp *[]byte, sent *[]*message, why ending) bool {
-	b := *bp
+// write sends b, which is in *bp's array, records the delivery of *sent
+// and ends the link if why says so; *bp goes back to the pool once b is
+// written. It reports whether the link was handed on.
+func (l *link) write(bp *[]byte, b []byte, sent *[]*message, why ending) bool {
 	if len(b) == 0 {
 		putBuf(bp)
 		putBatch(sent)
@@ -455,6 +458,7 @@ func (l *link) write(bp *[]byte, sent *[]*message, why ending) bool {
 	if err == nil && n < len(b) {
 		// The socket took what it could; the rest waits for the client on
 		// a goroutine of this link's own, so no writer of the pool waits.
+		l.p.hub.cfg.Metrics.slowWrites.Inc()
 		go func() {
 			err := l.writeDeadlined(b[n:])
 			putBuf(bp)
@@ -494,32 +498,54 @@ func (l *link) tryWrite(b []byte) (int, error) {
 	if l.raw == nil {
 		return 0, nil // no raw access: every write waits, on the link's goroutine
 	}
-	var n int
-	var werr error
-	err := l.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				return true
-			case err != nil:
-				werr = &net.OpError{Op: "write", Net: "tcp", Err: err}
-				return true
-			case m == 0:
-				return true
-			}
-		}
-		return true
-	})
+	w := rawWriters.Get().(*rawWriter)
+	w.b, w.n, w.err = b, 0, nil
+	err := l.raw.Write(w.fn)
+	n := w.n
 	if err == nil {
-		err = werr
+		err = w.err
 	}
+	w.b, w.err = nil, nil
+	rawWriters.Put(w)
 	return n, err
+}
+
+// rawWriter is one non-blocking write to a socket's descriptor. Its
+// function is made once, so a write allocates nothing.
+type rawWriter struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+var rawWriters = sync.Pool{New: func() any {
+	w := &rawWriter{}
+	w.fn = w.write
+	return w
+}}
+
+// write writes w.b to fd until it is written, or the socket takes no more
+// (EAGAIN), or fails; it never asks the poller to wait.
+func (w *rawWriter) write(fd uintptr) bool {
+	for w.n < len(w.b) {
+		m, err := syscall.Write(int(fd), w.b[w.n:])
+		if m > 0 {
+			w.n += m
+		}
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return true
+		case err != nil:
+			w.err = &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)}
+			return true
+		case m == 0:
+			return true
+		}
+	}
+	return true
 }
 
 // writeDeadlined writes b to the held socket, under a deadline of

@@ -22,11 +22,12 @@ type Subscriber struct {
 	head    int64                // the hub's head when it subscribed (set by Subscribe, read by its caller)
 
 	mu      sync.Mutex
-	log     []*message // guarded by mu; log frames in position order
-	state   []*message // guarded by mu; at most one per state topic
-	after   int64      // guarded by mu; log frames at or before this position were sent already
-	pinged  bool       // guarded by mu
-	evicted bool       // guarded by mu
+	log     []*message  // guarded by mu; log frames in position order, in *logBox's array, from logArrays
+	logBox  *[]*message // guarded by mu; nil while log is empty
+	state   []*message  // guarded by mu; at most one per state topic
+	after   int64       // guarded by mu; log frames at or before this position were sent already
+	pinged  bool        // guarded by mu
+	evicted bool        // guarded by mu
 }
 
 // push queues m and reports whether the subscriber must be woken. On a
@@ -45,9 +46,13 @@ func (s *Subscriber) push(m *message) bool {
 		}
 		if len(s.log) >= s.limit {
 			s.evicted = true
-			s.log = nil
+			s.releaseLog()
 			s.hub.cfg.Metrics.evicted.Inc()
 			return true
+		}
+		if s.logBox == nil {
+			s.logBox = logArrays.Get().(*[]*message)
+			s.log = (*s.logBox)[:0]
 		}
 		s.log = append(s.log, m)
 	default:
@@ -112,25 +117,34 @@ func (s *Subscriber) skipThrough(pos int64) {
 	s.log = append(s.log[:0], s.log[i:]...)
 }
 
-// smallQueue is the most log frames a subscriber's queue keeps room for
-// between bursts.
-const smallQueue = 16
+// logArrays holds the arrays of subscribers' log queues: a queue takes one
+// when a frame arrives and gives it back when its writer takes the frames,
+// so an idle connection holds none, and a burst reuses the arrays of the
+// last one instead of growing new ones.
+var logArrays = sync.Pool{New: func() any { a := make([]*message, 0, 64); return &a }}
+
+// releaseLog empties the log queue and gives its array back; s.mu is held.
+func (s *Subscriber) releaseLog() {
+	clear(s.log)
+	if s.logBox != nil && cap(s.log) <= 1024 { // a rare large queue need not stay in the pool
+		*s.logBox = s.log[:0]
+		logArrays.Put(s.logBox)
+	}
+	s.log, s.logBox = nil, nil
+}
 
 // take moves every pending frame into dst (state frames first, then log
 // frames in order) and reports whether a ping was due and whether the
-// subscriber was evicted. The queue's arrays are reused, unless a burst
-// made them large, so a steady stream allocates nothing here.
+// subscriber was evicted. The log queue's array goes back to a pool, so
+// neither a steady stream nor a burst allocates here.
 func (s *Subscriber) take(dst []*message) (out []*message, ping, evicted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dst = append(dst, s.state...)
 	dst = append(dst, s.log...)
 	clear(s.state)
-	clear(s.log)
-	s.state, s.log = s.state[:0], s.log[:0]
-	if cap(s.log) > smallQueue {
-		s.log = nil // a burst's array need not stay with an idle connection
-	}
+	s.state = s.state[:0]
+	s.releaseLog()
 	if n := len(dst); n > 0 {
 		if last := dst[n-1]; last.class == Log {
 			s.after = last.Position

@@ -133,6 +133,10 @@ var figures = []figure{
 		Title: "… RSS with the members in the room, before the burst", Size: wsMemorySize},
 	{ID: "ws-memory.after", Scenario: "ws-memory", Transport: "ws", Key: "rss_after", Unit: unitMB, Lower: true,
 		Title: "… RSS once every member has every message", Size: wsMemorySize},
+	{ID: "ws-memory.heap.before", Scenario: "ws-memory", Transport: "ws", Key: "heap_before", Unit: unitMB, Lower: true,
+		Title: "… Go heap in use before the burst", Size: wsMemorySize},
+	{ID: "ws-memory.heap.after", Scenario: "ws-memory", Transport: "ws", Key: "heap_after", Unit: unitMB, Lower: true,
+		Title: "… Go heap in use once every member has every message", Size: wsMemorySize},
 
 	{ID: "room.rate", Scenario: "room", Transport: "ws", Key: "deliveries_per_s", Unit: unitRate,
 		Title: "1,000-member room, 8 senders, every message stored: deliveries/s", Target: "≥ 300k/s", Limit: fixed(300e3), Size: roomSize},

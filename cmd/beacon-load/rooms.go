@@ -108,6 +108,7 @@ func (b *bench) wsBurst(ctx context.Context, srv *server, name string, n int, rs
 			return nil, err
 		}
 		s.set("rss_before", st[seriesRSS])
+		s.set("heap_before", st[seriesHeapInuse])
 	} else {
 		settle(ctx, b.cfg.Settle/4)
 	}
@@ -161,6 +162,7 @@ func (b *bench) wsBurst(ctx context.Context, srv *server, name string, n int, rs
 			return nil, err
 		}
 		s.set("rss_after", st[seriesRSS])
+		s.set("heap_after", st[seriesHeapInuse])
 		if before := s.Values["rss_before"]; before > 0 {
 			s.set("rss_growth", st[seriesRSS]/before-1)
 		}
