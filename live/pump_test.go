@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -258,3 +259,92 @@ func TestPumpWritersStopWithTheHub(t *testing.T) {
 }
 
 func newReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// TestSSEOverHTTP10: an HTTP/1.0 client gets no chunked encoding (net/http
+// ends such a response by closing the connection), so its stream is not
+// taken from net/http either: it reads plain events.
+func TestSSEOverHTTP10(t *testing.T) {
+	fx := newFixture(t, HubConfig{}, SSEConfig{})
+	c, err := net.Dial("tcp", fx.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /live?topics=log:a HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.TransferEncoding) != 0 {
+		t.Fatalf("an HTTP/1.0 response with Transfer-Encoding %v", resp.TransferEncoding)
+	}
+	body := bufio.NewReader(resp.Body)
+	b, err := readBlock(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectPositionBlock(t, b)
+	fx.publish("log:a", []byte("to an old client"))
+	if b, err := readBlock(body); err != nil || b.Data != "to an old client" {
+		t.Fatalf("got %q, %v", b.Raw, err)
+	}
+}
+
+// TestStreamsOverHTTP2: a /stream/ document over HTTP/2 (TLS) is served on
+// its handler's goroutine and does what a held one does: its first
+// element, an update, a reloading end at shutdown.
+func TestStreamsOverHTTP2(t *testing.T) {
+	hub := NewHub(HubConfig{Classify: classifyTest})
+	st := NewStreams(hub, StreamConfig{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st.Serve(w, r, StreamPage{ //nolint:errcheck // the client sees how it ended
+			Topics: []string{"s"},
+			Start: func(_ context.Context, w io.Writer) error {
+				_, err := io.WriteString(w, "start\n")
+				return err
+			},
+			Update: func(_ context.Context, w io.Writer, frames []Frame) error {
+				_, err := fmt.Fprintf(w, "update %s\n", frames[len(frames)-1].Data)
+				return err
+			},
+			End: func(w io.Writer, reload time.Duration) error {
+				_, err := io.WriteString(w, "end\n")
+				return err
+			},
+		})
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+	})
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("served over %s, want HTTP/2", resp.Proto)
+	}
+	br := bufio.NewReader(resp.Body)
+	if line, _ := readLine(t, br); line != "start" {
+		t.Fatalf("first line %q", line)
+	}
+	hub.Publish(Frame{Topic: "s", Data: []byte("over h2")})
+	if line, _ := readLine(t, br); line != "update over h2" {
+		t.Fatalf("after a publish: %q", line)
+	}
+	go hub.Close()
+	if line, _ := readLine(t, br); line != "end" {
+		t.Fatalf("at shutdown: %q", line)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := st.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

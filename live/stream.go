@@ -165,10 +165,14 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 }
 
 // holdable reports whether r's connection can be taken from net/http once
-// its stream has started: HTTP/1.1 in the clear. (HTTP/2 multiplexes
-// streams on one connection; a TLS connection cannot be written without
-// waiting.)
-func holdable(r *http.Request) bool { return r.ProtoMajor == 1 && r.TLS == nil }
+// its stream has started: HTTP/1.1 in the clear, whose response net/http
+// writes with the chunked encoding that Beacon then goes on with. (HTTP/2
+// multiplexes streams on one connection; a TLS connection cannot be
+// written without waiting; an HTTP/1.0 response is not chunked; a HEAD
+// response has no body.)
+func holdable(r *http.Request) bool {
+	return r.ProtoMajor == 1 && r.ProtoMinor >= 1 && r.TLS == nil && r.Method != http.MethodHead
+}
 
 // sseTransport is how an SSE client reads: events, a comment as heartbeat,
 // a retry hint before the server ends a stream it wants the client to
