@@ -132,7 +132,6 @@ type pump struct {
 	head    int     // guarded by mu
 	links   int     // guarded by mu; links that have not ended
 	closing bool    // guarded by mu; the hub is closing: stop once links is 0
-	workers sync.WaitGroup
 
 	watchOnce sync.Once
 	watch     *watcher // nil where departures are noticed only by writes
@@ -142,7 +141,7 @@ func newPump(h *Hub) *pump {
 	p := &pump{hub: h}
 	p.cond.L = &p.mu
 	for range runtime.GOMAXPROCS(0) {
-		p.workers.Go(p.work)
+		go p.work() // ends once the hub has closed and every link has ended
 	}
 	return p
 }
