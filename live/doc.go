@@ -42,8 +42,10 @@
 //     socket's hang-up is watched with an epoll instance of the pump's own,
 //     read by one goroutine parked in the runtime's poller); elsewhere, at
 //     the next write that fails (the second heartbeat at the latest).
-//   - Over HTTP/2 (or TLS) a response cannot be taken from net/http: its
-//     handler's goroutine serves it with the same loop, as before.
+//   - A response that cannot be taken from net/http (HTTP/2 and TLS; also
+//     HTTP/1.0, which is not chunked) is served by its handler's goroutine
+//     with the same loop, as before, and ends when the request's context
+//     does.
 //
 // # Who owns what
 //
