@@ -198,7 +198,8 @@ func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) er
 	}
 	hold := holdable(r)
 	if hold {
-		err = p.Start(ctx, cw) // the handler's goroutine ends soon: its stack is not kept
+		w.Header().Set("Connection", "close") // Beacon closes it when the stream ends: not for another request
+		err = p.Start(ctx, cw)                // the handler's goroutine ends soon: its stack is not kept
 	} else {
 		onShortLived(func() { err = p.Start(ctx, cw) }) // see SSE.Serve
 	}

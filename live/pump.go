@@ -303,6 +303,25 @@ func (l *link) release() {
 	}
 }
 
+// maxWrite is about the most one run of a link writes: what is left stays
+// queued for its next run, so a burst that piled up for one client is
+// written through a pooled buffer of a usual size, in turns with the
+// others, instead of a buffer as large as the pile.
+const maxWrite = 32 << 10
+
+// again has the running link run once more when this run is over: it left
+// frames queued.
+func (l *link) again() {
+	if l.kick != nil {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+		return
+	}
+	l.state.CompareAndSwap(running, dirty)
+}
+
 // stop asks the link to end for why; the first reason given wins.
 func (l *link) stop(why ending) {
 	if l.end.CompareAndSwap(int32(open), int32(why)) {
@@ -345,8 +364,11 @@ func (l *link) run() (handedOn bool) {
 	var sent *[]*message
 	if why == open {
 		sent = batches.Get().(*[]*message)
-		batch, ping, evicted := l.sub.take((*sent)[:0])
+		batch, ping, evicted, more := l.sub.takeUpTo((*sent)[:0], maxWrite)
 		*sent = batch
+		if more {
+			l.again()
+		}
 		var err error
 		b, err = l.encode(b, batch)
 		switch {

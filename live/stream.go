@@ -132,6 +132,9 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer the stream
+	if hold {
+		h.Set("Connection", "close") // Beacon closes it when the stream ends: not for another request
+	}
 	w.WriteHeader(http.StatusOK)
 
 	var err error

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,20 +139,42 @@ func (s *Subscriber) releaseLog() {
 // subscriber was evicted. The log queue's array goes back to a pool, so
 // neither a steady stream nor a burst allocates here.
 func (s *Subscriber) take(dst []*message) (out []*message, ping, evicted bool) {
+	out, ping, evicted, _ = s.takeUpTo(dst, math.MaxInt)
+	return out, ping, evicted
+}
+
+// takeUpTo is take for a writer that writes at most about budget bytes at
+// once: every pending state frame (at most one per topic), then log frames
+// in order while their SSE encodings fit in budget (one at least). more
+// reports log frames left for the next time.
+func (s *Subscriber) takeUpTo(dst []*message, budget int) (out []*message, ping, evicted, more bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, m := range s.state {
+		budget -= len(m.sse)
+	}
 	dst = append(dst, s.state...)
-	dst = append(dst, s.log...)
 	clear(s.state)
 	s.state = s.state[:0]
-	s.releaseLog()
-	if n := len(dst); n > 0 {
-		if last := dst[n-1]; last.class == Log {
-			s.after = last.Position
-		}
+	k := 0
+	for k < len(s.log) && (k == 0 || budget >= len(s.log[k].sse)) {
+		budget -= len(s.log[k].sse)
+		k++
+	}
+	if k > 0 {
+		dst = append(dst, s.log[:k]...)
+		s.after = s.log[k-1].Position
+	}
+	if k == len(s.log) {
+		s.releaseLog()
+	} else {
+		n := copy(s.log, s.log[k:])
+		clear(s.log[n:])
+		s.log = s.log[:n]
+		more = true
 	}
 	ping, s.pinged = s.pinged, false
-	return dst, ping, s.evicted
+	return dst, ping, s.evicted, more
 }
 
 // FormatID returns the SSE id of the event at pos in the database epoch.
