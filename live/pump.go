@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -545,29 +544,6 @@ var rawWriters = sync.Pool{New: func() any {
 	w.fn = w.write
 	return w
 }}
-
-// write writes w.b to fd until it is written, or the socket takes no more
-// (EAGAIN), or fails; it never asks the poller to wait.
-func (w *rawWriter) write(fd uintptr) bool {
-	for w.n < len(w.b) {
-		m, err := syscall.Write(int(fd), w.b[w.n:])
-		if m > 0 {
-			w.n += m
-		}
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			return true
-		case err != nil:
-			w.err = &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)}
-			return true
-		case m == 0:
-			return true
-		}
-	}
-	return true
-}
 
 // writeDeadlined writes b to the held socket, under a deadline of
 // WriteTimeout per 64 KiB (a slow link that keeps reading is not cut off, a

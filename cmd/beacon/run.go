@@ -189,9 +189,7 @@ func listenConfig(sendBuffer int) *net.ListenConfig {
 			return nil
 		}
 		var err error
-		if cerr := c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, sendBuffer)
-		}); cerr != nil {
+		if cerr := c.Control(func(fd uintptr) { err = setSendBuffer(fd, sendBuffer) }); cerr != nil {
 			return cerr
 		}
 		return err
