@@ -11,10 +11,30 @@ const (
 	ScopeMetrics  = "ingest:metrics"  // POST /api/metrics
 	ScopeActivity = "ingest:activity" // POST /api/activity
 	ScopeNotify   = "notify"          // POST /api/notifications
+	// ScopeChat posts in rooms as the token's owner: POST
+	// /api/rooms/:room/messages, and the room's JSON socket.
+	ScopeChat = "chat"
+	// ScopeRead follows live topics as the token's owner: GET /live (what
+	// beacon tail uses).
+	ScopeRead = "read"
 )
 
 // AllScopes lists every scope, in the order forms show them.
-var AllScopes = []string{ScopeMetrics, ScopeActivity, ScopeNotify}
+var AllScopes = []string{ScopeMetrics, ScopeActivity, ScopeNotify, ScopeChat, ScopeRead}
+
+// NeedsAdmin reports whether only an admin's token may carry scope (and
+// only an admin make one with it). Ingest writes the dashboard and the
+// feed everyone shares (and takes metric slots from everyone), notify
+// reaches other people. Chat and read do only what their owner does in a
+// browser (post as itself, read what it may read), so any member makes
+// them for itself.
+func NeedsAdmin(scope string) bool {
+	switch scope {
+	case ScopeMetrics, ScopeActivity, ScopeNotify:
+		return true
+	}
+	return false
+}
 
 // TokenPrefix starts every API token.
 const TokenPrefix = "bcn_"

@@ -2,8 +2,10 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -23,19 +25,19 @@ func TestUsersSessionsTokens(t *testing.T) {
 	}
 
 	now := time.Now()
-	old, err := s.CreateSession(ctx, ann.ID, "old-secret", "csrf", "agent", now.Add(-time.Hour))
+	old, err := s.CreateSession(ctx, ann.ID, "old-secret", "agent", now.Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SessionBySecret(ctx, "old-secret", now); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("an expired session: %v, want ErrNotFound", err)
 	}
-	cur, err := s.CreateSession(ctx, ann.ID, "secret", "csrf2", "agent", now.Add(time.Hour))
+	cur, err := s.CreateSession(ctx, ann.ID, "secret", "agent", now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.SessionBySecret(ctx, "secret", now)
-	if err != nil || got.ID != cur.ID || got.User.Name != "Ann" || got.CSRF != "csrf2" {
+	if err != nil || got.ID != cur.ID || got.User.Name != "Ann" {
 		t.Fatalf("SessionBySecret = %+v, %v", got, err)
 	}
 	if err := s.DeleteSession(ctx, ann.ID, old.ID); !errors.Is(err, ErrNotFound) {
@@ -110,7 +112,7 @@ func TestNotificationsAndReads(t *testing.T) {
 		t.Fatalf("bob's unread after ann read all: %d", u)
 	}
 	// The log says the same, in order, with the count after each event.
-	events, err := s.EventsAfter(ctx, []string{TopicUser(ann.ID)}, 0, 10)
+	events, _, err := s.EventsAfter(ctx, []string{TopicUser(ann.ID)}, 0, 10)
 	if err != nil || len(events) != 5 {
 		t.Fatalf("ann's events %+v %v", events, err)
 	}
@@ -120,5 +122,140 @@ func TestNotificationsAndReads(t *testing.T) {
 	}
 	if got := fmt.Sprint(kinds); got != "[notification notification notification read read]" {
 		t.Fatalf("kinds %s", got)
+	}
+}
+
+// TestSessionLastUse: a session starts used at its creation; TouchSession
+// records later uses and never moves the time back; the list shows it.
+func TestSessionLastUse(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	ann, err := s.CreateUser(ctx, "ann", "$hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sess, err := s.CreateSession(ctx, ann.ID, "secret", "agent", now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sess.LastUsed.Equal(sess.At) {
+		t.Fatalf("a new session was last used at %v, want its creation %v", sess.LastUsed, sess.At)
+	}
+	later := now.Add(10 * time.Minute)
+	if err := s.TouchSession(ctx, sess.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, sess.ID, now.Add(time.Minute)); err != nil { // a late, older touch
+		t.Fatal(err)
+	}
+	got, err := s.SessionBySecret(ctx, "secret", now)
+	if err != nil || got.LastUsed.UnixMilli() != later.UnixMilli() {
+		t.Fatalf("after touches, last used %v (%v), want %v", got.LastUsed, err, later)
+	}
+	list, err := s.Sessions(ctx, ann.ID, now)
+	if err != nil || len(list) != 1 || list[0].LastUsed.UnixMilli() != later.UnixMilli() {
+		t.Fatalf("Sessions = %+v, %v; want one last used at %v", list, err, later)
+	}
+}
+
+// TestNameKeys: names that PRECIS prepares alike are one name; a lookup
+// prefers the exact name, then the key.
+func TestNameKeys(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	emile, err := s.CreateUser(ctx, "Émile", "$hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, taken := range []string{"émile", "ÉMILE", "E\u0301mile"} {
+		if _, err := s.CreateUser(ctx, taken, "$hash"); !errors.Is(err, ErrExists) {
+			t.Errorf("CreateUser(%q) beside Émile: %v, want ErrExists", taken, err)
+		}
+	}
+	if _, err := s.CreateUser(ctx, "a b", "$hash"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("CreateUser with a name of two words: %v, want ErrInvalid", err)
+	}
+	for _, name := range []string{"Émile", "émile", "ÉMILE", "E\u0301mile"} {
+		if u, err := s.UserByName(ctx, name); err != nil || u.ID != emile.ID || u.Name != "Émile" {
+			t.Errorf("UserByName(%q) = %+v, %v; want Émile", name, u, err)
+		}
+	}
+	for _, name := range []string{"emile", "Émile2", "a b", ""} {
+		if u, err := s.UserByName(ctx, name); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UserByName(%q) = %+v, %v; want ErrNotFound", name, u, err)
+		}
+	}
+}
+
+// TestMigrationKeysOldNames: opening a database made before name keys
+// gives each account its name's key, oldest first; an account whose name
+// collides with an older one's, or has no key, is kept and found by its
+// exact name only. Its sessions count as used at the upgrade.
+func TestMigrationKeysOldNames(t *testing.T) {
+	scripts, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite3", dsn(path, "_foreign_keys=on"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range scripts[:3] {
+		if _, err := raw.Exec(script); err != nil {
+			t.Fatal(err)
+		}
+	}
+	longAgo := time.Now().Add(-60 * 24 * time.Hour).UnixMilli()
+	if _, err := raw.Exec(`INSERT INTO meta (key, value) VALUES ('epoch', 'e');
+		INSERT INTO users (id, name, password, created_at) VALUES (1, 'Émile', '$h', 0), (2, 'émile', '$h', 0), (3, 'ﬁsh', '$h', 0), (4, 'Bob', '$h', 0);
+		INSERT INTO sessions (hash, user_id, csrf, agent, created_at, expires_at) VALUES (x'00', 4, 'c', 'a', ?, ?);
+		PRAGMA user_version = 3`, longAgo, time.Now().Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	before := time.Now().Add(-time.Second)
+
+	s := openAt(t, path, Options{})
+	ctx := context.Background()
+	for name, id := range map[string]int64{"Émile": 1, "ÉMILE": 1, "E\u0301mile": 1, "émile": 2, "ﬁsh": 3, "bob": 4, "BOB": 4} {
+		if u, err := s.UserByName(ctx, name); err != nil || u.ID != id {
+			t.Errorf("UserByName(%q) = %+v, %v; want account %d", name, u, err, id)
+		}
+	}
+	unkeyed, err := s.UnkeyedUsers(ctx)
+	if err != nil || len(unkeyed) != 2 || unkeyed[0].ID != 2 || unkeyed[1].ID != 3 {
+		t.Errorf("UnkeyedUsers = %+v, %v; want émile (2) and ﬁsh (3)", unkeyed, err)
+	}
+	list, err := s.Sessions(ctx, 4, time.Now())
+	if err != nil || len(list) != 1 || list[0].LastUsed.Before(before) {
+		t.Errorf("Bob's sessions after the upgrade: %+v, %v; want one last used at the upgrade", list, err)
+	}
+}
+
+// TestNotificationByPosition: a notification is found by its position for
+// its owner only (GET /notifications/:pos/open reads it to redirect).
+func TestNotificationByPosition(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	ann, _ := s.CreateUser(ctx, "ann", "$hash")
+	bob, _ := s.CreateUser(ctx, "bob", "$hash")
+	n, err := s.AddNotification(ctx, ann.ID, "Build failed", "3 tests", "/rooms/ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Notification(ctx, ann.ID, n.Position)
+	if err != nil || got.Title != "Build failed" || got.Link != "/rooms/ops" || got.Read || !got.At.Equal(n.At) {
+		t.Fatalf("Notification(ann) = %+v, %v; want %+v", got, err, n)
+	}
+	if _, err := s.Notification(ctx, bob.ID, n.Position); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bob reads ann's notification: %v, want ErrNotFound", err)
+	}
+	if _, err := s.MarkRead(ctx, ann.ID, []int64{n.Position}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Notification(ctx, ann.ID, n.Position); err != nil || !got.Read {
+		t.Errorf("after MarkRead: %+v, %v; want it read", got, err)
 	}
 }

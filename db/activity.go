@@ -27,23 +27,28 @@ func (s *Store) AddActivity(ctx context.Context, text, link string, at time.Time
 	if strings.TrimSpace(text) == "" {
 		return Activity{}, fmt.Errorf("%w: activity text is empty", ErrInvalid)
 	}
-	a := Activity{Text: text, Link: link, At: toMilli(at)}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		e, err := appendEvent(tx, topicActivity, "activity", a.At, func(pos int64) any {
-			a.Position = pos
-			return a
-		})
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.Exec(`INSERT INTO activities (position, text, link, created_at) VALUES (?, ?, ?, ?)`,
-			a.Position, a.Text, a.Link, a.At.UnixMilli())
-		return []Event{e}, err
-	})
+	return doAs[Activity](ctx, s, at, &addActivity{Text: text, Link: link})
+}
+
+// addActivity is the command of AddActivity.
+type addActivity struct {
+	Text string `json:"text"`
+	Link string `json:"link,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(addActivity) }) }
+
+func (*addActivity) kind() string { return "activity" }
+
+func (c *addActivity) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	a := Activity{Position: pos, Text: c.Text, Link: c.Link, At: at}
+	e, err := appendEvent(tx, pos, topicActivity, "activity", at, a)
 	if err != nil {
-		return Activity{}, err
+		return nil, nil, err
 	}
-	return a, nil
+	_, err = tx.Exec(`INSERT INTO activities (position, text, link, created_at) VALUES (?, ?, ?, ?)`,
+		a.Position, a.Text, a.Link, a.At.UnixMilli())
+	return a, []Event{e}, err
 }
 
 // RecentActivities returns up to limit newest activities, newest first, and

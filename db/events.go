@@ -18,13 +18,18 @@ type Event struct {
 }
 
 // EventsAfter returns up to limit events of the given topics with position >
-// after, in position order. No topics means no events.
-func (s *Store) EventsAfter(ctx context.Context, topics []string, after int64, limit int) ([]Event, error) {
+// after, in position order, and the log's horizon (see Horizon) read in the
+// same snapshot. If after < horizon, events after after were pruned and the
+// list does not start right after it; the caller must not take it for a
+// complete replay (retention prunes between any two reads, so a horizon read
+// separately says nothing about this list). No topics means no events.
+func (s *Store) EventsAfter(ctx context.Context, topics []string, after int64, limit int) (events []Event, horizon int64, err error) {
 	if limit <= 0 {
-		return nil, fmt.Errorf("%w: limit %d is not positive", ErrInvalid, limit)
+		return nil, 0, fmt.Errorf("%w: limit %d is not positive", ErrInvalid, limit)
 	}
 	if len(topics) == 0 {
-		return nil, nil
+		horizon, _, err := s.Horizon(ctx)
+		return nil, horizon, err
 	}
 	args := make([]any, 0, len(topics)+2)
 	args = append(args, after)
@@ -32,24 +37,40 @@ func (s *Store) EventsAfter(ctx context.Context, topics []string, after int64, l
 		args = append(args, t)
 	}
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT position, topic, kind, data, created_at FROM events
-		WHERE position > ? AND topic IN (?`+strings.Repeat(", ?", len(topics)-1)+`)
-		ORDER BY position LIMIT ?`, args...)
+	// One statement is one snapshot: the horizon row is joined to the events
+	// (or to nothing, when there are none), so both are read at once.
+	rows, err := s.r.QueryContext(ctx, `SELECT h.oldest, h.head, e.position, e.topic, e.kind, e.data, e.created_at
+		FROM (SELECT (SELECT MIN(position) FROM events) AS oldest, `+headSQL+` AS head) AS h
+		LEFT JOIN (SELECT position, topic, kind, data, created_at FROM events
+			WHERE position > ? AND topic IN (?`+strings.Repeat(", ?", len(topics)-1)+`)
+			ORDER BY position LIMIT ?) AS e ON 1
+		ORDER BY e.position`, args...)
 	if err != nil {
-		return nil, s.readErr(err)
+		return nil, 0, s.readErr(err)
 	}
 	defer rows.Close()
-	var events []Event
 	for rows.Next() {
-		var e Event
-		var ms int64
-		if err := rows.Scan(&e.Position, &e.Topic, &e.Kind, &e.Data, &ms); err != nil {
-			return nil, err
+		var (
+			oldest, pos, ms sql.NullInt64
+			head            int64
+			topic, kind     sql.NullString
+			data            []byte
+		)
+		if err := rows.Scan(&oldest, &head, &pos, &topic, &kind, &data, &ms); err != nil {
+			return nil, 0, s.readErr(err)
 		}
-		e.At = fromMilli(ms)
-		events = append(events, e)
+		horizon = head
+		if oldest.Valid {
+			horizon = oldest.Int64 - 1
+		}
+		if pos.Valid {
+			events = append(events, Event{Position: pos.Int64, Topic: topic.String, Kind: kind.String, Data: data, At: fromMilli(ms.Int64)})
+		}
 	}
-	return events, s.readErr(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.readErr(err)
+	}
+	return events, horizon, nil
 }
 
 // Horizon returns the oldest position still in the log minus one, and the

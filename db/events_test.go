@@ -40,7 +40,7 @@ func TestEventsAfter(t *testing.T) {
 		{nil, 0, 10, nil},
 	}
 	for _, tt := range tests {
-		got, err := s.EventsAfter(ctx, tt.topics, tt.after, tt.limit)
+		got, _, err := s.EventsAfter(ctx, tt.topics, tt.after, tt.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,11 +48,11 @@ func TestEventsAfter(t *testing.T) {
 			t.Errorf("EventsAfter(%q, %d, %d) = %v, want %v", tt.topics, tt.after, tt.limit, ps, tt.want)
 		}
 	}
-	got, _ := s.EventsAfter(ctx, []string{"room:x"}, 0, 1)
+	got, _, _ := s.EventsAfter(ctx, []string{"room:x"}, 0, 1)
 	if len(got) != 1 || got[0].Topic != "room:x" || got[0].Kind != "test" || string(got[0].Data) != "7" || got[0].At.IsZero() {
 		t.Errorf("event 7 = %+v", got)
 	}
-	if _, err := s.EventsAfter(ctx, []string{"a"}, 0, 0); !errors.Is(err, ErrInvalid) {
+	if _, _, err := s.EventsAfter(ctx, []string{"a"}, 0, 0); !errors.Is(err, ErrInvalid) {
 		t.Errorf("limit 0: %v, want ErrInvalid", err)
 	}
 }
@@ -81,9 +81,14 @@ func TestHorizonAfterPruning(t *testing.T) {
 		t.Fatalf("Horizon = %d, %d; want head %d and %d..%d events", horizon, head, n, retention, 2*retention-1)
 	}
 	// Everything after the horizon is there, without a gap; nothing before.
-	all, err := s.EventsAfter(ctx, []string{topicActivity}, 0, 100)
+	// EventsAfter says where the log starts in the snapshot it read: a
+	// caller asking from 0 learns that it did not get everything after 0.
+	all, h, err := s.EventsAfter(ctx, []string{topicActivity}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if h != horizon {
+		t.Errorf("EventsAfter's horizon = %d, Horizon's %d", h, horizon)
 	}
 	if int64(len(all)) != head-horizon || all[0].Position != horizon+1 || all[len(all)-1].Position != head {
 		t.Errorf("log holds %v, want %d..%d", positions(all), horizon+1, head)
@@ -94,7 +99,7 @@ func TestHorizonAfterPruning(t *testing.T) {
 	}
 
 	// A log emptied entirely: horizon == head, and positions are not reused.
-	err = s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
+	err = s.write(ctx, func(tx *sql.Tx, _ int64) ([]Event, error) {
 		_, err := tx.Exec(`DELETE FROM events`)
 		return nil, err
 	})

@@ -80,7 +80,7 @@ func blockWriter(t *testing.T, s *Store) (release func()) {
 	started, unblock := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- s.write(context.Background(), func(*sql.Tx) ([]Event, error) {
+		done <- s.write(context.Background(), func(*sql.Tx, int64) ([]Event, error) {
 			close(started)
 			<-unblock
 			return nil, nil
@@ -107,13 +107,32 @@ func waitQueued(s *Store, n int) {
 func appendRaw(t testing.TB, s *Store, topic string) Event {
 	t.Helper()
 	var e Event
-	err := s.write(context.Background(), func(tx *sql.Tx) ([]Event, error) {
+	err := s.write(context.Background(), func(tx *sql.Tx, pos int64) ([]Event, error) {
 		var err error
-		e, err = appendEvent(tx, topic, "test", time.Time{}, func(pos int64) any { return pos })
+		e, err = appendEvent(tx, pos, topic, "test", toMilli(time.Time{}), pos)
 		return []Event{e}, err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// rawOp is a test's own command: fn runs inside the writer's transaction
+// with the position an event of it would take.
+type rawOp struct {
+	fn func(tx *sql.Tx, pos int64) ([]Event, error)
+}
+
+func (*rawOp) kind() string { return "test" }
+
+func (o *rawOp) apply(tx *sql.Tx, pos int64, _ time.Time) (any, []Event, error) {
+	evs, err := o.fn(tx, pos)
+	return nil, evs, err
+}
+
+// write runs fn as a command through the writer, as a write method would.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, pos int64) ([]Event, error)) error {
+	_, err := s.do(ctx, time.Time{}, &rawOp{fn: fn})
+	return err
 }

@@ -33,23 +33,33 @@ func (s *Store) AddMessageAs(ctx context.Context, room string, userID int64, use
 	if room == "" || user == "" || content == "" {
 		return Message{}, fmt.Errorf("%w: a message needs a room, a user and content", ErrInvalid)
 	}
-	m := Message{Room: room, User: user, UserID: userID, Content: content, At: toMilli(at)}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		e, err := appendEvent(tx, TopicRoom(room), "message", m.At, func(pos int64) any {
-			m.Position = pos
-			return m
-		})
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.Exec(`INSERT INTO messages (position, room, author, user_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			m.Position, m.Room, m.User, nullID(m.UserID), m.Content, m.At.UnixMilli())
-		return []Event{e}, err
-	})
+	return doAs[Message](ctx, s, at, &addMessage{Room: room, UserID: userID, User: user, Content: content})
+}
+
+// addMessage is the command of AddMessageAs.
+type addMessage struct {
+	Room    string `json:"room"`
+	UserID  int64  `json:"user_id,omitempty"`
+	User    string `json:"user"`
+	Content string `json:"content"`
+}
+
+func init() { registerOp(func() Op { return new(addMessage) }) }
+
+func (*addMessage) kind() string { return "message" }
+
+func (c *addMessage) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	m := Message{Position: pos, Room: c.Room, User: c.User, UserID: c.UserID, Content: c.Content, At: at}
+	e, err := appendEvent(tx, pos, TopicRoom(m.Room), "message", at, m)
 	if err != nil {
-		return Message{}, err
+		return nil, nil, err
 	}
-	return m, nil
+	_, err = tx.Exec(`INSERT INTO messages (position, room, author, user_id, content, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		m.Position, m.Room, m.User, nullID(m.UserID), m.Content, m.At.UnixMilli())
+	if err == nil {
+		err = noteMessage(tx, m)
+	}
+	return m, []Event{e}, err
 }
 
 // Messages returns up to limit messages of room with a position below before

@@ -34,7 +34,7 @@ func TestMessagesHistoryPaging(t *testing.T) {
 	if err != nil || len(older) != 2 || older[0].Position != want[0] || older[1].Position != want[1] {
 		t.Fatalf("older page %+v %v, want %v", older, err, want[:2])
 	}
-	events, err := s.EventsAfter(ctx, []string{TopicRoom("a")}, 0, 100)
+	events, _, err := s.EventsAfter(ctx, []string{TopicRoom("a")}, 0, 100)
 	if err != nil || len(events) != len(want) {
 		t.Fatalf("room events %v %v", events, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -47,27 +48,34 @@ func (s *Store) AddNotification(ctx context.Context, userID int64, title, body, 
 	if userID == 0 || strings.TrimSpace(title) == "" {
 		return Notification{}, fmt.Errorf("%w: a notification needs a user and a title", ErrInvalid)
 	}
-	n := Notification{UserID: userID, Title: title, Body: body, Link: link, At: toMilli(time.Time{})}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		var unread int
-		if err := tx.QueryRow(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&unread); err != nil {
-			return nil, err
-		}
-		e, err := appendEvent(tx, TopicUser(userID), "notification", n.At, func(pos int64) any {
-			n.Position = pos
-			return UserEvent{Notification: &n, Unread: unread + 1}
-		})
-		if err != nil {
-			return nil, err
-		}
-		_, err = tx.Exec(`INSERT INTO notifications (position, user_id, title, body, link, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			n.Position, userID, title, body, link, n.At.UnixMilli())
-		return []Event{e}, err
-	})
-	if err != nil {
-		return Notification{}, err
+	return doAs[Notification](ctx, s, time.Time{}, &addNotification{UserID: userID, Title: title, Body: body, Link: link})
+}
+
+// addNotification is the command of AddNotification.
+type addNotification struct {
+	UserID int64  `json:"user_id"`
+	Title  string `json:"title"`
+	Body   string `json:"body,omitempty"`
+	Link   string `json:"link,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(addNotification) }) }
+
+func (*addNotification) kind() string { return "notification" }
+
+func (c *addNotification) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	n := Notification{Position: pos, UserID: c.UserID, Title: c.Title, Body: c.Body, Link: c.Link, At: at}
+	var unread int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, n.UserID).Scan(&unread); err != nil {
+		return nil, nil, err
 	}
-	return n, nil
+	e, err := appendEvent(tx, pos, TopicUser(n.UserID), "notification", at, UserEvent{Notification: &n, Unread: unread + 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	_, err = tx.Exec(`INSERT INTO notifications (position, user_id, title, body, link, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		n.Position, n.UserID, n.Title, n.Body, n.Link, at.UnixMilli())
+	return n, []Event{e}, err
 }
 
 // MarkRead marks user's notifications at positions read (all of them when
@@ -78,55 +86,67 @@ func (s *Store) MarkRead(ctx context.Context, userID int64, positions []int64) (
 	if positions != nil && len(positions) == 0 {
 		return 0, nil
 	}
-	var marked int
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		now := time.Now().UnixMilli()
-		query := `UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`
-		args := []any{now, userID}
-		if positions != nil {
-			query += ` AND position IN (?` + strings.Repeat(", ?", len(positions)-1) + `)`
-			for _, p := range positions {
-				args = append(args, p)
-			}
+	return doAs[int](ctx, s, time.Time{}, &markRead{UserID: userID, All: positions == nil, Positions: positions})
+}
+
+// markRead is the command of MarkRead.
+type markRead struct {
+	UserID    int64   `json:"user_id"`
+	All       bool    `json:"all,omitempty"`
+	Positions []int64 `json:"positions,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(markRead) }) }
+
+func (*markRead) kind() string { return "read" }
+
+func (c *markRead) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	query := `UPDATE notifications SET read_at = ? WHERE user_id = ? AND read_at IS NULL`
+	args := []any{at.UnixMilli(), c.UserID}
+	if !c.All {
+		if len(c.Positions) == 0 {
+			return 0, nil, nil
 		}
-		rows, err := tx.Query(query+` RETURNING position`, args...)
-		if err != nil {
-			return nil, err
+		query += ` AND position IN (?` + strings.Repeat(", ?", len(c.Positions)-1) + `)`
+		for _, p := range c.Positions {
+			args = append(args, p)
 		}
-		var read []int64
-		for rows.Next() {
-			var p int64
-			if err := rows.Scan(&p); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			read = append(read, p)
+	}
+	rows, err := tx.Query(query+` RETURNING position`, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var read []int64
+	for rows.Next() {
+		var p int64
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, nil, err
 		}
-		if err := rows.Close(); err != nil {
-			return nil, err
-		}
-		marked = len(read)
-		if marked == 0 {
-			return nil, nil
-		}
-		if len(read) > maxReadListed {
-			// RETURNING has no order: keep the newest, the ones pages show.
-			slices.SortFunc(read, func(a, b int64) int { return cmp.Compare(b, a) })
-			read = read[:maxReadListed]
-		}
-		var unread int
-		if err := tx.QueryRow(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, userID).Scan(&unread); err != nil {
-			return nil, err
-		}
-		e, err := appendEvent(tx, TopicUser(userID), "read", time.Time{}, func(int64) any {
-			return UserEvent{Read: read, Unread: unread}
-		})
-		if err != nil {
-			return nil, err
-		}
-		return []Event{e}, nil
-	})
-	return marked, err
+		read = append(read, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, err
+	}
+	marked := len(read)
+	if marked == 0 {
+		return 0, nil, nil
+	}
+	// RETURNING has no order; the event lists the newest, the ones pages
+	// show, and in one order on every instance.
+	slices.SortFunc(read, func(a, b int64) int { return cmp.Compare(b, a) })
+	if len(read) > maxReadListed {
+		read = read[:maxReadListed]
+	}
+	var unread int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_at IS NULL`, c.UserID).Scan(&unread); err != nil {
+		return nil, nil, err
+	}
+	e, err := appendEvent(tx, pos, TopicUser(c.UserID), "read", at, UserEvent{Read: read, Unread: unread})
+	if err != nil {
+		return nil, nil, err
+	}
+	return marked, []Event{e}, nil
 }
 
 // Notifications returns up to limit of user's newest notifications, newest
@@ -166,6 +186,23 @@ func (s *Store) Notifications(ctx context.Context, userID int64, limit int) ([]N
 		return nil, 0, 0, err
 	}
 	return out, unread, head, nil
+}
+
+// Notification returns user's notification at position, or ErrNotFound
+// when it is not one of user's.
+func (s *Store) Notification(ctx context.Context, userID, position int64) (Notification, error) {
+	n := Notification{UserID: userID, Position: position}
+	var ms int64
+	err := s.r.QueryRowContext(ctx, `SELECT title, body, link, created_at, read_at IS NOT NULL
+		FROM notifications WHERE user_id = ? AND position = ?`, userID, position).Scan(&n.Title, &n.Body, &n.Link, &ms, &n.Read)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Notification{}, ErrNotFound
+	}
+	if err != nil {
+		return Notification{}, s.readErr(err)
+	}
+	n.At = fromMilli(ms)
+	return n, nil
 }
 
 // Unread returns user's unread count and the log's head, read at one moment.

@@ -25,12 +25,25 @@ func (s *Store) AddSample(ctx context.Context, smp Sample) error {
 	if math.IsNaN(smp.Value) || math.IsInf(smp.Value, 0) {
 		return fmt.Errorf("%w: sample %q is not a finite number", ErrInvalid, smp.Name)
 	}
-	at := toMilli(smp.At).UnixMilli()
-	return s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		_, err := tx.Exec(`INSERT INTO samples (name, value, unit, at) VALUES (?, ?, ?, ?)`,
-			smp.Name, smp.Value, smp.Unit, at)
-		return nil, err
-	})
+	_, err := s.do(ctx, smp.At, &addSample{Name: smp.Name, Value: smp.Value, Unit: smp.Unit})
+	return err
+}
+
+// addSample is the command of AddSample.
+type addSample struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"`
+}
+
+func init() { registerOp(func() Op { return new(addSample) }) }
+
+func (*addSample) kind() string { return "sample" }
+
+func (c *addSample) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, error) {
+	_, err := tx.Exec(`INSERT INTO samples (name, value, unit, at) VALUES (?, ?, ?, ?)`,
+		c.Name, c.Value, c.Unit, at.UnixMilli())
+	return nil, nil, err
 }
 
 // SamplesSince returns every sample at or after t, oldest first (used at

@@ -60,7 +60,7 @@ func TestPruneSamples(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) { return nil, prune(tx, now, 100) })
+	err := s.write(ctx, func(tx *sql.Tx, _ int64) ([]Event, error) { return nil, prune(tx, now, 100) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"time"
 )
 
 // Secret returns the database's server secret: 32 random bytes made the
@@ -16,10 +17,7 @@ import (
 func (s *Store) Secret(ctx context.Context) ([]byte, error) {
 	var b [32]byte
 	rand.Read(b[:])
-	err := s.write(ctx, func(tx *sql.Tx) ([]Event, error) {
-		_, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)`, hex.EncodeToString(b[:]))
-		return nil, err
-	})
+	_, err := s.do(ctx, time.Time{}, &offerSecret{Secret: hex.EncodeToString(b[:])})
 	if err != nil {
 		return nil, fmt.Errorf("db: store the secret: %w", err)
 	}
@@ -32,4 +30,20 @@ func (s *Store) Secret(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("db: the stored secret is damaged (not 32+ bytes of hex); delete meta key 'secret' to make a new one")
 	}
 	return secret, nil
+}
+
+// offerSecret is the command of Secret: it offers a secret, which is kept
+// only if the database has none. In a cluster the first offer in the log
+// wins on every instance, so all sign alike.
+type offerSecret struct {
+	Secret string `json:"secret"`
+}
+
+func init() { registerOp(func() Op { return new(offerSecret) }) }
+
+func (*offerSecret) kind() string { return "secret" }
+
+func (c *offerSecret) apply(tx *sql.Tx, _ int64, _ time.Time) (any, []Event, error) {
+	_, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)`, c.Secret)
+	return nil, nil, err
 }

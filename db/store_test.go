@@ -216,7 +216,7 @@ func TestCloseConcurrentWithWriters(t *testing.T) {
 	wg.Wait()
 
 	again := openAt(t, path, Options{})
-	logged, err := again.EventsAfter(context.Background(), []string{topicActivity}, 0, 1_000_000)
+	logged, _, err := again.EventsAfter(context.Background(), []string{topicActivity}, 0, 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,47 +1,67 @@
 package db
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"slices"
+	"errors"
+	"fmt"
+	"strconv"
 	"time"
 )
 
-// writeRequest is one request to the writer goroutine. fn runs inside the group's
-// transaction, in its own savepoint, and returns the events it appended.
-//
-// fn runs on the writer goroutine: it must use only tx, never the Store, and
-// it must not pass a context that can be cancelled to tx: an interrupted
-// statement would roll back the whole group, not just this write.
+// writeRequest is one command for the writer goroutine to apply.
 type writeRequest struct {
 	ctx   context.Context
-	fn    func(tx *sql.Tx) ([]Event, error)
-	reply chan error // buffered; the writer answers every request it receives
+	cmd   Command
+	reply chan outcome // buffered; the writer answers every request it receives
 }
 
-// write runs fn through the writer goroutine and returns once it is committed
-// and OnCommit has seen its events. A domain method is a small closure
-// around it; anything fn returns for the caller it stores in variables it
-// captured, which the caller may read after write returns nil.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) ([]Event, error)) error {
-	req := &writeRequest{ctx: ctx, fn: fn, reply: make(chan error, 1)}
+// outcome is what applying a command gave its caller.
+type outcome struct {
+	result any
+	err    error
+}
+
+// do makes op a command of this moment (or of at, when not zero) and
+// applies it, and returns its result once it is committed and OnCommit has
+// seen its event. Every write method of the Store is a small wrapper
+// around it.
+func (s *Store) do(ctx context.Context, at time.Time, op Op) (any, error) {
+	c := Command{ID: s.ids.next(), At: toMilli(at), Op: op}
+	if s.shared != nil {
+		return s.doShared(ctx, c)
+	}
+	if s.follower {
+		return nil, fmt.Errorf("%w (epoch %s)", ErrFollower, s.epoch)
+	}
+	req := &writeRequest{ctx: ctx, cmd: c, reply: make(chan outcome, 1)}
 	s.mu.RLock()
 	if s.closed.Load() {
 		s.mu.RUnlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	s.mu.RUnlock()
 	// No select on ctx here: the writer will answer, and waiting for it
 	// means an error always says that nothing was written.
-	return <-req.reply
+	o := <-req.reply
+	return o.result, o.err
+}
+
+// doAs is do for an op whose result is a T.
+func doAs[T any](ctx context.Context, s *Store, at time.Time, op Op) (T, error) {
+	r, err := s.do(ctx, at, op)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return r.(T), nil
 }
 
 // run is the writer goroutine. It ends when Close closes reqs, after the
@@ -69,50 +89,104 @@ func (s *Store) run() {
 	}
 }
 
-// commit runs a group of writes in one transaction, each in its own
+// commit applies a group of commands in one transaction, each in its own
 // savepoint, hands the group's events to OnCommit and only then answers
-// the callers.
+// the callers. Here the events table is the log: a command that appends
+// an event takes the next position; one that appends none, or is refused,
+// takes none.
 func (s *Store) commit(group []*writeRequest) {
-	errs := make([]error, len(group))
+	outs := make([]outcome, len(group))
 	var events []Event
+	var head int64
+	if s.opts.PageLimit != nil {
+		// Raising the limit can fail as the disk would: the commit says so.
+		s.w.Exec("PRAGMA max_page_count = " + strconv.Itoa(s.opts.PageLimit())) //nolint:errcheck
+	}
 	err := inTx(context.Background(), s.w, func(tx *sql.Tx) error {
+		// The head is read under the write lock, not kept in memory:
+		// another process (the command line) may have appended since.
+		if err := tx.QueryRow(`SELECT ` + headSQL).Scan(&head); err != nil {
+			return err
+		}
 		for i, req := range group {
-			if errs[i] = req.ctx.Err(); errs[i] != nil {
+			if outs[i].err = req.ctx.Err(); outs[i].err != nil {
 				continue // the caller gave up before the writer got here
 			}
-			if _, err := tx.Exec("SAVEPOINT write"); err != nil {
-				return err
+			res, evs, err := applyOne(tx, head+1, req.cmd)
+			var failed *dbFailure
+			if errors.As(err, &failed) {
+				return failed.err
 			}
-			evs, err := req.fn(tx)
-			if err != nil {
-				errs[i] = err
-				if _, err := tx.Exec("ROLLBACK TO write"); err != nil {
-					return err
-				}
-			} else {
+			outs[i] = outcome{result: res, err: err}
+			if err == nil && len(evs) > 0 {
+				head = evs[len(evs)-1].Position
 				events = append(events, evs...)
-			}
-			if _, err := tx.Exec("RELEASE write"); err != nil {
-				return err
 			}
 		}
 		return nil
 	})
 	s.groups.Add(1)
 	if err != nil {
-		for i := range errs {
-			errs[i] = err
+		for i := range outs {
+			outs[i] = outcome{err: err}
 		}
-	} else if len(events) > 0 {
-		s.sincePrune += len(events)
-		slices.SortFunc(events, func(a, b Event) int { return cmp.Compare(a.Position, b.Position) })
-		if s.opts.OnCommit != nil {
-			s.opts.OnCommit(events)
+	}
+	// The disk's state, for WriteError: the first refusal of this group, or none.
+	var fault *unavailableError
+	wrote := false
+	for i := range outs {
+		outs[i].err = asUnavailable(outs[i].err)
+		if fault == nil {
+			errors.As(outs[i].err, &fault)
+		}
+		wrote = wrote || outs[i].err == nil
+	}
+	if fault != nil {
+		s.fault.Store(fault)
+	} else if wrote {
+		s.fault.Store(nil)
+	}
+	if err == nil {
+		if len(events) > 0 {
+			s.sincePrune += len(events)
+			if s.opts.OnCommit != nil {
+				s.opts.OnCommit(events)
+			}
 		}
 	}
 	for i, req := range group {
-		req.reply <- errs[i]
+		req.reply <- outs[i]
 	}
+}
+
+// dbFailure is a failure of the database itself while applying (a
+// savepoint that could not be made or undone): the transaction is lost.
+type dbFailure struct{ err error }
+
+func (f *dbFailure) Error() string { return f.err.Error() }
+
+// applyOne applies one command in a savepoint of its own, so that a refused
+// or failing command rolls back alone. It appends its events at pos. An
+// error is the op's (its refusal, or what the database said while applying
+// it), or a *dbFailure when the savepoint itself failed.
+func applyOne(tx *sql.Tx, pos int64, c Command) (any, []Event, error) {
+	if _, err := tx.Exec("SAVEPOINT write"); err != nil {
+		return nil, nil, &dbFailure{err}
+	}
+	res, evs, err := c.Op.apply(tx, pos, c.At)
+	if err != nil {
+		if _, rerr := tx.Exec("ROLLBACK TO write"); rerr != nil {
+			// SQLite rolls the whole transaction back itself after some
+			// errors (a full disk, an I/O error): the group failed for the
+			// reason this command did.
+			return nil, nil, &dbFailure{err}
+		}
+		res, evs = nil, nil
+	}
+	if _, rerr := tx.Exec("RELEASE write"); rerr != nil {
+		return nil, nil, &dbFailure{rerr}
+	}
+	return res, evs, err
 }
 
 // keepActivities is how many items the activity feed keeps.
@@ -153,28 +227,18 @@ func prune(tx *sql.Tx, now time.Time, retention int) error {
 	return err
 }
 
-// appendEvent adds an event to the log inside tx. record gets the new
-// event's position and returns the value stored as its JSON data, so that a
-// domain record can carry its own position.
-func appendEvent(tx *sql.Tx, topic, kind string, at time.Time, record func(pos int64) any) (Event, error) {
-	at = toMilli(at)
-	res, err := tx.Exec(`INSERT INTO events (topic, kind, data, created_at) VALUES (?, ?, x'', ?)`,
-		topic, kind, at.UnixMilli())
+// appendEvent adds the event at pos to the log inside tx: data, as JSON,
+// is the domain record, which carries its own position.
+func appendEvent(tx *sql.Tx, pos int64, topic, kind string, at time.Time, data any) (Event, error) {
+	b, err := json.Marshal(data)
 	if err != nil {
 		return Event{}, err
 	}
-	pos, err := res.LastInsertId()
-	if err != nil {
+	if _, err := tx.Exec(`INSERT INTO events (position, topic, kind, data, created_at) VALUES (?, ?, ?, ?, ?)`,
+		pos, topic, kind, b, at.UnixMilli()); err != nil {
 		return Event{}, err
 	}
-	data, err := json.Marshal(record(pos))
-	if err != nil {
-		return Event{}, err
-	}
-	if _, err := tx.Exec(`UPDATE events SET data = ? WHERE position = ?`, data, pos); err != nil {
-		return Event{}, err
-	}
-	return Event{Position: pos, Topic: topic, Kind: kind, Data: data, At: at}, nil
+	return Event{Position: pos, Topic: topic, Kind: kind, Data: b, At: at}, nil
 }
 
 // toMilli returns t as stored: to the millisecond, in UTC; a zero t means now.

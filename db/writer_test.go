@@ -151,9 +151,9 @@ func TestFailingWriteFailsAlone(t *testing.T) {
 	}
 	badErr := make(chan error, 1)
 	go func() {
-		badErr <- s.write(context.Background(), func(tx *sql.Tx) ([]Event, error) {
+		badErr <- s.write(context.Background(), func(tx *sql.Tx, pos int64) ([]Event, error) {
 			// Append an event, then break a constraint: both must go.
-			e, err := appendEvent(tx, "activity", "activity", time.Time{}, func(pos int64) any { return pos })
+			e, err := appendEvent(tx, pos, "activity", "activity", toMilli(time.Time{}), pos)
 			if err != nil {
 				return nil, err
 			}
@@ -175,7 +175,7 @@ func TestFailingWriteFailsAlone(t *testing.T) {
 	if g := s.groups.Load() - groupsBefore; g != 2 {
 		t.Errorf("%d transactions after the blocker, want 2 (blocker, then the group)", g)
 	}
-	events, err := s.EventsAfter(context.Background(), []string{"activity"}, 0, 100)
+	events, _, err := s.EventsAfter(context.Background(), []string{"activity"}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

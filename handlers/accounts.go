@@ -14,32 +14,31 @@ import (
 	"github.com/beacon-live/beacon/auth"
 	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/limit"
+	"github.com/beacon-live/beacon/names"
 	"github.com/beacon-live/beacon/views"
 )
 
 // AccountConfig is how accounts behave.
 type AccountConfig struct {
-	// SessionTTL is how long a sign-in lasts. Default 30 days.
+	// SessionTTL is how long a sign-in lasts at most. Default 30 days.
 	SessionTTL time.Duration
+	// SessionIdle ends a session unused for this long. Default
+	// DefaultSessionIdle. A use is recorded at most every SessionIdle/100
+	// (and at least every hour), not on every request.
+	SessionIdle time.Duration
 	// Guests lets signed-out visitors post in rooms under a chosen name,
 	// marked as guests. Off by default: they may read but not post.
 	Guests bool
 }
 
-// Sign-in throttling. A name gets signInBurst wrong passwords, then one more
-// per signInEvery; an address gets ipBurst tries of any name, then one per
-// ipEvery. Only failures count, and a success forgets the name's.
-const (
-	signInBurst = 10
-	signInEvery = time.Minute
-	ipBurst     = 50
-	ipEvery     = 10 * time.Second
-)
+// DefaultSessionIdle is how long a session may go unused before it ends,
+// unless configured.
+const DefaultSessionIdle = 7 * 24 * time.Hour
 
-// Cookies of accounts.
+// Cookies of accounts (over HTTPS with the __Host- prefix: cookieName).
 const (
 	sessionCookie = "beacon_session"
-	csrfCookie    = "beacon_csrf" // the CSRF token of a signed-out browser
+	csrfCookie    = "beacon_csrf" // a signed-out browser's random id, which its CSRF token is the MAC of
 )
 
 // ctxSession is where the session middleware keeps the request's session.
@@ -48,9 +47,12 @@ const ctxSession = "beacon.session"
 // users is what accounts need from the store.
 type users interface {
 	CreateUser(ctx context.Context, name, passwordHash string) (db.User, error)
+	CreateFirstUser(ctx context.Context, name, passwordHash string) (db.User, error)
+	HasUsers(ctx context.Context) (bool, error)
 	UserByName(ctx context.Context, name string) (db.User, error)
-	CreateSession(ctx context.Context, userID int64, secret, csrf, agent string, expires time.Time) (db.Session, error)
+	CreateSession(ctx context.Context, userID int64, secret, agent string, expires time.Time) (db.Session, error)
 	SessionBySecret(ctx context.Context, secret string, now time.Time) (db.Session, error)
+	TouchSession(ctx context.Context, id int64, at time.Time) error
 	Sessions(ctx context.Context, userID int64, now time.Time) ([]db.Session, error)
 	DeleteSession(ctx context.Context, userID, id int64) error
 }
@@ -61,35 +63,56 @@ type accounts struct {
 	cfg      AccountConfig
 	live     *liveSessions
 	clientIP func(*http.Request) string
-	byName   *limit.Keyed // failed sign-ins per account
+	signIns  *signInThrottle
 	byIP     *limit.Keyed // failed sign-ins and sign-ups per address
-	dummy    string       // a hash to check when the name is unknown, so both take as long
+	csrf     csrfKeys
+	dummy    string // a hash to check when the name is unknown, so both take as long
+	// signupClosed lets only the first account sign up (Access.SignupClosed).
+	signupClosed bool
 }
 
-func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string) *accounts {
+func newAccounts(store users, cfg AccountConfig, live *liveSessions, clientIP func(*http.Request) string, secret []byte) *accounts {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 30 * 24 * time.Hour
 	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	byIP := limit.New(1/ipEvery.Seconds(), ipBurst)
 	return &accounts{
 		store: store, cfg: cfg, live: live, clientIP: clientIP,
-		byName: limit.New(1/signInEvery.Seconds(), signInBurst),
-		byIP:   limit.New(1/ipEvery.Seconds(), ipBurst),
-		dummy:  auth.HashPassword("no such user"),
+		signIns: newSignInThrottle(byIP),
+		byIP:    byIP,
+		csrf:    newCSRFKeys(secret),
+		dummy:   auth.HashPassword("no such user"),
 	}
 }
 
 // session finds the request's session from its cookie; a request without a
 // valid one goes on signed out (and an unknown cookie is cleared). Static
-// files need no session, and cost no query.
+// files need no session, and cost no query. It also hands the CSRF keys to
+// csrfToken and checkCSRF.
 func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ck, err := c.Cookie(sessionCookie)
+		c.Set(ctxCSRF, a.csrf)
+		ck, err := c.Cookie(cookieName(c, sessionCookie))
 		if err != nil || ck.Value == "" || strings.HasPrefix(c.Request().URL.Path, "/static/") {
 			return next(c)
 		}
-		sess, err := a.store.SessionBySecret(c.Request().Context(), ck.Value, time.Now())
+		ctx, now := c.Request().Context(), time.Now()
+		sess, err := a.store.SessionBySecret(ctx, ck.Value, now)
+		if err == nil && a.idle(sess, now) {
+			// Unused for too long: it ends now, as if it had expired. Best
+			// effort: it is refused whether or not its row goes.
+			a.endSession(ctx, sess.User.ID, sess.ID) //nolint:errcheck // see above
+			err = db.ErrNotFound
+		}
 		switch {
 		case err == nil:
+			if now.Sub(sess.LastUsed) >= min(a.cfg.SessionIdle/100, time.Hour) {
+				// Best effort: a failed touch only lets the session end sooner.
+				a.store.TouchSession(ctx, sess.ID, now) //nolint:errcheck // see above
+			}
 			c.Set(ctxSession, &sess)
 		case errors.Is(err, db.ErrNotFound):
 			a.clearCookie(c)
@@ -98,6 +121,11 @@ func (a *accounts) session(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// idle reports whether sess has gone unused for too long at now.
+func (a *accounts) idle(sess db.Session, now time.Time) bool {
+	return now.Sub(sess.LastUsed) >= a.cfg.SessionIdle
 }
 
 // sessionOf returns the request's session, or nil when signed out.
@@ -120,63 +148,32 @@ func requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// csrfToken returns the token the page's forms must carry: the session's,
-// or for a signed-out browser the one in its CSRF cookie (made now if it
-// has none).
-func csrfToken(c echo.Context) string {
-	if s := sessionOf(c); s != nil {
-		return s.CSRF
-	}
-	if tok, ok := c.Get(csrfCookie).(string); ok {
-		return tok
-	}
-	if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) == 43 {
-		return ck.Value
-	}
-	tok := auth.Secret("")
-	c.SetCookie(&http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: isSecure(c)})
-	c.Set(csrfCookie, tok)
-	return tok
-}
-
-// checkCSRF refuses a form POST that does not carry the CSRF token of its
-// browser, in the _csrf field or the X-CSRF-Token header: its session's,
-// or the one in its CSRF cookie (a form rendered before signing in, in
-// another tab, still works). Another site can make a browser send its
-// cookies, but cannot read the tokens out of Beacon's pages.
-func checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		got := c.Request().Header.Get(views.HeaderCSRF)
-		if got == "" {
-			got = c.FormValue(views.FieldCSRF)
-		}
-		if got == "" {
-			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
-				Message: "this form came without its CSRF token; reload the page and send it again"}
-		}
-		ok := false
-		if s := sessionOf(c); s != nil && auth.Equal(got, s.CSRF) {
-			ok = true
-		} else if ck, err := c.Cookie(csrfCookie); err == nil && ck.Value != "" && auth.Equal(got, ck.Value) {
-			ok = true
-		}
-		if !ok {
-			return &fieldError{Status: http.StatusForbidden, Field: views.FieldCSRF,
-				Message: "this form's CSRF token is not this browser's (it may be from an old page, or another site); reload the page and send it again"}
-		}
-		return next(c)
-	}
-}
-
 // handleLoginPage serves GET /login.
 func (a *accounts) handleLoginPage(c echo.Context) error {
 	return render(c, http.StatusOK, views.LoginPage(a.form(c, "Sign in", "", "")))
 }
 
-// handleSignupPage serves GET /signup.
+// handleSignupPage serves GET /signup: the form, or, when sign-up is
+// closed and the first account exists, a 403 page that says who makes
+// accounts.
 func (a *accounts) handleSignupPage(c echo.Context) error {
+	if a.signupClosed {
+		exists, err := a.store.HasUsers(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		if exists {
+			return a.signupClosedPage(c, "")
+		}
+	}
 	return render(c, http.StatusOK, views.SignupPage(a.form(c, "Sign up", "", "")))
+}
+
+// signupClosedPage refuses a sign-up: accounts are made by an admin.
+func (a *accounts) signupClosedPage(c echo.Context, name string) error {
+	f := a.form(c, "Sign up", name, "")
+	f.Closed = true
+	return render(c, http.StatusForbidden, views.SignupPage(f))
 }
 
 func (a *accounts) form(c echo.Context, title, name, problem string) views.AuthForm {
@@ -184,21 +181,33 @@ func (a *accounts) form(c echo.Context, title, name, problem string) views.AuthF
 	return views.AuthForm{Page: views.Page{Title: title, CSRF: csrfToken(c)}, Name: name, Next: next, Error: problem}
 }
 
-// handleLogin serves POST /login. Too many failures for the name, or from
-// the address, are refused with 429 before the password is looked at.
+// handleLogin serves POST /login. A name longer than any account's is
+// refused at once; too many failures for the name (from this address, or
+// from all), or from the address, are refused with 429 before the password
+// is looked at (signInThrottle).
 func (a *accounts) handleLogin(c echo.Context) error {
 	name := strings.TrimSpace(c.FormValue("name"))
-	password := c.FormValue("password")
-	now := time.Now()
-	nameKey, ipKey := strings.ToLower(name), a.clientIP(c.Request())
-	okName, waitName := a.byName.Peek(nameKey, now)
-	okIP, waitIP := a.byIP.Peek(ipKey, now)
-	if !okName || !okIP {
-		wait := max(waitName, waitIP)
-		c.Response().Header().Set("Retry-After", limit.RetryAfter(wait))
-		return render(c, http.StatusTooManyRequests, views.LoginPage(a.form(c, "Sign in", name,
-			"Too many failed sign-ins. Try again in "+limit.RetryAfter(wait)+" seconds.")))
+	if len(name) > maxSignInName {
+		return render(c, http.StatusBadRequest, views.LoginPage(a.form(c, "Sign in", "",
+			"That name is longer than any account's.")))
 	}
+	password := c.FormValue("password")
+	key, ok := names.Key(name)
+	if !ok {
+		key = strings.ToLower(name) // no account's name: still one key for all its tries
+	}
+	end, refused := a.signIns.begin(key, a.clientIP(c.Request()), time.Now())
+	if refused != nil {
+		after := limit.RetryAfter(refused.Wait)
+		problem := "Too many failed sign-ins. Try again in " + after + " seconds."
+		if refused.Busy {
+			problem = "Another sign-in for this name is being checked. Try again in a second."
+		}
+		c.Response().Header().Set("Retry-After", after)
+		return render(c, http.StatusTooManyRequests, views.LoginPage(a.form(c, "Sign in", name, problem)))
+	}
+	outcome := signInUnchecked
+	defer func() { end(outcome, time.Now()) }()
 	u, err := a.store.UserByName(c.Request().Context(), name)
 	hash := u.Password
 	if errors.Is(err, db.ErrNotFound) || name == "" {
@@ -207,11 +216,10 @@ func (a *accounts) handleLogin(c echo.Context) error {
 		return err
 	}
 	if err := auth.CheckPassword(hash, password); err != nil || hash == a.dummy {
-		a.byName.Allow(nameKey, now)
-		a.byIP.Allow(ipKey, now)
+		outcome = signInFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(a.form(c, "Sign in", name, "Wrong name or password.")))
 	}
-	a.byName.Reset(nameKey)
+	outcome = signInMatched
 	return a.signIn(c, u)
 }
 
@@ -220,13 +228,16 @@ type credentials struct {
 	Name, Password string
 }
 
-// decodeSignup validates the sign-up form: a name (checkUserName) and a
-// password (checkPassword). The error says which and why.
+// decodeSignup validates the sign-up form: a name (names.Account), in
+// the form to store, and a password (checkPassword). The error says which
+// and why.
 func decodeSignup(form url.Values) (credentials, error) {
-	in := credentials{Name: strings.TrimSpace(form.Get("name")), Password: form.Get("password")}
-	if err := checkUserName(in.Name); err != nil {
-		return credentials{}, err
+	in := credentials{Password: form.Get("password")}
+	n, err := names.Account(strings.TrimSpace(form.Get("name")))
+	if err != nil {
+		return credentials{}, nameError(err)
 	}
+	in.Name = n.Display
 	if err := checkPassword(in.Password); err != nil {
 		return credentials{}, err
 	}
@@ -252,7 +263,14 @@ func (a *accounts) handleSignup(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.SignupPage(a.form(c, "Sign up", name,
 			"Too many attempts from your address. Try again in "+limit.RetryAfter(wait)+" seconds.")))
 	}
-	u, err := a.store.CreateUser(c.Request().Context(), name, auth.HashPassword(password))
+	create := a.store.CreateUser
+	if a.signupClosed {
+		create = a.store.CreateFirstUser // decided in the database: of two at once, one gets in
+	}
+	u, err := create(c.Request().Context(), name, auth.HashPassword(password))
+	if errors.Is(err, db.ErrNotFirst) {
+		return a.signupClosedPage(c, name)
+	}
 	if errors.Is(err, db.ErrExists) {
 		return render(c, http.StatusConflict, views.SignupPage(a.form(c, "Sign up", name, "That name is taken.")))
 	}
@@ -262,19 +280,26 @@ func (a *accounts) handleSignup(c echo.Context) error {
 	return a.signIn(c, u)
 }
 
-// signIn starts a session for u, sets its cookie and goes on to ?next.
+// signIn starts a session for u, sets its cookie and goes on to ?next. The
+// browser's session from before, if any, ends: a sign-in never leaves a
+// session behind that the browser no longer holds the cookie of.
 func (a *accounts) signIn(c echo.Context, u db.User) error {
 	secret := auth.Secret("")
 	agent := truncate(c.Request().UserAgent(), 200)
 	if agent == "" {
 		agent = "unknown browser"
 	}
-	if _, err := a.store.CreateSession(c.Request().Context(), u.ID, secret, auth.Secret(""), agent,
+	if _, err := a.store.CreateSession(c.Request().Context(), u.ID, secret, agent,
 		time.Now().Add(a.cfg.SessionTTL)); err != nil {
 		return err
 	}
+	if old := sessionOf(c); old != nil {
+		if err := a.endSession(c.Request().Context(), old.User.ID, old.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+	}
 	c.SetCookie(&http.Cookie{
-		Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		Name: cookieName(c, sessionCookie), Value: secret, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: int(a.cfg.SessionTTL.Seconds()),
 	})
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
@@ -292,24 +317,24 @@ func (a *accounts) handleLogout(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
-// endSession deletes session id of user and closes its live connections.
+// endSession deletes session id of user. Its live connections close when
+// the deletion is applied (Publisher.SessionEnded), on every instance, and
+// on this one before endSession returns.
 func (a *accounts) endSession(ctx context.Context, userID, id int64) error {
-	err := a.store.DeleteSession(ctx, userID, id)
-	if err == nil {
-		a.live.end(id)
-	}
-	return err
+	return a.store.DeleteSession(ctx, userID, id)
 }
 
 func (a *accounts) clearCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
+	c.SetCookie(&http.Cookie{Name: cookieName(c, sessionCookie), Value: "", Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: -1})
 }
 
-// checkUserName validates an account name: 1–32 letters, digits and . _ -
-// (no spaces, so a name is one word in a mention or a URL).
+// checkUserName validates an account name (names.Account): 1–32 letters,
+// digits and . _ - in one script (no spaces, so a name is one word in a
+// mention or a URL).
 func checkUserName(name string) error {
-	return checkPersonName(name, "._-", "letters, digits and . _ -")
+	_, err := names.Account(name)
+	return nameError(err)
 }
 
 // checkPassword validates a new password: 8 to 256 bytes of UTF-8.

@@ -53,8 +53,14 @@ type Board struct {
 	panels atomic.Pointer[pagePanels]
 }
 
-// pagePanels are the dashboard's panels rendered for pages (not out of band).
-type pagePanels struct{ metrics, chart []byte }
+// The board shows two audiences: everyone sees the posted metrics and
+// their series (Metrics, Chart; topics metrics and chart, and the widgets),
+// admins the server's own figures and series too (ServerMetrics,
+// ServerChart; topics server-metrics and server-chart).
+
+// pagePanels are the dashboard's panels rendered for pages (not out of
+// band): everyone's, and the admins' with the server's figures.
+type pagePanels struct{ metrics, chart, serverMetrics, serverChart []byte }
 
 // NewBoard returns a board that publishes to hub every tick.
 func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
@@ -173,11 +179,27 @@ func (b *Board) sample(now time.Time, eventRate float64) {
 	b.mu.Unlock()
 }
 
-// Metrics returns the newest reading with the latest posted values.
-func (b *Board) Metrics() views.Metrics {
+// ServerMetrics returns the newest reading of the server's own figures
+// with the latest posted values: an admin's panel.
+func (b *Board) ServerMetrics() views.Metrics {
 	b.mu.Lock()
 	m := b.last
 	b.mu.Unlock()
+	m.Server = true
+	return b.withPosted(m)
+}
+
+// Metrics returns the latest posted values, as of the newest reading: the
+// panel everyone sees.
+func (b *Board) Metrics() views.Metrics {
+	b.mu.Lock()
+	at := b.last.At
+	b.mu.Unlock()
+	return b.withPosted(views.Metrics{At: at})
+}
+
+// withPosted adds the latest posted values to m.
+func (b *Board) withPosted(m views.Metrics) views.Metrics {
 	series, units := b.posted()
 	m.Custom = make([]views.CustomMetric, 0, len(series))
 	for i, sr := range series {
@@ -205,9 +227,15 @@ func (b *Board) posted() ([]*stats.Series, []string) {
 	return series, units
 }
 
-// Chart returns every series over the window before now: the built-in ones
-// first, then the posted ones by name.
-func (b *Board) Chart(now time.Time) views.Chart {
+// ServerChart returns every series over the window before now: the
+// server's own first, then the posted ones by name. An admin's chart.
+func (b *Board) ServerChart(now time.Time) views.Chart { return b.chart(now, true) }
+
+// Chart returns the posted series over the window before now, by name: the
+// chart everyone sees.
+func (b *Board) Chart(now time.Time) views.Chart { return b.chart(now, false) }
+
+func (b *Board) chart(now time.Time, server bool) views.Chart {
 	c := views.Chart{Now: now, Window: chartWindow}
 	add := func(sr *stats.Series, unit string) {
 		pts := sr.Since(now)
@@ -217,8 +245,10 @@ func (b *Board) Chart(now time.Time) views.Chart {
 		}
 		c.Series = append(c.Series, vs)
 	}
-	for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
-		add(sr, sr.Unit)
+	if server {
+		for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
+			add(sr, sr.Unit)
+		}
 	}
 	custom, units := b.posted()
 	for i, sr := range custom {
@@ -228,16 +258,22 @@ func (b *Board) Chart(now time.Time) views.Chart {
 }
 
 // frames renders the metrics panel and the chart as out-of-band fragments,
-// and keeps them as pages show them.
+// once for everyone and once with the server's figures for admins, and
+// keeps them as pages show them.
 func (b *Board) frames(ctx context.Context, now time.Time) []live.Frame {
 	m, c := b.Metrics(), b.Chart(now)
+	sm, sc := b.ServerMetrics(), b.ServerChart(now)
 	b.panels.Store(&pagePanels{
-		metrics: b.render(ctx, views.MetricsPanel(m, false)),
-		chart:   b.render(ctx, views.ChartPanel(c, false)),
+		metrics:       b.render(ctx, views.MetricsPanel(m, false)),
+		chart:         b.render(ctx, views.ChartPanel(c, false)),
+		serverMetrics: b.render(ctx, views.MetricsPanel(sm, false)),
+		serverChart:   b.render(ctx, views.ChartPanel(sc, false)),
 	})
 	return []live.Frame{
 		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(m, true)), At: now},
 		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(c, true)), At: now},
+		{Topic: views.TopicServerMetrics, Data: b.render(ctx, views.MetricsPanel(sm, true)), At: now},
+		{Topic: views.TopicServerChart, Data: b.render(ctx, views.ChartPanel(sc, true)), At: now},
 	}
 }
 
@@ -250,12 +286,17 @@ func (b *Board) publish(now time.Time) {
 }
 
 // Panels returns the metrics panel and the chart as pages show them,
-// rendered at the last publish; nil before the first.
-func (b *Board) Panels() (metrics, chart []byte) {
-	if p := b.panels.Load(); p != nil {
-		return p.metrics, p.chart
+// rendered at the last publish, with the server's figures (an admin's) when
+// server is set; nil before the first.
+func (b *Board) Panels(server bool) (metrics, chart []byte) {
+	p := b.panels.Load()
+	switch {
+	case p == nil:
+		return nil, nil
+	case server:
+		return p.serverMetrics, p.serverChart
 	}
-	return nil, nil
+	return p.metrics, p.chart
 }
 
 func (b *Board) render(ctx context.Context, c templ.Component) []byte {

@@ -37,6 +37,10 @@ type activeRooms interface {
 // the chart are flushed first; the feed is read from the database after
 // that. The live connection, placed after the feed, starts at the position
 // the feed was read at (or the bell's, if older).
+//
+// An admin's metrics and chart hold the server's own figures too (the
+// server panel), live on topics only admins may read; everyone else sees
+// the posted metrics.
 func handleDashboard(b *Board, feed feedReader, unread unreadReader, active activeRooms, pages chunker, epoch string) echo.HandlerFunc {
 	cache := &feedPanel{}
 	return func(c echo.Context) error {
@@ -44,12 +48,23 @@ func handleDashboard(b *Board, feed feedReader, unread unreadReader, active acti
 		if err != nil {
 			return err
 		}
-		d := views.Dashboard{Page: page, Rooms: roomSummaries(active.Active())}
-		if d.MetricsHTML, d.ChartHTML = b.Panels(); d.MetricsHTML == nil || d.ChartHTML == nil {
-			d.Metrics, d.Chart, d.MetricsHTML, d.ChartHTML = b.Metrics(), b.Chart(time.Now()), nil, nil
+		d := views.Dashboard{Page: page}
+		d.Rooms, d.MoreRooms = busiestRooms(active.Active())
+		admin := page.Viewer.Admin
+		panels := []string{views.TopicMetrics, views.TopicChart}
+		if admin {
+			panels = []string{views.TopicServerMetrics, views.TopicServerChart}
 		}
-		offer := views.EmbedOffer{Widget: "activity", CSRF: page.CSRF}
-		topics := []string{views.TopicMetrics, views.TopicChart, views.TopicRooms, views.TopicActivity}
+		if d.MetricsHTML, d.ChartHTML = b.Panels(admin); d.MetricsHTML == nil || d.ChartHTML == nil {
+			d.MetricsHTML, d.ChartHTML = nil, nil
+			if admin {
+				d.Metrics, d.Chart = b.ServerMetrics(), b.ServerChart(time.Now())
+			} else {
+				d.Metrics, d.Chart = b.Metrics(), b.Chart(time.Now())
+			}
+		}
+		offer := views.OfferFor(page, "activity", "")
+		topics := append(panels, views.TopicRooms, views.TopicActivity)
 		if page.Viewer.SignedIn() {
 			topics = append(topics, views.TopicUser(page.Viewer.ID))
 		}

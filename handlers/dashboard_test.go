@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -120,17 +121,27 @@ func TestDashboardRendersTheFeedOncePerPosition(t *testing.T) {
 }
 
 // TestBoardKeepsPagePanels: every publish also renders the panels as pages
-// show them (not out of band), for pages to copy.
+// show them (not out of band), for pages to copy: everyone's, and the
+// admins' with the server's figures.
 func TestBoardKeepsPagePanels(t *testing.T) {
 	s, _ := newTestServer(t)
-	if m, c := s.Board.Panels(); m != nil || c != nil {
-		t.Fatal("panels before the first publish")
+	for _, server := range []bool{false, true} {
+		if m, c := s.Board.Panels(server); m != nil || c != nil {
+			t.Fatal("panels before the first publish")
+		}
 	}
 	s.Board.publish(time.Now())
-	m, c := s.Board.Panels()
-	for name, p := range map[string][]byte{views.IDMetrics: m, views.IDChart: c} {
-		if !strings.Contains(string(p), `id="`+name+`"`) || strings.Contains(string(p), "hx-swap-oob") {
-			t.Errorf("the page's %s panel is %q", name, p)
+	for _, server := range []bool{false, true} {
+		m, c := s.Board.Panels(server)
+		for name, p := range map[string][]byte{views.IDMetrics: m, views.IDChart: c} {
+			if !strings.Contains(string(p), `id="`+name+`"`) || strings.Contains(string(p), "hx-swap-oob") {
+				t.Errorf("the page's %s panel (server figures %v) is %q", name, server, p)
+			}
 		}
+	}
+	pub, _ := s.Board.Panels(false)
+	srv, _ := s.Board.Panels(true)
+	if bytes.Equal(pub, srv) {
+		t.Error("the admins' metrics panel is everyone's: it lacks the server's figures")
 	}
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/live"
 	"github.com/beacon-live/beacon/views"
 	"github.com/beacon-live/beacon/widget"
@@ -65,18 +67,34 @@ func (e EmbedConfig) ancestors(claims widget.Claims) (list string, ok bool) {
 var errNoOrigins = errors.New("this widget's token names no site that may embed it, and the server allows none " +
 	"(BEACON_EMBED_ORIGINS): make a token with an origin")
 
+// widgetTokenReader reads stored widget tokens: whether one was revoked.
+type widgetTokenReader interface {
+	WidgetTokenByID(ctx context.Context, id int64) (db.WidgetToken, error)
+}
+
+// Errors of a widget token that is signed right but no longer works. Like
+// an expired one, they mean the bearer is not authenticated (401).
+var (
+	errWidgetRevoked = errors.New("this widget's token was revoked")
+	errWidgetUnknown = errors.New("this widget's token is not known to this server (its database was replaced?); make a new one")
+)
+
 // widgetAuth checks the token of a widget request against the widget and
-// room it asks for.
+// room it asks for, and against its stored row: a revoked token is refused
+// on every request. conns holds the live connections of each token, which
+// revoking it ends.
 type widgetAuth struct {
 	secret []byte
 	cfg    EmbedConfig
+	tokens widgetTokenReader
+	conns  *liveSessions
 }
 
 // check parses the request's ?token= (or form field "token") and checks it
-// allows kind (and room). On success the response may be framed by the
-// token's sites.
+// allows kind (and room) and still works. On success the response may be
+// framed by the token's sites.
 func (a widgetAuth) check(c echo.Context, kind, room string) (widget.Claims, error) {
-	claims, err := widget.Parse(a.secret, c.FormValue("token"), time.Now())
+	claims, err := a.parse(c.Request().Context(), c.FormValue("token"))
 	if err != nil {
 		return claims, err
 	}
@@ -91,6 +109,25 @@ func (a widgetAuth) check(c echo.Context, kind, room string) (widget.Claims, err
 	return claims, nil
 }
 
+// parse checks token's signature, id and expiry, then that it was not
+// revoked.
+func (a widgetAuth) parse(ctx context.Context, token string) (widget.Claims, error) {
+	claims, err := widget.Parse(a.secret, token, time.Now())
+	if err != nil {
+		return claims, err
+	}
+	w, err := a.tokens.WidgetTokenByID(ctx, claims.ID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return claims, errWidgetUnknown
+	case err != nil:
+		return claims, err
+	case !w.Revoked.IsZero():
+		return claims, fmt.Errorf("%w on %s; ask for a new snippet", errWidgetRevoked, w.Revoked.Format("2006-01-02 15:04 MST"))
+	}
+	return claims, nil
+}
+
 // widgetRoom returns the room in the path of a room widget's request, and
 // "" for the other kinds.
 func widgetRoom(c echo.Context, kind string) (string, error) {
@@ -101,15 +138,36 @@ func widgetRoom(c echo.Context, kind string) (string, error) {
 	return room, checkRoom(room)
 }
 
-// widgetError answers a refused widget request with a page the frame shows:
-// 401 for a token that is missing, bad or expired, 403 for one that does not
-// allow what was asked. Any site may frame it: it holds no data and no
-// action, and a blank frame would tell the person in front of it nothing.
+// errNoPosting refuses a post from a widget whose token does not allow it.
+var errNoPosting = errors.New("this widget's token does not allow posting")
+
+// refusal returns the status of a refused widget token: 401 for a token
+// that is missing, bad, expired, revoked or unknown, 403 for one that does
+// not allow what was asked; ok is false for any other error (the store
+// failed), which is no refusal.
+func refusal(err error) (status int, ok bool) {
+	for _, e := range []error{widget.ErrMissing, widget.ErrMalformed, widget.ErrSignature, widget.ErrExpired,
+		widget.ErrNoID, errWidgetRevoked, errWidgetUnknown} {
+		if errors.Is(err, e) {
+			return http.StatusUnauthorized, true
+		}
+	}
+	for _, e := range []error{widget.ErrScope, errNoOrigins, errNoPosting} {
+		if errors.Is(err, e) {
+			return http.StatusForbidden, true
+		}
+	}
+	return 0, false
+}
+
+// widgetError answers a refused widget request with a page the frame shows
+// (refusal says its status). Any site may frame it: it holds no data and
+// no action, and a blank frame would tell the person in front of it
+// nothing. Any other error goes to the error handler as it is.
 func widgetError(c echo.Context, err error) error {
-	status := http.StatusForbidden
-	if errors.Is(err, widget.ErrMissing) || errors.Is(err, widget.ErrMalformed) ||
-		errors.Is(err, widget.ErrSignature) || errors.Is(err, widget.ErrExpired) {
-		status = http.StatusUnauthorized
+	status, ok := refusal(err)
+	if !ok {
+		return err
 	}
 	msg := err.Error()
 	if errors.Is(err, widget.ErrScope) {
@@ -216,11 +274,15 @@ func postPath(room string) string { return "/embed/rooms/" + room + "/messages" 
 // handleWidgetLive serves GET /embed/live?token=…: a widget's SSE
 // connection. It authenticates with the token, never with cookies (a frame
 // in another site gets none), and its topics come from the token, never from
-// the query. It resumes like /live, and ends when the token expires.
-func handleWidgetLive(sse *live.SSE, secret []byte, log *slog.Logger) echo.HandlerFunc {
+// the query. It resumes like /live, and ends when the token expires or is
+// revoked.
+func handleWidgetLive(sse *live.SSE, auth widgetAuth, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		claims, err := widget.Parse(secret, c.QueryParam("token"), time.Now())
+		claims, err := auth.parse(c.Request().Context(), c.QueryParam("token"))
 		if err != nil {
+			if _, ok := refusal(err); !ok {
+				return err
+			}
 			return &fieldError{Status: http.StatusUnauthorized, Field: "token", Message: err.Error()}
 		}
 		resume := c.Request().Header.Get("Last-Event-ID")
@@ -228,16 +290,19 @@ func handleWidgetLive(sse *live.SSE, secret []byte, log *slog.Logger) echo.Handl
 			resume = c.QueryParam("after")
 		}
 		// The token's expiry ends the stream too: coming back, the widget
-		// gets the 401 its page would. The stream outlives this handler, so
-		// the deadline is on a context of its own.
+		// gets the 401 its page would; revoking the token ends it at once.
+		// The stream outlives this handler, so the deadline and the hold
+		// are on a context of its own, released when the stream ends.
 		ctx, cancel := context.WithDeadline(context.WithoutCancel(c.Request().Context()), time.Unix(claims.Expires, 0))
+		ctx, release := auth.conns.hold(ctx, claims.ID)
 		sse.Serve(c.Response(), c.Request(), live.Request{ //nolint:errcheck // OnEnd has it
 			Topics: widgetTopics(claims), Resume: resume, Context: ctx,
 			OnEnd: func(err error) {
-				cancel()
-				if err != nil && !errors.Is(err, live.ErrClosed) {
+				if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
 					log.Debug("widget stream ended", "err", err)
 				}
+				release()
+				cancel()
 			},
 		})
 		return nil

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/beacon-live/beacon/limit"
 	"github.com/beacon-live/beacon/views"
 	"github.com/beacon-live/beacon/widget"
 )
@@ -28,13 +26,11 @@ import (
 // keeps the name in its URL); with htmx it is the form again, emptied, or
 // with the reason the message was refused.
 //
-// The chat rate applies per client address (a widget post has no
-// connection to hang a limiter on), counted as the other per-address limits
-// are (clientIP).
+// The chat rate applies per client address, as to every guest: a widget
+// post counts with the room sockets of guests at the same address (chatRate).
 func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, users userFinder, limits ChatLimits,
-	clientIP func(*http.Request) string, epoch string) echo.HandlerFunc {
+	chat *chatRate, epoch string) echo.HandlerFunc {
 	limits.fill()
-	perClient := limit.New(limits.Rate, limits.Burst)
 	return func(c echo.Context) error {
 		room := c.Param("room")
 		if err := checkRoom(room); err != nil {
@@ -42,7 +38,7 @@ func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, user
 		}
 		claims, err := auth.check(c, widget.Room, room)
 		if err == nil && !claims.Post {
-			err = errors.New("this widget's token does not allow posting")
+			err = errNoPosting
 		}
 		if err != nil {
 			return widgetError(c, err)
@@ -52,17 +48,18 @@ func handleWidgetPost(auth widgetAuth, data widgetData, store messageAdder, user
 		form := views.WidgetRoom{Name: room, Post: true, Token: token, Guest: name, PostAction: postPath(room)}
 		status := http.StatusBadRequest
 		content, err := checkContent(c.FormValue("content"), limits.MessageBytes)
-		if nameErr := checkGuestName(c.Request().Context(), users, name); nameErr != nil {
+		if prepared, nameErr := checkGuestName(c.Request().Context(), users, name); nameErr != nil {
 			var fe *fieldError
 			if !errors.As(nameErr, &fe) {
 				return nameErr
 			}
 			err = nameErr
+		} else {
+			name = prepared
 		}
 		if err == nil {
-			if ok, _ := perClient.Allow(clientIP(c.Request()), time.Now()); !ok {
-				status = http.StatusTooManyRequests
-				err = fmt.Errorf("too fast: at most %g messages a second; this one was not sent", limits.Rate)
+			if fe := chat.allow(chat.guestKey(c.Request())); fe != nil {
+				status, err = fe.Status, errors.New(fe.Message)
 			}
 		}
 		if err == nil {

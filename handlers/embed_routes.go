@@ -15,7 +15,7 @@ import (
 // liveLimit is the per-address limit of new live connections that /live
 // and room sockets share.
 func (s *Server) embedRoutes(e *echo.Echo, liveLimit echo.MiddlewareFunc) {
-	auth := widgetAuth{secret: s.Secret, cfg: s.Embed}
+	auth := widgetAuth{secret: s.Secret, cfg: s.Embed, tokens: s.Store, conns: s.widgets}
 	data := widgetData{board: s.Board, feed: s.Store, history: s.Store}
 	epoch := s.Hub.Epoch()
 
@@ -23,11 +23,11 @@ func (s *Server) embedRoutes(e *echo.Echo, liveLimit echo.MiddlewareFunc) {
 	e.GET("/embed/chart", handleWidget(auth, data, epoch, widget.Chart))
 	e.GET("/embed/activity", handleWidget(auth, data, epoch, widget.Activity))
 	e.GET("/embed/rooms/:room", handleWidget(auth, data, epoch, widget.Room))
-	e.POST("/embed/rooms/:room/messages", handleWidgetPost(auth, data, s.Store, s.Store, s.Chat, s.Limits.clientIP, epoch))
-	e.GET("/embed/live", handleWidgetLive(s.SSE, s.Secret, s.Logger), liveLimit)
+	e.POST("/embed/rooms/:room/messages", handleWidgetPost(auth, data, s.Store, s.Store, s.Chat, s.chatRate, epoch))
+	e.GET("/embed/live", handleWidgetLive(s.SSE, auth, s.Logger), streaming, liveLimit)
 
-	e.GET("/stream/metrics", handleWidgetStream(s.Streams, auth, data, widget.Metrics, s.Logger), liveLimit)
-	e.GET("/stream/chart", handleWidgetStream(s.Streams, auth, data, widget.Chart, s.Logger), liveLimit)
-	e.GET("/stream/activity", handleWidgetStream(s.Streams, auth, data, widget.Activity, s.Logger), liveLimit)
-	e.GET("/stream/rooms/:room", handleWidgetStream(s.Streams, auth, data, widget.Room, s.Logger), liveLimit)
+	e.GET("/stream/metrics", handleWidgetStream(s.Streams, auth, data, widget.Metrics, s.Logger), streaming, liveLimit)
+	e.GET("/stream/chart", handleWidgetStream(s.Streams, auth, data, widget.Chart, s.Logger), streaming, liveLimit)
+	e.GET("/stream/activity", handleWidgetStream(s.Streams, auth, data, widget.Activity, s.Logger), streaming, liveLimit)
+	e.GET("/stream/rooms/:room", handleWidgetStream(s.Streams, auth, data, widget.Room, s.Logger), streaming, liveLimit)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 
 	"github.com/beacon-live/beacon/db"
@@ -58,7 +59,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if s := sessionOf(c); s != nil {
 				// Still signed in on an error page; its bell is not counted.
 				p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: -1}
-				p.CSRF = s.CSRF
+				p.CSRF = csrfToken(c)
 			}
 			err = views.ErrorPage(p, status, msg).Render(c.Request().Context(), c.Response())
 		}
@@ -86,6 +87,14 @@ func classify(err error) (int, errorBody) {
 		return he.Code, errorBody{Error: msg}
 	case errors.Is(err, db.ErrNotFound):
 		return http.StatusNotFound, errorBody{Error: "not found"}
+	case errors.Is(err, db.ErrFollower):
+		return http.StatusServiceUnavailable, errorBody{Error: strings.TrimPrefix(db.ErrFollower.Error(), "db: ")}
+	case errors.Is(err, db.ErrInvalid):
+		return http.StatusBadRequest, errorBody{Error: db.Reason(err)}
+	case errors.Is(err, db.ErrExists):
+		return http.StatusConflict, errorBody{Error: db.Reason(err)}
+	case errors.Is(err, db.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Error: db.Reason(err) + "; try again later"}
 	case errors.Is(err, db.ErrClosed):
 		return http.StatusServiceUnavailable, errorBody{Error: "shutting down; try again in a moment"}
 	default:
@@ -93,9 +102,12 @@ func classify(err error) (int, errorBody) {
 	}
 }
 
+// wantsJSON reports whether an error answer should be JSON rather than a
+// page: for the API, for clients that ask for it, and for a refused
+// WebSocket upgrade (a program reads why; a page cannot show a whole page).
 func wantsJSON(c echo.Context) bool {
 	r := c.Request()
-	return strings.HasPrefix(r.URL.Path, "/api/") ||
+	return strings.HasPrefix(r.URL.Path, "/api/") || websocket.IsWebSocketUpgrade(r) ||
 		strings.Contains(r.Header.Get(echo.HeaderAccept), echo.MIMEApplicationJSON) ||
 		strings.Contains(r.Header.Get(echo.HeaderAccept), "text/event-stream")
 }

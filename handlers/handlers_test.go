@@ -25,16 +25,23 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newTestServer wires a Server to a real database file, as cmd/beacon does.
 func newTestServer(t *testing.T) (*Server, *db.Store) {
 	t.Helper()
+	return newTestServerWith(t, db.Options{})
+}
+
+// newTestServerWith is newTestServer with the database's options.
+func newTestServerWith(t *testing.T, opts db.Options) (*Server, *db.Store) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &Publisher{Log: log}
-	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), db.Options{OnCommit: pub.Committed})
+	opts.OnCommit = pub.Committed
+	store, err := db.Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
 	board := NewBoard(hub, time.Second, log)
 	pub.Hub, pub.Board = hub, board
-	src := NewSource(store.Epoch(), store)
+	src := NewSource(store.Epoch(), store, log)
 	reg := rooms.NewRegistry(rooms.Config{}, &RoomOutput{Hub: hub, Log: log})
 	t.Cleanup(func() {
 		reg.Close()
@@ -44,11 +51,16 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 	if _, err := store.CreateToken(context.Background(), 0, "tests", testToken, auth.AllScopes); err != nil {
 		t.Fatal(err)
 	}
-	return NewServer(Deps{
+	srv := NewServer(Deps{
 		Store: store, Hub: hub, SSE: live.NewSSE(hub, src, live.SSEConfig{}), WS: live.NewWS(hub, src, live.WSConfig{}),
 		Rooms: reg, Board: board, Logger: log, Metrics: http.NotFoundHandler(),
 		Secret: testSecret, Streams: live.NewStreams(hub, live.StreamConfig{}),
-	}), store
+		Access: Access{PublicDashboard: true}, // these tests read the dashboard signed out
+	})
+	pub.OnSessionEnded(srv.EndSession)
+	pub.OnWidgetRevoked(srv.EndWidget)
+	pub.OnTokenRevoked(srv.EndToken)
+	return srv, store
 }
 
 // testToken is a server token with every scope that newTestServer stores
@@ -82,7 +94,7 @@ func TestIngestBadInputChangesNothing(t *testing.T) {
 		{"missing text", "/api/activity", ctJSON, `{}`, "", 400, "text"},
 		{"javascript link", "/api/activity", ctForm, "text=x&link=javascript:alert(1)", "", 400, "link"},
 		{"malformed JSON", "/api/activity", ctJSON, `{"text":`, "", 400, "body"},
-		{"oversized", "/api/activity", ctForm, "text=" + strings.Repeat("a", maxIngestBody), "", 413, "body"},
+		{"oversized", "/api/activity", ctForm, "text=" + strings.Repeat("a", maxBody), "", 413, "body"},
 		{"wrong media type", "/api/activity", "text/plain", "hello", "", 415, "Content-Type"},
 		{"metric without value", "/api/metrics", ctForm, "name=x", "", 400, "value"},
 		{"metric with bad name", "/api/metrics", ctForm, "name=%3Cb%3E&value=1", "", 400, "name"},
@@ -99,7 +111,7 @@ func TestIngestBadInputChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	events, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
+	events, _, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
 	if err != nil || len(events) != 0 {
 		t.Fatalf("bad input stored events: %v %v", events, err)
 	}
@@ -118,7 +130,7 @@ func TestIngestStoresAndAnswers(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a.Position == 0 || a.Text != "Deployed" {
 		t.Fatalf("activity answer %s", w.Body)
 	}
-	events, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
+	events, _, err := store.EventsAfter(context.Background(), []string{"activity"}, 0, 10)
 	if err != nil || len(events) != 1 || events[0].Position != a.Position {
 		t.Fatalf("stored events %v %v, want the one answered", events, err)
 	}
@@ -182,7 +194,7 @@ func TestSnapshotRendersARoomAtItsPosition(t *testing.T) {
 	if _, err := store.AddMessage(ctx, "other", "bob", "elsewhere", time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	frames, at, err := NewSource(store.Epoch(), store).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
+	frames, at, err := NewSource(store.Epoch(), store, slog.New(slog.DiscardHandler)).Snapshot(ctx, []string{"room:lobby", "presence:lobby"})
 	if err != nil {
 		t.Fatal(err)
 	}

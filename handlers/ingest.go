@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -24,11 +23,10 @@ import (
 
 // Ingest limits.
 const (
-	maxIngestBody = 64 << 10
-	maxNameLen    = 64
-	maxUnitLen    = 16
-	maxTextLen    = 500
-	maxLinkLen    = 2048
+	maxNameLen = 64
+	maxUnitLen = 16
+	maxTextLen = 500
+	maxLinkLen = 2048
 )
 
 // sampleAdder stores a posted metric sample.
@@ -96,16 +94,13 @@ func handleIngestActivity(store activityAdder) echo.HandlerFunc {
 	}
 }
 
-// readBody reads at most maxIngestBody bytes of the request body.
+// readBody returns the request body, which limitBody has already read and
+// bounded.
 func readBody(c echo.Context) ([]byte, string, error) {
 	r := c.Request()
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxIngestBody+1))
+	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, "", badField("body", "could not be read: %v", err)
-	}
-	if len(body) > maxIngestBody {
-		return nil, "", &fieldError{Status: http.StatusRequestEntityTooLarge, Field: "body",
-			Message: fmt.Sprintf("larger than %d KiB", maxIngestBody>>10)}
 	}
 	return body, r.Header.Get(echo.HeaderContentType), nil
 }

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -26,19 +28,51 @@ type Limits struct {
 	// address in (X-Forwarded-For, X-Real-IP). Empty: the socket's address,
 	// which behind a proxy is the proxy's, so every client shares a limit.
 	ProxyHeader string
+	// ProxyHops says which entry of ProxyHeader is the client's, counted
+	// from the right: 1 (the default) for one proxy, which appends the
+	// address it saw; 2 behind two (a CDN, then a local proxy); and so on.
+	// Everything further left was written by the client or by proxies that
+	// are not trusted.
+	ProxyHops int
 }
 
-// clientIP returns the address a request's limits are counted against.
+// clientIP returns the address a request's limits are counted against:
+// the ProxyHeader's entry ProxyHops from the right, reading every line of
+// the header as one list (a proxy may append a line rather than extend
+// the client's), or the socket's address when the header is missing or
+// that entry is not an address.
 func (l Limits) clientIP(r *http.Request) string {
 	if l.ProxyHeader != "" {
-		if v := r.Header.Get(l.ProxyHeader); v != "" {
-			// The proxy appends what it saw; anything before that is what
-			// the client claimed.
-			parts := strings.Split(v, ",")
-			return limit.IPKey(strings.TrimSpace(parts[len(parts)-1]))
+		if ip, ok := forwardedAddr(r.Header.Values(l.ProxyHeader), max(l.ProxyHops, 1)); ok {
+			return limit.IPKey(ip.String())
 		}
 	}
 	return limit.IPKey(r.RemoteAddr)
+}
+
+// forwardedAddr returns the entry hops from the right of the
+// comma-separated lists in lines, taken in order as one list, if it is an
+// IP address (with or without a port).
+func forwardedAddr(lines []string, hops int) (netip.Addr, bool) {
+	for i := len(lines) - 1; i >= 0; i-- {
+		rest := lines[i]
+		for {
+			j := strings.LastIndexByte(rest, ',')
+			if hops--; hops == 0 {
+				entry := strings.TrimSpace(rest[j+1:])
+				if ap, err := netip.ParseAddrPort(entry); err == nil {
+					return ap.Addr(), true
+				}
+				ip, err := netip.ParseAddr(entry)
+				return ip, err == nil
+			}
+			if j < 0 {
+				break
+			}
+			rest = rest[:j]
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // ctxSecure is where markSecure keeps whether the request came over TLS.
@@ -76,5 +110,31 @@ func perAddress(k *limit.Keyed, clientIP func(*http.Request) string, what string
 			}
 			return next(c)
 		}
+	}
+}
+
+// refusalKey is the context key of a connection's refusal.
+type refusalKey struct{}
+
+// RefuseConnection marks ctx, a connection's context (http.Server's
+// ConnContext), as refused for reason: every request on the connection is
+// answered 429 with the reason, and the connection is closed. cmd/beacon
+// refuses connections past the per-address cap this way, so the client
+// reads why instead of a reset.
+func RefuseConnection(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, refusalKey{}, reason)
+}
+
+// refusedConnections answers the requests of a refused connection
+// (RefuseConnection) before anything else looks at them.
+func refusedConnections(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if reason, ok := c.Request().Context().Value(refusalKey{}).(string); ok {
+			h := c.Response().Header()
+			h.Set(echo.HeaderConnection, "close")
+			h.Set("Retry-After", "1")
+			return &fieldError{Status: http.StatusTooManyRequests, Field: "client", Message: reason}
+		}
+		return next(c)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -19,16 +18,24 @@ import (
 const maxTopics = 16
 
 // topicRule says whether a topic exists and whether this request may read
-// it: nil, or an error that says why not (404, 403).
+// it: nil, or an error that says why not (404, 403, 401 to sign in).
 type topicRule func(topic string) error
 
-// publicTopics are the topics anyone may read: the dashboard's, and every
-// room's messages, presence and typing (read-only, for viewers and embeds).
-func publicTopics(topic string) bool {
+// dashboardTopic reports whether topic is one of the dashboard's shared
+// topics: every member reads them, and signed-out visitors too when the
+// dashboard is public.
+func dashboardTopic(topic string) bool {
 	switch topic {
 	case views.TopicMetrics, views.TopicChart, views.TopicActivity, views.TopicRooms:
 		return true
 	}
+	return false
+}
+
+// roomTopic reports whether topic is a room's messages, presence or
+// typing: every member reads them, and signed-out visitors too when the
+// dashboard is public or guests may post.
+func roomTopic(topic string) bool {
 	kind, room, ok := strings.Cut(topic, ":")
 	if !ok || checkRoom(room) != nil {
 		return false
@@ -40,22 +47,65 @@ func publicTopics(topic string) bool {
 	return false
 }
 
-// viewerTopics is the rule of /live: the public topics for anyone, and a
-// user's private topic for that user only.
-func viewerTopics(c echo.Context) topicRule {
+// directoryTopic reports whether topic is the rooms index's or the online
+// list's: read like the rooms'.
+func directoryTopic(topic string) bool {
+	return topic == views.TopicRoomsIndex || topic == views.TopicOnline
+}
+
+// serverTopic reports whether topic carries the server panel: an admin's.
+func serverTopic(topic string) bool {
+	return topic == views.TopicServerMetrics || topic == views.TopicServerChart
+}
+
+// topicAccess says which shared topics signed-out visitors may read (Access
+// and the guests setting decide).
+type topicAccess struct {
+	dashboard bool // the dashboard's topics
+	rooms     bool // the rooms' topics
+	guests    bool // signed-out visitors may post under a chosen name
+}
+
+// viewerTopics is the rule of /live: the dashboard's and the rooms' topics
+// for members (and for signed-out visitors as open says), the server
+// panel's for admins, and a user's private topic for that user only. A
+// request with a token of scope read acts as its owner (accountOf); a
+// server token reads what an admin reads, and no one's private topic.
+func viewerTopics(c echo.Context, open topicAccess) topicRule {
 	return func(topic string) error {
-		if publicTopics(topic) {
-			return nil
+		a, ok := accountOf(c)
+		signIn := func(what string) error {
+			return &fieldError{Status: http.StatusUnauthorized, Field: "topics",
+				Message: fmt.Sprintf("sign in (or send an API token with scope read) to read %q: this server shows its %s to members only", topic, what)}
 		}
-		if !isUserTopic(topic) {
+		switch {
+		case dashboardTopic(topic):
+			if !ok && !open.dashboard {
+				return signIn("dashboard")
+			}
+			return nil
+		case roomTopic(topic), directoryTopic(topic):
+			if !ok && !open.rooms {
+				return signIn("rooms")
+			}
+			return nil
+		case serverTopic(topic):
+			if !ok || !a.Admin {
+				return &fieldError{Status: http.StatusForbidden, Field: "topics",
+					Message: fmt.Sprintf("%q is the server panel's topic; only an admin may read it", topic)}
+			}
+			return nil
+		case !isUserTopic(topic):
 			return &fieldError{Status: http.StatusNotFound, Field: "topics", Message: fmt.Sprintf("no such topic %q", topic)}
 		}
-		s := sessionOf(c)
 		switch {
-		case s == nil:
+		case !ok:
 			return &fieldError{Status: http.StatusForbidden, Field: "topics",
 				Message: fmt.Sprintf("%q is a private topic; sign in as its owner to read it", topic)}
-		case topic != views.TopicUser(s.User.ID):
+		case a.ID == 0:
+			return &fieldError{Status: http.StatusForbidden, Field: "topics",
+				Message: fmt.Sprintf("%q is a private topic, and a server token is no one's: use a token its owner made (or beacon token create --user)", topic)}
+		case topic != views.TopicUser(a.ID):
 			return &fieldError{Status: http.StatusForbidden, Field: "topics",
 				Message: fmt.Sprintf("%q is another person's private topic", topic)}
 		}
@@ -80,59 +130,81 @@ func isUserTopic(topic string) bool {
 
 // handleLive serves GET /live?topics=a,b,c: the page's one SSE connection.
 // It resumes from Last-Event-ID, or from the position in ?after= that the
-// page was rendered at.
+// page was rendered at. Programs (beacon tail) add format=json.
 //
 // A signed-in viewer's stream belongs to its session: signing out, or
-// revoking the session, ends it at once.
-func handleLive(sse *live.SSE, sessions *liveSessions, log *slog.Logger) echo.HandlerFunc {
+// revoking the session, ends it at once; a program's (a token of scope
+// read, bearerAccount) to its token, and revoking the token ends it.
+func handleLive(sse *live.SSE, held conns, open topicAccess, log *slog.Logger) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c))
+		topics, err := parseTopics(c.QueryParam("topics"), viewerTopics(c, open))
 		if err != nil {
 			return err
+		}
+		program := false
+		switch f := c.QueryParam("format"); f {
+		case "":
+		case "json":
+			program = true // every event named by its topic, its data a JSON object (live/program.go)
+		default:
+			return badField("format", `must be "json" (for programs: each event named by its topic, its data a JSON object) or left out (got %q)`, truncate(f, 32))
 		}
 		resume := c.Request().Header.Get("Last-Event-ID")
 		if resume == "" {
 			resume = c.QueryParam("after")
 		}
 		r := c.Request()
-		req := live.Request{Topics: topics, Resume: resume, User: viewerKey(c)}
-		release := func() {}
-		if s := sessionOf(c); s != nil {
-			// The stream outlives this handler (live takes it from net/http
-			// once it has started), so its hold on the session is on a
-			// context of its own, released when the stream ends.
-			req.Context, release = sessions.hold(context.WithoutCancel(r.Context()), s.ID)
+		a, ok := accountOf(c)
+		// The stream outlives this handler (live takes it from net/http
+		// once it has started), so its hold on the session or token is on
+		// a context of its own, released when the stream ends.
+		base := context.WithoutCancel(r.Context())
+		ctx, release := held.hold(base, a, ok)
+		req := live.Request{Topics: topics, Resume: resume, User: liveUserKey(c, open.guests), Program: program}
+		if ctx != base {
+			req.Context = ctx
 		}
 		req.OnEnd = func(err error) {
-			release()
-			if err != nil && !errors.Is(err, live.ErrClosed) {
+			if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
 				log.Debug("live stream ended", "err", err)
 			}
+			release()
 		}
 		sse.Serve(c.Response(), r, req) //nolint:errcheck // OnEnd has it
 		return nil
 	}
 }
 
+// maxTopicList bounds the length of a topic list in bytes: sixteen of the
+// longest topics ("presence:" and a 64-character room) with their commas
+// take about 1.2 KB.
+const maxTopicList = 2 << 10
+
 // parseTopics splits a comma-separated topic list, drops duplicates and
-// checks each topic.
+// checks each topic. A list longer than maxTopicList bytes or with more than
+// maxTopics entries is refused before it is split, so a hostile list costs
+// no more than a page's.
 func parseTopics(s string, allowed topicRule) ([]string, error) {
-	if s == "" {
+	switch {
+	case s == "":
 		return nil, badField("topics", "name at least one topic, e.g. topics=metrics,activity")
+	case len(s) > maxTopicList:
+		return nil, badField("topics", "is %d bytes long; a list holds at most %d bytes", len(s), maxTopicList)
+	case strings.Count(s, ",") >= maxTopics:
+		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	parts := strings.Split(s, ",")
 	topics := make([]string, 0, len(parts))
+	seen := make(map[string]bool, len(parts))
 	for _, t := range parts {
 		t = strings.TrimSpace(t)
 		if t == "" {
 			return nil, badField("topics", "holds an empty topic name; separate names with single commas")
 		}
-		if !slices.Contains(topics, t) {
+		if !seen[t] {
+			seen[t] = true
 			topics = append(topics, t)
 		}
-	}
-	if len(topics) > maxTopics {
-		return nil, badField("topics", "at most %d topics per connection", maxTopics)
 	}
 	for _, t := range topics {
 		if err := allowed(t); err != nil {

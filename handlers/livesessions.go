@@ -15,6 +15,9 @@ import (
 // A connection's session was looked up before it is held; a session ended in
 // between must still end it, so ended ids are remembered for a while (ids
 // are never reused) and hold returns a context that is already done.
+//
+// Widget tokens use a liveSessions of their own, keyed by the token's id:
+// revoking one ends the widget streams it has open the same way.
 type liveSessions struct {
 	mu    sync.Mutex
 	conns map[int64]*connSet

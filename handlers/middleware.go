@@ -3,14 +3,10 @@ package handlers
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/http"
-	"strings"
-	"time"
+	"net/netip"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/beacon-live/beacon/stats"
 )
 
 // securityHeaders sets the headers every response carries: no inline
@@ -27,26 +23,6 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// timeRequests records every request's duration for the dashboard, except
-// those under the given path prefixes (streams last as long as a visit).
-func timeRequests(r *stats.Requests, skip ...string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			path := c.Request().URL.Path
-			for _, p := range skip {
-				if strings.HasPrefix(path, p) {
-					return next(c)
-				}
-			}
-			start := time.Now()
-			err := next(c)
-			now := time.Now()
-			r.Observe(now, now.Sub(start))
-			return err
-		}
-	}
-}
-
 const visitorCookie = "beacon_visitor"
 
 // visitor gives every browser an anonymous id in a cookie, so the dashboard
@@ -58,7 +34,7 @@ func visitor(next echo.HandlerFunc) echo.HandlerFunc {
 			rand.Read(b[:])
 			id := hex.EncodeToString(b[:])
 			c.SetCookie(&http.Cookie{
-				Name: visitorCookie, Value: id, Path: "/", HttpOnly: true,
+				Name: cookieName(c, visitorCookie), Value: id, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 			})
 			c.Set(visitorCookie, id)
@@ -72,7 +48,7 @@ func visitorID(c echo.Context) string {
 	if id, ok := c.Get(visitorCookie).(string); ok {
 		return id
 	}
-	ck, err := c.Cookie(visitorCookie)
+	ck, err := c.Cookie(cookieName(c, visitorCookie))
 	if err != nil || len(ck.Value) != 24 {
 		return ""
 	}
@@ -83,13 +59,16 @@ func visitorID(c echo.Context) string {
 }
 
 // loopbackOnly lets only requests from this machine through. It reads the
-// socket's address, never a forwarding header. It stands in for API tokens.
+// socket's address, never a forwarding header: behind a proxy on this
+// machine every request would pass, so an operator who puts one in front
+// serves /metrics and /healthz on --metrics-addr instead.
 func loopbackOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		ap, err := netip.ParseAddrPort(c.Request().RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
 			return &fieldError{Status: http.StatusForbidden, Field: "client",
-				Message: "ingest is accepted only from this machine (127.0.0.1) until API tokens exist"}
+				Message: c.Request().URL.Path + " answers only this machine (127.0.0.1, ::1); " +
+					"to read it from elsewhere, serve it on a listener of its own with --metrics-addr"}
 		}
 		return next(c)
 	}

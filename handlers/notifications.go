@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -26,6 +27,7 @@ type notifications interface {
 	AddNotification(ctx context.Context, userID int64, title, body, link string) (db.Notification, error)
 	MarkRead(ctx context.Context, userID int64, positions []int64) (int, error)
 	Notifications(ctx context.Context, userID int64, limit int) ([]db.Notification, int, int64, error)
+	Notification(ctx context.Context, userID, position int64) (db.Notification, error)
 }
 
 // handleNotificationsPage serves GET /notifications: the signed-in person's
@@ -66,6 +68,54 @@ func handleMarkRead(store notifications) echo.HandlerFunc {
 		}
 		return c.Redirect(http.StatusSeeOther, "/notifications")
 	}
+}
+
+// handleOpenNotification serves GET /notifications/:pos/open, where a
+// notification's title links: it marks the notification read and redirects
+// to the notification's own link (or, without one, to the list). It works
+// without script, and from a link opened in a new tab.
+//
+// It is a GET that changes state, so what it may change is kept small and
+// what another site can make of it is nothing:
+//   - only the signed-in owner's notification is found (another's is a 404);
+//   - it redirects only to the link stored with the notification (checked
+//     when it was posted: a path on this site or an http(s) URL), never to
+//     anything the request names, so it is no open redirect;
+//   - it marks read only a navigation from Beacon's own pages or one the
+//     person started (Fetch Metadata: Sec-Fetch-Site same-origin or none, or
+//     a browser too old to send it). A link on another site, which the
+//     session cookie (SameSite=Lax) still follows, only redirects: at worst
+//     it shows a person their own notification's page, and marks nothing.
+func handleOpenNotification(store notifications) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		pos, err := strconv.ParseInt(c.Param("pos"), 10, 64)
+		if err != nil || pos <= 0 {
+			return badField("position", "must be a notification's number, got %q", truncate(c.Param("pos"), 20))
+		}
+		ctx, user := c.Request().Context(), sessionOf(c).User.ID
+		n, err := store.Notification(ctx, user, pos)
+		if err != nil {
+			return err // ErrNotFound: not one of this person's
+		}
+		if !n.Read && ownNavigation(c.Request()) {
+			if _, err := store.MarkRead(ctx, user, []int64{pos}); err != nil {
+				return err
+			}
+		}
+		c.Response().Header().Set("Cache-Control", "no-store") // every opening is a request
+		return c.Redirect(http.StatusSeeOther, cmp.Or(n.Link, "/notifications"))
+	}
+}
+
+// ownNavigation reports whether a request comes from this site's own pages
+// or from the person (typed, a bookmark, another application), by its Fetch
+// Metadata; a browser that sends none is taken at its word.
+func ownNavigation(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
 }
 
 // notificationInput is a decoded, valid POST /api/notifications body.

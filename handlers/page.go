@@ -30,15 +30,6 @@ func pageFor(c echo.Context, unread unreadReader, title string) (views.Page, int
 	if err != nil {
 		return p, 0, err
 	}
-	p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: n}
+	p.Viewer = views.Viewer{ID: s.User.ID, Name: s.User.Name, Unread: n, Admin: s.User.Admin()}
 	return p, head, nil
-}
-
-// viewerKey is who the active-users figure counts a connection as: the
-// account, or the anonymous visitor cookie.
-func viewerKey(c echo.Context) string {
-	if s := sessionOf(c); s != nil {
-		return views.TopicUser(s.User.ID)
-	}
-	return visitorID(c)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,9 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/beacon-live/beacon/db"
+	"github.com/beacon-live/beacon/limit"
 	"github.com/beacon-live/beacon/live"
+	"github.com/beacon-live/beacon/names"
 	"github.com/beacon-live/beacon/rooms"
 	"github.com/beacon-live/beacon/views"
 )
@@ -33,8 +36,9 @@ import (
 type ChatLimits struct {
 	// MessageBytes is the largest message content accepted. Default 4 KiB.
 	MessageBytes int
-	// Rate and Burst limit the messages one connection may send. Default 10
-	// a second, bursts of 20.
+	// Rate and Burst limit the messages one account may send, across all
+	// its connections; a guest's count per client address, across its
+	// connections and widget posts. Default 10 a second, bursts of 20.
 	Rate  float64
 	Burst int
 }
@@ -49,6 +53,42 @@ func (l *ChatLimits) fill() {
 	if l.Burst <= 0 {
 		l.Burst = 20
 	}
+}
+
+// chatRate limits the chat messages of each poster, whichever connection
+// or widget they come through: one account, or, for guests (who have no
+// account to count against), one client address as the other per-address
+// limits count it (clientIP).
+type chatRate struct {
+	keyed    *limit.Keyed
+	rate     float64 // for the refusal's message
+	clientIP func(*http.Request) string
+}
+
+func newChatRate(l ChatLimits, clientIP func(*http.Request) string) *chatRate {
+	l.fill()
+	return &chatRate{keyed: limit.New(l.Rate, l.Burst), rate: l.Rate, clientIP: clientIP}
+}
+
+// keyOf returns whom a request's messages count against: its account (a
+// session's, or a chat token's owner), or its address when signed out.
+func (r *chatRate) keyOf(c echo.Context) string {
+	if a, ok := accountOf(c); ok && a.ID != 0 {
+		return views.TopicUser(a.ID)
+	}
+	return r.guestKey(c.Request())
+}
+
+// guestKey is what a guest's messages count against: its address.
+func (r *chatRate) guestKey(req *http.Request) string { return "guest:" + r.clientIP(req) }
+
+// allow takes a token for key now, or says why not.
+func (r *chatRate) allow(key string) *fieldError {
+	if ok, _ := r.keyed.Allow(key, time.Now()); !ok {
+		return &fieldError{Status: http.StatusTooManyRequests, Field: "content",
+			Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", r.rate)}
+	}
+	return nil
 }
 
 // SubprotocolJSON selects the JSON mode of a room's WebSocket, for programs.
@@ -66,39 +106,42 @@ func checkRoom(name string) error {
 	return nil
 }
 
-// checkDisplayName validates a display name: 1–32 letters, digits, spaces
-// and . _ -
+// checkDisplayName validates a guest's display name (guestName).
 func checkDisplayName(name string) error {
-	return checkPersonName(name, " ._-", "letters, digits, spaces and . _ -")
+	_, err := guestName(name)
+	return err
 }
 
-// checkPersonName validates a name people go by: 1 to 32 letters, digits
-// and the runes of also; allowed says the same for a person.
-func checkPersonName(name, also, allowed string) error {
-	if name == "" {
-		return badField("name", "is required")
+// guestName prepares a guest's display name (names.Guest: 1–32 letters,
+// digits, spaces and . _ -, in one script) and returns the form to show.
+func guestName(name string) (string, error) {
+	n, err := names.Guest(name)
+	if err != nil {
+		return "", nameError(err)
 	}
-	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > 32 {
-		return badField("name", "must be at most 32 characters")
+	return n.Display, nil
+}
+
+// nameError is a refusal from package names as a field error.
+func nameError(err error) error {
+	var ne *names.Error
+	if errors.As(err, &ne) {
+		return badField("name", "%s", ne.Reason)
 	}
-	for _, r := range name {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune(also, r) {
-			return badField("name", "may hold only %s (found %q)", allowed, r)
-		}
-	}
-	return nil
+	return err
 }
 
 // displayName returns the browser's chosen name, or "".
 func displayName(c echo.Context) string {
-	ck, err := c.Cookie(nameCookie)
+	ck, err := c.Cookie(cookieName(c, nameCookie))
 	if err != nil {
 		return ""
 	}
 	name, err := url.QueryUnescape(ck.Value)
-	if err != nil || checkDisplayName(name) != nil {
+	if err != nil {
 		return ""
 	}
+	name, _ = guestName(name)
 	return name
 }
 
@@ -120,6 +163,8 @@ type roomPages struct {
 	users   userFinder
 	epoch   string
 	guests  bool // signed-out visitors may post under a chosen name
+	reads   roomReads
+	log     *slog.Logger
 }
 
 // handleRoom serves GET /rooms/:room: the last messages rendered on the
@@ -149,6 +194,9 @@ func (p *roomPages) render(c echo.Context, status int, name string, before int64
 	page, bellHead, err := pageFor(c, p.unread, "#"+name)
 	if err != nil {
 		return err
+	}
+	if before == 0 && page.Viewer.SignedIn() {
+		markOpened(c.Request().Context(), p.reads, p.log, page.Viewer.ID, name, msgs)
 	}
 	head = min(head, bellHead)
 	r := views.Room{
@@ -198,8 +246,8 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 	if !p.guests {
 		return &fieldError{Status: http.StatusForbidden, Field: "name", Message: "sign in to post in rooms; this server does not let guests post"}
 	}
-	name := strings.TrimSpace(c.FormValue("name"))
-	if err := checkGuestName(c.Request().Context(), p.users, name); err != nil {
+	name, err := checkGuestName(c.Request().Context(), p.users, strings.TrimSpace(c.FormValue("name")))
+	if err != nil {
 		var fe *fieldError
 		if !errors.As(err, &fe) {
 			return err
@@ -207,7 +255,7 @@ func (p *roomPages) handleChooseName(c echo.Context) error {
 		return p.render(c, cmp.Or(fe.Status, http.StatusBadRequest), room, 0, "", "Your name "+fe.Message+".")
 	}
 	c.SetCookie(&http.Cookie{
-		Name: nameCookie, Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
+		Name: cookieName(c, nameCookie), Value: url.QueryEscape(name), Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: isSecure(c), MaxAge: 365 * 24 * 3600,
 	})
 	return c.Redirect(http.StatusSeeOther, "/rooms/"+room)
@@ -218,20 +266,22 @@ type userFinder interface {
 	UserByName(ctx context.Context, name string) (db.User, error)
 }
 
-// checkGuestName validates a guest's display name, which must not be an
-// account's: a guest cannot pass for a member.
-func checkGuestName(ctx context.Context, users userFinder, name string) error {
-	if err := checkDisplayName(name); err != nil {
-		return err
+// checkGuestName prepares a guest's display name (guestName), which must
+// not be an account's in any form (the store compares names by their
+// keys): a guest cannot pass for a member. It returns the form to show.
+func checkGuestName(ctx context.Context, users userFinder, name string) (string, error) {
+	name, err := guestName(name)
+	if err != nil {
+		return "", err
 	}
-	_, err := users.UserByName(ctx, name)
+	_, err = users.UserByName(ctx, name)
 	switch {
 	case err == nil:
-		return &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
+		return "", &fieldError{Status: http.StatusConflict, Field: "name", Message: "belongs to an account; sign in to use it, or choose another"}
 	case errors.Is(err, db.ErrNotFound):
-		return nil
+		return name, nil
 	}
-	return err
+	return "", err
 }
 
 // historyBody is the JSON answer of the history API.
@@ -340,9 +390,13 @@ func decodeChat(data []byte, maxBytes int) (chatIn, error) {
 }
 
 // checkContent validates a chat message's text, from a socket or a widget's
-// form, and returns it trimmed.
+// form, and returns it trimmed, with every CRLF made LF (what a form's
+// textarea sends). A message may have several lines and tabs; every other
+// control character (C0, DEL, C1 such as U+0085, a CR on its own) is
+// refused, as in every other field: none is text a person means to show,
+// and some rewrite a terminal that prints the log or the history.
 func checkContent(s string, maxBytes int) (string, error) {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 	switch {
 	case s == "":
 		return "", badField("content", "is empty")
@@ -351,26 +405,42 @@ func checkContent(s string, maxBytes int) (string, error) {
 	case !utf8.ValidString(s):
 		return "", badField("content", "is not valid UTF-8")
 	}
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return "", badField("content", "holds the control character %U at character %d; only new lines and tabs may be sent", r, n)
+		}
+	}
 	return s, nil
 }
 
-// socketUpgrader checks the Origin of every upgrade (gorilla's default: the
-// Origin's host must be the request's Host), so no other site can open a
-// socket with a visitor's cookies.
+// errNoUpgrade answers a request for a room socket that is no WebSocket
+// upgrade: usually a reverse proxy that does not pass the upgrade on.
+var errNoUpgrade = &fieldError{Status: http.StatusBadRequest, Field: "Upgrade",
+	Message: "this request for a WebSocket reached Beacon without its upgrade (Upgrade: websocket, Connection: upgrade); " +
+		"a reverse proxy in front must pass both (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade and Connection; see docs/deploy.md)"}
+
+// socketUpgrader upgrades room sockets. The route's Site.checkSocketOrigin
+// has checked the Origin of every upgrade (scheme, host and port, or the
+// public URL) and answered a foreign one with the reason, so no other site
+// can open a socket with a visitor's cookies.
 var socketUpgrader = websocket.Upgrader{
 	ReadBufferSize: 1024,
 	// live writes the frames itself; what gorilla writes (a refusal before
 	// the socket is handed to live) borrows a buffer only while it writes.
 	WriteBufferPool: &sync.Pool{},
 	Subprotocols:    []string{SubprotocolJSON},
+	CheckOrigin:     func(*http.Request) bool { return true },
 }
 
 // handleRoomSocket serves GET /rooms/:room/ws. The page sends its form over
 // it and gets HTML fragments back; programs choosing the beacon.v1.json
-// subprotocol get JSON. A reconnecting socket sends ?after=<its last id> and
-// is replayed what it missed.
-func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, sessions *liveSessions,
-	guests bool, limits ChatLimits, log *slog.Logger) echo.HandlerFunc {
+// subprotocol get JSON, and may come with a token of scope chat instead of
+// a cookie (bearerAccount). A reconnecting socket sends ?after=<its last
+// id> and is replayed what it missed.
+func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users userFinder, held conns,
+	guests bool, limits ChatLimits, chat *chatRate, log *slog.Logger) echo.HandlerFunc {
 	limits.fill()
 	return func(c echo.Context) error {
 		room := c.Param("room")
@@ -381,27 +451,35 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		if err != nil {
 			return err
 		}
-		// The socket belongs to its session from before the upgrade, so a
-		// sign-out at any moment after the session was read ends it. It
-		// outlives this handler: its context is one of its own.
-		ctx := context.WithoutCancel(c.Request().Context())
-		release := func() {}
+		if !websocket.IsWebSocketUpgrade(c.Request()) {
+			if c.Request().Header.Get(views.HeaderSocketCheck) != "" {
+				// The page's socket check: nothing before the upgrade
+				// refuses this socket (a full room says so after it).
+				return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+			}
+			return errNoUpgrade
+		}
+		// The socket belongs to its session (or token) from before the
+		// upgrade, so a sign-out or a revocation at any moment after it was
+		// read ends it. It outlives this handler: its context is one of its
+		// own.
 		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
-		sess := sessionOf(c)
-		if sess != nil {
-			ctx, release = sessions.hold(ctx, sess.ID)
-			topics = append(topics, views.TopicUser(sess.User.ID))
+		acct, signedIn := accountOf(c)
+		ctx, release := held.hold(context.WithoutCancel(c.Request().Context()), acct, signedIn)
+		if signedIn {
+			topics = append(topics, views.TopicUser(acct.ID))
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
 			release()
-			return nil // the upgrader has answered (403 for a foreign Origin, 400 otherwise)
+			return nil // the upgrader has answered (400)
 		}
 		mode := live.ModeHTML
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log}
+		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log,
+			rate: chat, rateKey: chat.keyOf(c)}
 		member, err := reg.Join(room, user)
 		if err != nil {
 			release()
@@ -413,15 +491,19 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			Request: live.Request{
 				Topics: topics,
 				Resume: c.QueryParam("after"),
-				User:   cmp.Or(viewerKey(c), user),
+				User:   chatUserKey(userID, user),
 			},
 			Mode:  mode,
 			Hello: s.hello,
 		}
-		if sess != nil {
-			// Signing out closes it with 1008, so the page does not just
-			// come back.
+		if signedIn {
+			// Signing out (or revoking the token) closes it with 1008, so
+			// the page or program does not just come back. The writer sends
+			// it: it is the socket's only writer.
 			req.Context, req.EndCode, req.EndReason = ctx, websocket.ClosePolicyViolation, "signed out"
+			if acct.Token != 0 {
+				req.EndReason = "token revoked"
+			}
 		}
 		wc, err := ws.Open(ctx, conn, req)
 		if err != nil {
@@ -446,12 +528,15 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 	}
 }
 
-// chatIdentity says who a socket posts as: the signed-in account, or, when
-// guests may post, the name chosen on the page (cookie) or by a program
-// (?name=), which must not be an account's.
+// chatIdentity says who a socket posts as: the signed-in account (or a
+// chat token's owner), or, when guests may post, the name chosen on the
+// page (cookie) or by a program (?name=), which must not be an account's.
 func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64, error) {
-	if s := sessionOf(c); s != nil {
-		return s.User.Name, s.User.ID, nil
+	if a, ok := accountOf(c); ok {
+		if a.ID == 0 {
+			return "", 0, errServerTokenChat
+		}
+		return a.Name, a.ID, nil
 	}
 	if !guests {
 		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "session",
@@ -465,7 +550,8 @@ func chatIdentity(c echo.Context, guests bool, users userFinder) (string, int64,
 		return "", 0, &fieldError{Status: http.StatusUnauthorized, Field: "name",
 			Message: "choose a display name first (the room page's form, or ?name= for programs)"}
 	}
-	if err := checkGuestName(c.Request().Context(), users, name); err != nil {
+	name, err := checkGuestName(c.Request().Context(), users, name)
+	if err != nil {
 		return "", 0, err
 	}
 	return name, 0, nil
@@ -483,6 +569,11 @@ type socket struct {
 	member *rooms.Member
 	out    *live.Conn
 	log    *slog.Logger
+
+	// rate counts this socket's messages against rateKey, with every other
+	// connection of the same account (or guest address).
+	rate    *chatRate
+	rateKey string
 }
 
 // Read limits of a socket: a message larger than this closes the
@@ -500,7 +591,6 @@ func (s *socket) read(ctx context.Context) {
 	s.conn.SetPongHandler(func(string) error {
 		return s.conn.SetReadDeadline(time.Now().Add(socketIdle))
 	})
-	limiter := rate.NewLimiter(rate.Limit(s.limits.Rate), s.limits.Burst)
 	typing := rate.NewLimiter(2, 4) // clients throttle to one a second; this only stops floods
 	for {
 		kind, data, err := s.conn.ReadMessage()
@@ -523,9 +613,8 @@ func (s *socket) read(ctx context.Context) {
 			}
 			continue
 		}
-		if !limiter.Allow() {
-			s.fail(&fieldError{Status: http.StatusTooManyRequests, Field: "content",
-				Message: fmt.Sprintf("too fast: at most %g messages a second; this one was not sent", s.limits.Rate)})
+		if err := s.rate.allow(s.rateKey); err != nil {
+			s.fail(err)
 			continue
 		}
 		if _, err := s.store.AddMessageAs(ctx, s.room, s.userID, s.user, in.Content, time.Now()); err != nil {
@@ -566,6 +655,9 @@ func (s *socket) fail(err error) {
 // refuse closes a socket that may not join: the page shows the reason.
 func (s *socket) refuse(err error) {
 	code, reason := websocket.ClosePolicyViolation, "this room is full; try again later"
+	if errors.Is(err, rooms.ErrTooManyRooms) {
+		reason = "the server has as many chat rooms open as it holds; try again later, or join a room that is already open"
+	}
 	if errors.Is(err, rooms.ErrClosed) {
 		code, reason = live.CloseServiceRestart, "server restarting; reconnect"
 	} else {
@@ -621,22 +713,35 @@ func render(c echo.Context, status int, comp templ.Component) error {
 
 // RoomOutput publishes what rooms report: who is online and who is typing,
 // as fragments for pages and JSON for programs, and the dashboard's list of
-// active rooms.
+// active rooms. It never reads the registry: the registry hands it all.
 type RoomOutput struct {
-	Hub   *live.Hub
-	Rooms func() []rooms.Summary
-	Log   *slog.Logger
+	Hub framePublisher
+	Log *slog.Logger
+	// Directory, when set, hears who is in each room, for the rooms index.
+	Directory *Directory
+}
+
+// framePublisher is what RoomOutput needs of the hub.
+type framePublisher interface {
+	Publish(f live.Frame)
+	Forget(topic string)
 }
 
 var _ rooms.Output = (*RoomOutput)(nil)
 
 // Presence implements rooms.Output.
 func (o *RoomOutput) Presence(room string, online []string) {
+	if o.Directory != nil {
+		o.Directory.RoomPresence(room, online)
+	}
 	o.publish(views.TopicPresence(room), views.OnlineList(online, true),
 		map[string]any{"type": "presence", "room": room, "online": nonNil(online)})
-	if o.Rooms != nil {
-		o.publish(views.TopicRooms, views.RoomsPanel(roomSummaries(o.Rooms()), true), nil)
-	}
+}
+
+// Rooms implements rooms.Output: the dashboard's Rooms panel.
+func (o *RoomOutput) Rooms(active []rooms.Summary) {
+	list, more := busiestRooms(active)
+	o.publish(views.TopicRooms, views.RoomsPanel(list, more, true), nil)
 }
 
 // Typing implements rooms.Output.
@@ -647,6 +752,9 @@ func (o *RoomOutput) Typing(room string, typing []string) {
 
 // Stopped implements rooms.Output: the hub forgets the room's state frames.
 func (o *RoomOutput) Stopped(room string) {
+	if o.Directory != nil {
+		o.Directory.RoomPresence(room, nil)
+	}
 	o.Hub.Forget(views.TopicPresence(room))
 	o.Hub.Forget(views.TopicTyping(room))
 }
@@ -664,14 +772,23 @@ func (o *RoomOutput) publish(topic string, c templ.Component, js any) {
 	o.Hub.Publish(f)
 }
 
-func roomSummaries(rs []rooms.Summary) []views.RoomSummary {
+// busiestRooms returns the Rooms panel's list: the views.RoomsShown rooms
+// with the most people online (by name among equals), and how many other
+// rooms have people online.
+func busiestRooms(rs []rooms.Summary) (list []views.RoomSummary, more int) {
 	out := make([]views.RoomSummary, 0, len(rs))
 	for _, r := range rs {
 		if r.Online > 0 {
 			out = append(out, views.RoomSummary{Name: r.Name, Online: r.Online})
 		}
 	}
-	return out
+	slices.SortFunc(out, func(a, b views.RoomSummary) int {
+		return cmp.Or(cmp.Compare(b.Online, a.Online), strings.Compare(a.Name, b.Name))
+	})
+	if len(out) > views.RoomsShown {
+		return out[:views.RoomsShown], len(out) - views.RoomsShown
+	}
+	return out, 0
 }
 
 func nonNil(s []string) []string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -78,6 +79,16 @@ func TestDecodeChat(t *testing.T) {
 		// reports false before ']' and '}', so these got through.
 		{"trailing brace", `{"type":"chat","content":"a"}}`, chatIn{}, "body"},
 		{"trailing bracket", `{"type":"typing"}]`, chatIn{}, "body"},
+		// Chat keeps newlines and tabs, turns CRLF into LF, and refuses
+		// every other control character, as every other field does.
+		{"newline and tab", `{"type":"chat","content":"a\n\tb"}`, chatIn{"chat", "a\n\tb"}, ""},
+		{"crlf", `{"type":"chat","content":"a\r\nb"}`, chatIn{"chat", "a\nb"}, ""},
+		{"nul", `{"type":"chat","content":"a\u0000b"}`, chatIn{}, "content"},
+		{"escape", `{"type":"chat","content":"\u001b[2Ja"}`, chatIn{}, "content"},
+		{"bell", `{"type":"chat","content":"a\u0007"}`, chatIn{}, "content"},
+		{"delete", `{"type":"chat","content":"a\u007fb"}`, chatIn{}, "content"},
+		{"next line", `{"type":"chat","content":"a\u0085b"}`, chatIn{}, "content"},
+		{"bare cr", `{"type":"chat","content":"a\rb"}`, chatIn{}, "content"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,4 +105,47 @@ func TestDecodeChat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckContent checks the chat content check shared by both sockets and
+// the widget's form: no input panics it; accepted content is non-empty,
+// trimmed, valid UTF-8, within the limit, holds no control character but
+// newline and tab, and passes the check again unchanged; refused content
+// is a field error about "content"; and input made only of printable runs,
+// spaces, tabs and line breaks (LF or CRLF) is accepted when it fits.
+func FuzzCheckContent(f *testing.F) {
+	for _, s := range []string{"hi", " a\r\nb\t", "a\x00b", "\x1b[2J", "a\rb", "a\u0085", "\u202eevil 12:30", "\xff", "é\n\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		const limit = 64
+		out, err := checkContent(in, limit)
+		if err != nil {
+			var fe *fieldError
+			if !errors.As(err, &fe) || fe.Field != "content" || fe.Message == "" {
+				t.Fatalf("checkContent(%q): error %#v is not a field error about content", in, err)
+			}
+			if out != "" {
+				t.Fatalf("checkContent(%q) refused it but returned %q", in, out)
+			}
+			plain := strings.ReplaceAll(in, "\r\n", "\n")
+			fits := strings.TrimSpace(plain) != "" && len(strings.TrimSpace(plain)) <= limit && utf8.ValidString(plain)
+			clean := !strings.ContainsFunc(plain, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' })
+			if fits && clean {
+				t.Fatalf("checkContent(%q) refused text without control characters: %v", in, err)
+			}
+			return
+		}
+		if out == "" || !utf8.ValidString(out) || len(out) > limit || strings.TrimSpace(out) != out {
+			t.Fatalf("checkContent(%q) accepted %q", in, out)
+		}
+		for _, r := range out {
+			if unicode.IsControl(r) && r != '\n' && r != '\t' {
+				t.Fatalf("checkContent(%q) accepted %q with control character %U", in, out, r)
+			}
+		}
+		if again, err := checkContent(out, limit); err != nil || again != out {
+			t.Fatalf("checkContent(%q) = %q, but checking that again gives %q, %v", in, out, again, err)
+		}
+	})
 }

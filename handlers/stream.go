@@ -22,7 +22,8 @@ import (
 // widget as one chunked HTML document that needs no JavaScript. Every
 // update appends the widget as it is now; the stylesheet shows only the
 // newest. The stream ends after its lifetime, or when the token expires,
-// with an element that reloads the frame.
+// with an element that reloads the frame; revoking the token ends it at
+// once.
 //
 // State widgets (metrics, chart) append the panel the hub published,
 // rendered once for every viewer; log widgets (activity, room) re-read
@@ -43,13 +44,19 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 		current := func(ctx context.Context) (templ.Component, error) {
 			return data.streamed(ctx, claims)
 		}
+		// Revoking the token ends the stream. The stream outlives this
+		// handler (live takes it from net/http once it has started), so the
+		// hold is on a context of its own, released when the stream ends.
+		held, release := auth.conns.hold(context.WithoutCancel(c.Request().Context()), claims.ID)
 		err = streams.Serve(c.Response(), c.Request(), live.StreamPage{
 			Topics:   widgetTopics(claims),
 			Lifetime: time.Until(time.Unix(claims.Expires, 0)),
+			Context:  held,
 			OnEnd: func(err error) {
-				if err != nil && !errors.Is(err, live.ErrClosed) {
+				if err != nil && !errors.Is(err, live.ErrClosed) && held.Err() == nil {
 					log.Debug("widget stream ended", "err", err)
 				}
+				release()
 			},
 			Start: func(ctx context.Context, w io.Writer) error {
 				body, err := current(ctx)

@@ -6,7 +6,7 @@
 //
 //   - One bucket per key. A key holds burst tokens when it is first seen and
 //     gains one every 1/rate seconds, up to burst. Allow takes a token; Peek
-//     only looks. A refusal says how long until a token will be there.
+//     only looks; Return gives one back. A refusal says how long until a token will be there.
 //   - Time is whatever the caller passes as now, never the clock: tests are
 //     exact and need no sleeps. Calls may pass slightly out-of-order times
 //     (two goroutines that read the clock and then race for the lock); such
@@ -51,14 +51,14 @@
 //
 // # Sign-in
 //
-// A failed-sign-in limiter counts failures, not attempts:
+// A failed-sign-in limiter counts failures, not attempts, but takes its
+// token before the password is checked, so that concurrent attempts cannot
+// all pass a check made before any of them failed:
 //
-//	if ok, wait := failures.Peek(account, now); !ok {
+//	if ok, wait := failures.Allow(account, now); !ok {
 //		// refuse with Retry-After: limit.RetryAfter(wait), before checking the password
 //	}
-//	if !passwordMatches {
-//		failures.Allow(account, now) // take a token only on failure
-//	} else {
-//		failures.Reset(account)
+//	if passwordMatches {
+//		failures.Return(account, now) // only failures count
 //	}
 package limit

@@ -118,6 +118,28 @@ func (k *Keyed) sweep(now int64) {
 	k.swept = now
 }
 
+// Return gives back one token that Allow took for key, for a limit that
+// counts only some outcomes but must take its token before the outcome is
+// known (sign-in: take, check the password, give back on success). It never
+// makes a bucket fuller than full, and an unknown key is left alone. A key
+// that is full again is forgotten at once.
+func (k *Keyed) Return(key string, now time.Time) {
+	if k.interval == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	full, ok := k.full[key]
+	if !ok {
+		return
+	}
+	if full -= k.interval; full <= now.UnixNano() {
+		delete(k.full, key)
+	} else {
+		k.full[key] = full
+	}
+}
+
 // Reset forgets key (e.g. after a successful sign-in), giving it a full bucket.
 func (k *Keyed) Reset(key string) {
 	k.mu.Lock()

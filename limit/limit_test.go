@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // step is one call in a scripted sequence: at is the offset of now from t0.
 type step struct {
 	at   time.Duration
-	op   string // "allow", "peek" or "reset"
+	op   string // "allow", "peek", "reset" or "return"
 	key  string
 	ok   bool
 	wait time.Duration
@@ -91,6 +91,30 @@ func TestKeyed(t *testing.T) {
 			{0, "allow", a, false, time.Second},
 			{0, "reset", b, false, 0}, // an unknown key is no error
 		}},
+		{"return gives back one token", 1, 2, []step{
+			{0, "allow", a, true, 0},
+			{0, "allow", a, true, 0},
+			{0, "allow", a, false, time.Second},
+			{0, "return", a, false, 0},
+			{0, "allow", a, true, 0},
+			{0, "allow", a, false, time.Second},
+			{0, "return", a, false, 0},
+			{0, "return", a, false, 0},
+			{0, "return", a, false, 0}, // never fuller than full
+			{0, "allow", a, true, 0},
+			{0, "allow", a, true, 0},
+			{0, "allow", a, false, time.Second},
+			{0, "return", b, false, 0}, // an unknown key is no error
+			{0, "peek", b, true, 0},
+		}},
+		{"return after a refill", 1, 2, []step{
+			{0, "allow", a, true, 0},
+			{0, "allow", a, true, 0},
+			{1500 * ms, "return", a, false, 0}, // one and a half back by now, one more returned: full
+			{1500 * ms, "allow", a, true, 0},
+			{1500 * ms, "allow", a, true, 0},
+			{1500 * ms, "allow", a, false, time.Second},
+		}},
 		{"burst below one is one", 1, 0, []step{
 			{0, "allow", a, true, 0},
 			{0, "allow", a, false, time.Second},
@@ -116,6 +140,9 @@ func TestKeyed(t *testing.T) {
 				case "reset":
 					k.Reset(s.key)
 					continue
+				case "return":
+					k.Return(s.key, now)
+					continue
 				default:
 					t.Fatalf("step %d: unknown op %q", i, s.op)
 				}
@@ -124,6 +151,22 @@ func TestKeyed(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReturnForgetsAFullBucket: a key given back its last token is full,
+// so it is forgotten at once rather than at the next sweep.
+func TestReturnForgetsAFullBucket(t *testing.T) {
+	k := New(1, 3)
+	k.Allow("a", t0)
+	k.Allow("a", t0)
+	k.Return("a", t0)
+	if n := k.Len(); n != 1 {
+		t.Fatalf("Len with one token out = %d, want 1", n)
+	}
+	k.Return("a", t0)
+	if n := k.Len(); n != 0 {
+		t.Errorf("Len with every token back = %d, want 0", n)
 	}
 }
 

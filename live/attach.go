@@ -1,6 +1,14 @@
 package live
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrGap is what Source.Since returns when frames after the position asked
+// for were already pruned from the log, so its answer could not start right
+// after it: the client is resynced instead of silently skipping them.
+var ErrGap = errors.New("live: the log was pruned past the position")
 
 // attach subscribes a connection to req's topics and brings its client up to
 // date, whatever the transport:
@@ -12,7 +20,9 @@ import "context"
 //     frames that arrive both ways are dropped from the queue by skipThrough.
 //   - A client whose position is from another epoch, or older than the log,
 //     gets the current state from src.Snapshot through emit, with replay
-//     unset, and resynced is true.
+//     unset, and resynced is true. So does one whose position the log was
+//     pruned past while it was being replayed (src.Since says ErrGap): the
+//     horizon check and each replay page are separate reads.
 //   - A client with no position starts at the head of the log as it is
 //     after subscribing: the hub's, when it knows it (Hub.SetHead), else
 //     src's.
@@ -43,9 +53,12 @@ func attach(ctx context.Context, hub *Hub, src Source, page int, req Request,
 		return nil, 0, false, err
 	}
 	resumable := ok && epoch == hub.Epoch() && pos >= horizon && pos <= head
-	if !resumable {
-		if sub = hub.Subscribe(req.Topics, req.User); sub == nil {
-			return nil, 0, false, ErrClosed
+	// resync renders the current state instead, on sub or a new subscription.
+	resync := func(sub *Subscriber) (*Subscriber, int64, bool, error) {
+		if sub == nil {
+			if sub = hub.Subscribe(req.Topics, req.User); sub == nil {
+				return nil, 0, false, ErrClosed
+			}
 		}
 		frames, at, err := src.Snapshot(ctx, req.Topics)
 		if err != nil {
@@ -55,13 +68,20 @@ func attach(ctx context.Context, hub *Hub, src Source, page int, req Request,
 		hub.cfg.Metrics.resyncs.Inc()
 		return sub, at, true, emit(frames, false)
 	}
-	if at, err = replay(ctx, hub, src, page, req.Topics, pos, emit); err != nil {
+	if !resumable {
+		return resync(nil)
+	}
+	if at, err = replay(ctx, hub, src, page, req.Topics, pos, emit); errors.Is(err, ErrGap) {
+		return resync(nil)
+	} else if err != nil {
 		return nil, 0, false, err
 	}
 	if sub = hub.Subscribe(req.Topics, req.User); sub == nil {
 		return nil, 0, false, ErrClosed
 	}
-	if at, err = replay(ctx, hub, src, page, req.Topics, at, emit); err != nil {
+	if at, err = replay(ctx, hub, src, page, req.Topics, at, emit); errors.Is(err, ErrGap) {
+		return resync(sub)
+	} else if err != nil {
 		return sub, 0, false, err
 	}
 	sub.skipThrough(at)

@@ -19,7 +19,10 @@
 //     frames of one batch in one write.
 //   - attach brings any new connection up to date (replay, resync or a fresh
 //     start) the same way for every transport.
-//   - AppendEvent is the only writer of the SSE wire format.
+//   - AppendEvent is the only writer of the SSE wire format for pages;
+//     program.go writes its program format (Request.Program: every event
+//     named by its topic, its data one JSON object that carries its id),
+//     which beacon tail and other programs ask for.
 //   - Chunked writes one HTML response in flushed, deadlined chunks (the
 //     dashboard's streamed first render); Streams serves topics as
 //     never-ending HTML documents that need no JavaScript (GET /stream/…):
@@ -120,7 +123,8 @@
 //     replayed in order; the live queue starts after the last one replayed.
 //   - Otherwise (another database, or older than retention) the current
 //     state is rendered by Source.Snapshot, followed by the resync event, and
-//     the stream goes on from there.
+//     the stream goes on from there. A WebSocket program (ModeJSON) gets its
+//     hello, which says it was resynced, before the snapshot's frames.
 //   - Every stream starts by telling the client its position, so a client
 //     that saw no event yet can still come back without a gap.
 //

@@ -25,19 +25,24 @@ func stalled(err error) bool {
 }
 
 // abort closes c with a reset instead of an orderly end. c may wrap the TCP
-// connection (TLS): the innermost one is closed, since an orderly TLS close
-// would write to the client that is not reading.
+// connection (TLS, the per-address cap's count): the innermost one is
+// closed first, since an orderly TLS close would write to the client that
+// is not reading; then c itself, so a wrapper releases what it holds (its
+// writes fail at once on the closed socket).
 func abort(c net.Conn) {
-	for {
-		if tc, ok := c.(*net.TCPConn); ok {
+	for inner := c; ; {
+		if tc, ok := inner.(*net.TCPConn); ok {
 			tc.SetLinger(0) //nolint:errcheck // best effort: the close below still frees the connection
+			if inner != c {
+				tc.Close()
+			}
 			break
 		}
-		u, ok := c.(interface{ NetConn() net.Conn })
+		u, ok := inner.(interface{ NetConn() net.Conn })
 		if !ok {
 			break
 		}
-		c = u.NetConn()
+		inner = u.NetConn()
 	}
 	c.Close()
 }

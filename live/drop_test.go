@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,5 +66,44 @@ func TestSSEDeadlineDropIsAbortive(t *testing.T) {
 	waitFor(t, "the drop to be logged", func() bool { return strings.Contains(logs.String(), "level=INFO") })
 	if l := logs.String(); !strings.Contains(l, "deadline") || !strings.Contains(l, "user=stalled") {
 		t.Errorf("log %q does not say why (a missed write deadline) and whose", l)
+	}
+}
+
+// wrappedConn is a connection as a listener that counts connections hands
+// it out: its Close must run, or the count never goes down.
+type wrappedConn struct {
+	net.Conn
+	closed atomic.Int32
+}
+
+func (c *wrappedConn) Close() error      { c.closed.Add(1); return c.Conn.Close() }
+func (c *wrappedConn) NetConn() net.Conn { return c.Conn }
+
+// TestAbortClosesTheWrapper: an abortive close resets the TCP connection
+// underneath a wrapper (the per-address cap's), and still closes the
+// wrapper, so whatever it holds for the connection is released.
+func TestAbortClosesTheWrapper(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wrappedConn{Conn: server}
+	abort(w)
+	if n := w.closed.Load(); n != 1 {
+		t.Errorf("the wrapper was closed %d times, want once", n)
+	}
+	client.SetReadDeadline(time.Now().Add(waitTimeout)) //nolint:errcheck // the read fails then
+	if _, err := io.Copy(io.Discard, client); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the peer's read ended with %v, want a connection reset", err)
 	}
 }

@@ -256,6 +256,7 @@ type memLog struct {
 type logHooks struct {
 	afterHorizon   func()
 	beforeSince    func(call int64)
+	failSince      error // what Since returns instead of frames
 	afterSince     func(call int64)
 	beforeSnapshot func()
 	afterSnapshot  func()
@@ -301,6 +302,9 @@ func (l *memLog) Since(_ context.Context, topics []string, after int64, limit in
 	if h != nil && h.beforeSince != nil {
 		h.beforeSince(call)
 	}
+	if h != nil && h.failSince != nil {
+		return nil, h.failSince
+	}
 	want := make(map[string]bool)
 	for _, t := range topics {
 		if classifyTest(t) == Log {
@@ -309,6 +313,10 @@ func (l *memLog) Since(_ context.Context, topics []string, after int64, limit in
 	}
 	var out []Frame
 	l.mu.Lock()
+	if after < l.horizon {
+		l.mu.Unlock()
+		return nil, ErrGap
+	}
 	for _, f := range l.frames {
 		if len(out) == limit {
 			break
@@ -409,7 +417,7 @@ func (fx *fixture) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if resume == "" {
 		resume = q.Get("after")
 	}
-	fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user"), //nolint:errcheck // OnEnd has it
+	fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user"), Program: q.Get("format") == "program", //nolint:errcheck // OnEnd has it
 		OnEnd: func(err error) {
 			select {
 			case fx.served <- err:

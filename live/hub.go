@@ -50,6 +50,9 @@ type message struct {
 
 	htmlOnce sync.Once
 	html     []byte // Data as the inside of a JSON string; see jsonHTML
+
+	programOnce sync.Once
+	programSSE  []byte // the program-format SSE event; see program
 }
 
 // jsonHTML returns Data as the inside of a JSON string, for WebSocket pages.
@@ -108,6 +111,10 @@ type Hub struct {
 	users  map[string]int           // guarded by mu; live subscriptions per user
 	closed bool                     // guarded by mu
 
+	// usersChanged holds a value while the set of users changed since it
+	// was last read (UsersChanged); sent to under mu, never waited on.
+	usersChanged chan struct{}
+
 	published atomic.Uint64
 	head      atomic.Int64  // the newest log position published (or set by SetHead)
 	knowsHead atomic.Bool   // SetHead was called: new connections start at head without reading the Source
@@ -128,6 +135,8 @@ func NewHub(cfg HubConfig) *Hub {
 		users:    make(map[string]int),
 		shutdown: make(chan struct{}),
 		done:     make(chan struct{}),
+
+		usersChanged: make(chan struct{}, 1),
 	}
 	h.ready.New = func() any { return new([]*link) }
 	h.pump = newPump(h)
@@ -295,7 +304,9 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	s.head = h.head.Load()
 	h.all[s] = struct{}{}
 	if user != "" {
-		h.users[user]++
+		if h.users[user]++; h.users[user] == 1 {
+			h.usersChange()
+		}
 	}
 	return s
 }
@@ -327,6 +338,7 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	if s.user != "" {
 		if h.users[s.user]--; h.users[s.user] <= 0 {
 			delete(h.users, s.user)
+			h.usersChange()
 		}
 	}
 }

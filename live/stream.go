@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -16,7 +17,10 @@ type Source interface {
 	// (the oldest event kept, minus one) and the newest position.
 	Horizon(ctx context.Context) (horizon, head int64, err error)
 	// Since returns up to limit frames of the log topics among topics with a
-	// position after after, in position order.
+	// position after after, in position order. If frames after after were
+	// already pruned (after is older than the horizon), it returns ErrGap:
+	// it must read the horizon and the frames in one snapshot, because
+	// retention may prune between any two of its calls.
 	Since(ctx context.Context, topics []string, after int64, limit int) ([]Frame, error)
 	// Snapshot renders the current state of topics and returns the position it
 	// was read at.
@@ -102,6 +106,10 @@ type Request struct {
 	// that is after the handler has returned: release here what the
 	// connection holds.
 	OnEnd func(error)
+	// Program asks an SSE stream for the program format (program.go):
+	// every event named by its topic, its data one JSON object. Pages
+	// leave it unset.
+	Program bool
 }
 
 // ErrClosed is returned by Serve when the hub is closed.
@@ -119,7 +127,7 @@ var ErrClosed = errors.New("live: hub closed")
 // not be used after that. Over HTTP/2, or TLS, Serve serves the stream on
 // the calling goroutine until it ends, and returns the error that ended it.
 func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
-	l := s.hub.newLink("sse", sseTransport{s}, req.User, s.cfg.WriteTimeout, &s.conns, req.OnEnd)
+	l := s.hub.newLink("sse", sseTransport{s: s, program: req.Program}, req.User, s.cfg.WriteTimeout, &s.conns, req.OnEnd)
 	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: s.hub.cfg.Metrics}
 	// The server's WriteTimeout would cut the stream at that age; every write
 	// below sets its own deadline instead.
@@ -145,14 +153,16 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	} else {
 		onShortLived(func() { l.sub, err = s.start(r.Context(), c, req) })
 	}
-	if errors.Is(err, ErrClosed) {
-		// Shutting down: come back to the next process.
-		err = errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
-		l.finish(endShutdown, err)
-		return err
-	}
 	if err != nil {
-		l.finish(endFailed, err)
+		// Shutting down (ErrClosed): come back to the next process. The log
+		// could not be read: come back later, rather than find an empty
+		// stream that looks like a quiet one.
+		err = errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
+		if errors.Is(err, ErrClosed) {
+			l.finish(endShutdown, err)
+		} else {
+			l.finish(endFailed, err)
+		}
 		return err
 	}
 	if hold {
@@ -180,9 +190,19 @@ func holdable(r *http.Request) bool {
 // sseTransport is how an SSE client reads: events, a comment as heartbeat,
 // a retry hint before the server ends a stream it wants the client to
 // resume.
-type sseTransport struct{ s *SSE }
+type sseTransport struct {
+	s       *SSE
+	program bool // Request.Program: the program format (program.go)
+}
 
 func (t sseTransport) batch(dst []byte, msgs []*message) ([]byte, error) {
+	if t.program {
+		epoch := t.s.hub.Epoch()
+		for _, m := range msgs {
+			dst = append(dst, m.program(epoch)...)
+		}
+		return dst, nil
+	}
 	for _, m := range msgs {
 		dst = append(dst, m.sse...)
 	}
@@ -211,7 +231,12 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 				id = FormatID(epoch, f.Position)
 			}
 			var err error
-			if buf, err = AppendEvent(buf, id, f.Event, f.Data); err != nil {
+			if req.Program {
+				buf, err = appendProgramEvent(buf, id, cmp.Or(f.Event, f.Topic), f)
+			} else {
+				buf, err = AppendEvent(buf, id, f.Event, f.Data)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -223,6 +248,9 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 	event := ""
 	if resynced {
 		event = s.cfg.ResyncEvent
+	}
+	if req.Program {
+		return sub, c.write(appendProgramPosition(c.buf[:0], FormatID(epoch, at), event), nil)
 	}
 	buf, _ := AppendEvent(c.buf[:0], FormatID(epoch, at), event, nil)
 	return sub, c.write(buf, nil)

@@ -337,6 +337,56 @@ func TestSSEConnectWindows(t *testing.T) {
 	})
 }
 
+// TestSSEResumePrunedWhileConnecting: retention prunes the log while a
+// client resumes at its horizon, after the stream checked the horizon. The
+// client gets the current state and a resync, never a replay that starts
+// after the pruned frames as if nothing were missing.
+func TestSSEResumePrunedWhileConnecting(t *testing.T) {
+	t.Run("before the replay", func(t *testing.T) {
+		fx := newFixture(t, HubConfig{}, SSEConfig{ResyncEvent: "resync"})
+		for range 8 {
+			fx.publish("log:a", []byte("history"))
+		}
+		fx.log.prune(4)
+		var once sync.Once
+		fx.log.hooks.Store(&logHooks{afterHorizon: func() { once.Do(func() { fx.log.prune(6) }) }})
+		s := fx.open(t, "topics=log:a", FormatID(testEpoch, 4))
+		if b := s.event(t); b.HasID || b.Data != "snapshot log:a" {
+			t.Fatalf("frames 5 and 6 were pruned after the horizon check: want the snapshot, got %q", b.Raw)
+		}
+		if b := s.next(t); b.Event != "resync" || idPos(t, b) != 8 {
+			t.Fatalf("want the resync event at 8, got %q", b.Raw)
+		}
+	})
+	t.Run("between the two replays", func(t *testing.T) {
+		fx := newFixture(t, HubConfig{}, SSEConfig{ResyncEvent: "resync"})
+		for range 8 {
+			fx.publish("log:a", []byte("history"))
+		}
+		fx.log.prune(4)
+		fx.log.since.Store(0)
+		fx.log.hooks.Store(&logHooks{afterSince: func(call int64) {
+			if call == 1 { // 5..8 replayed; 9 and 10 come, 9 is pruned before the second replay
+				fx.publish("log:a", []byte("gone before the second replay"))
+				fx.publish("log:a", []byte("kept"))
+				fx.log.prune(9)
+			}
+		}})
+		s := fx.open(t, "topics=log:a", FormatID(testEpoch, 4))
+		for _, want := range []int64{5, 6, 7, 8} {
+			if b := s.event(t); idPos(t, b) != want {
+				t.Fatalf("got %q, want frame %d", b.Raw, want)
+			}
+		}
+		if b := s.event(t); b.HasID || b.Data != "snapshot log:a" {
+			t.Fatalf("frame 9 was pruned between the replays: want the snapshot, got %q", b.Raw)
+		}
+		if b := s.next(t); b.Event != "resync" || idPos(t, b) != 10 {
+			t.Fatalf("want the resync event at 10, got %q", b.Raw)
+		}
+	})
+}
+
 func TestSSEResync(t *testing.T) {
 	for _, tt := range []struct {
 		name, resume, event string
@@ -376,6 +426,28 @@ func TestSSEResync(t *testing.T) {
 				t.Fatalf("resync counter = %v", got)
 			}
 		})
+	}
+}
+
+// TestSSELogReadFails: a stream whose replay cannot read the log (a damaged
+// page, a failing disk) tells the client to come back, instead of ending
+// with nothing; Serve returns the error for the caller to log.
+func TestSSELogReadFails(t *testing.T) {
+	retryMin, retryMax := 100*time.Millisecond, 200*time.Millisecond
+	fx := newFixture(t, HubConfig{}, SSEConfig{RetryMin: retryMin, RetryMax: retryMax, RetryEvent: "retry"})
+	for range 4 {
+		fx.publish("log:a", []byte("history"))
+	}
+	broken := errors.New("database disk image is malformed")
+	fx.log.hooks.Store(&logHooks{failSince: broken})
+	s := fx.open(t, "topics=log:a", FormatID(testEpoch, 1))
+	blocks := s.rest(t)
+	if len(blocks) != 1 {
+		t.Fatalf("the stream sent %d blocks, want only a retry hint: %v", len(blocks), blocks)
+	}
+	expectRetryEvent(t, blocks[0], retryMin, retryMax, "retry")
+	if err := fx.nextServed(t); !errors.Is(err, broken) {
+		t.Fatalf("Serve returned %v, want the log's error", err)
 	}
 }
 

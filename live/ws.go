@@ -67,7 +67,9 @@ type WSRequest struct {
 	Mode Mode
 	// Hello returns the message sent once the client is up to date, given
 	// the id of the position it is at ("<epoch>-<position>"). Nil sends
-	// {"id":…} in ModeHTML and nothing in ModeJSON.
+	// {"id":…} in ModeHTML and nothing in ModeJSON. In ModeJSON a resynced
+	// client gets it before the snapshot's frames, so it knows they replace
+	// what it had; in ModeHTML the page swaps the snapshot in first.
 	Hello func(id string, resynced bool) []byte
 	// EndCode and EndReason are the close frame sent when Request.Context
 	// ends (a session signed out, say); default 1000 (normal closure).
@@ -130,7 +132,14 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 	var at int64
 	var resynced bool
 	var err error
+	var snapshot []Frame // a program's, written after the hello
 	c.l.sub, at, resynced, err = attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
+		if !replay && req.Mode == ModeJSON {
+			// A program learns from the hello that it was resynced
+			// before it gets the state that replaces its own.
+			snapshot = append(snapshot, frames...)
+			return nil
+		}
 		return c.writeFrames(frames)
 	})
 	if errors.Is(err, ErrClosed) {
@@ -152,6 +161,10 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 			c.l.finish(endFailed, err)
 			return nil, err
 		}
+	}
+	if err := c.writeFrames(snapshot); err != nil {
+		c.l.finish(endFailed, err)
+		return nil, err
 	}
 	c.l.start(nil, req.Context)
 	return c, nil

@@ -9,8 +9,17 @@
 // owns what is never stored.
 //
 //   - Registry.mu guards which rooms run and how many connections each has,
-//     so a join never races a room that is stopping.
-//   - A room's goroutine owns its state; Output is called from it, in order.
+//     so a join never races a room that is stopping. It is never held while
+//     waiting for a room's goroutine, nor while calling Output.
+//   - A room's goroutine owns its state; Output's Presence, Typing and
+//     Stopped are called from it, in order. It never waits for the
+//     registry's summary: it only flags that the summary changed.
+//   - The registry's own summary goroutine reports the running rooms
+//     (Output.Rooms), coalescing changes to at most one report per
+//     Config.SummaryEvery, so no room's goroutine ever reads the registry
+//     and a busy server does not re-list every room on every change.
+//   - At most Config.MaxRooms rooms run at once; a room counts until it has
+//     been empty for Config.Idle.
 //   - Presence counts people, not connections: two tabs are one member. A
 //     person leaves Config.Grace after their last connection closes, so a
 //     reload does not flap.
@@ -37,6 +46,12 @@ type Config struct {
 	TypingTTL time.Duration
 	// Idle is how long an empty room waits before it stops. Default 30s.
 	Idle time.Duration
+	// MaxRooms is how many rooms may run at once: a join that would start
+	// one more gets ErrTooManyRooms. Default 1,000.
+	MaxRooms int
+	// SummaryEvery is the shortest time between two reports of the running
+	// rooms (Output.Rooms). Default 100ms.
+	SummaryEvery time.Duration
 }
 
 func (c *Config) fill() {
@@ -52,10 +67,23 @@ func (c *Config) fill() {
 	if c.Idle <= 0 {
 		c.Idle = 30 * time.Second
 	}
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = DefaultMaxRooms
+	}
+	if c.SummaryEvery <= 0 {
+		c.SummaryEvery = 100 * time.Millisecond
+	}
 }
 
-// Output receives a room's changes, from the room's goroutine, in order. It
-// must not block and must not call back into the registry.
+// DefaultMaxRooms is Config.MaxRooms when it is not set.
+const DefaultMaxRooms = 1000
+
+// Output receives the rooms' changes. Presence, Typing and Stopped come
+// from the room's goroutine, in order; Rooms from the registry's summary
+// goroutine, in order. No method is called with the registry's lock held.
+// None may block or call back into the registry: a room's goroutine that
+// waited for the registry while the registry waited for the room would
+// deadlock them both.
 type Output interface {
 	// Presence is the sorted list of people online in room.
 	Presence(room string, online []string)
@@ -63,10 +91,17 @@ type Output interface {
 	Typing(room string, typing []string)
 	// Stopped says that room stopped: it was empty for Config.Idle.
 	Stopped(room string)
+	// Rooms is the running rooms by name, as Registry.Active returns them,
+	// after a change of who is online in any of them or of which run.
+	Rooms(active []Summary)
 }
 
 // ErrFull is returned by Join when a room holds Config.MaxConns connections.
 var ErrFull = errors.New("rooms: room is full")
+
+// ErrTooManyRooms is returned by Join when a new room would be one more
+// than Config.MaxRooms.
+var ErrTooManyRooms = errors.New("rooms: too many rooms are open")
 
 // ErrClosed is returned by Join after Close.
 var ErrClosed = errors.New("rooms: closed")
@@ -80,12 +115,22 @@ type Registry struct {
 	rooms  map[string]*room // guarded by mu
 	closed bool             // guarded by mu
 	wg     sync.WaitGroup
+
+	// summaryDue holds a token while the running rooms changed since the
+	// last report; rooms put it without waiting (roomsChanged).
+	summaryDue chan struct{}
+	stop       chan struct{} // closed by Close: the summary goroutine ends
 }
 
-// NewRegistry returns a registry whose rooms report to out.
+// NewRegistry returns a registry whose rooms report to out. It starts the
+// goroutine that reports the running rooms; Close stops it.
 func NewRegistry(cfg Config, out Output) *Registry {
 	cfg.fill()
-	return &Registry{cfg: cfg, out: out, rooms: make(map[string]*room)}
+	g := &Registry{cfg: cfg, out: out, rooms: make(map[string]*room),
+		summaryDue: make(chan struct{}, 1), stop: make(chan struct{})}
+	g.wg.Add(1)
+	go g.summarize()
+	return g
 }
 
 // Member is one connection in a room.
@@ -105,6 +150,10 @@ func (g *Registry) Join(name, user string) (*Member, error) {
 	}
 	r := g.rooms[name]
 	if r == nil {
+		if len(g.rooms) >= g.cfg.MaxRooms {
+			g.mu.Unlock()
+			return nil, ErrTooManyRooms
+		}
 		r = newRoom(g, name)
 		g.rooms[name] = r
 		g.wg.Add(1)
@@ -154,7 +203,7 @@ func (g *Registry) Active() []Summary {
 	g.mu.Unlock()
 	out := make([]Summary, 0, len(rooms))
 	for _, r := range rooms {
-		out = append(out, Summary{Name: r.name, Online: len(r.Online())})
+		out = append(out, Summary{Name: r.name, Online: r.onlineCount()})
 	}
 	slices.SortFunc(out, func(a, b Summary) int {
 		if a.Name < b.Name {
@@ -185,9 +234,43 @@ func (g *Registry) Close() {
 		for _, r := range g.rooms {
 			close(r.quit)
 		}
+		close(g.stop)
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
+}
+
+// roomsChanged notes that the running rooms, or who is online in one,
+// changed. It never waits: a room's goroutine calls it.
+func (g *Registry) roomsChanged() {
+	select {
+	case g.summaryDue <- struct{}{}:
+	default: // a report is already due; it will see this change too
+	}
+}
+
+// summarize is the registry's summary goroutine: it reports the running
+// rooms after each change, at most once per Config.SummaryEvery; changes
+// meanwhile are reported together after it. It reads the registry the way
+// any reader does (Active), and no room's goroutine ever waits for it.
+func (g *Registry) summarize() {
+	defer g.wg.Done()
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-g.summaryDue:
+		}
+		g.out.Rooms(g.Active())
+		pause.Reset(g.cfg.SummaryEvery)
+		select {
+		case <-g.stop:
+			return
+		case <-pause.C:
+		}
+	}
 }
 
 // tryStop removes an idle room if no connection joined it meanwhile.
@@ -235,6 +318,13 @@ func (r *room) Online() []string {
 	return slices.Clone(r.online)
 }
 
+// onlineCount returns how many are online, as last published.
+func (r *room) onlineCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.online)
+}
+
 func (r *room) run() {
 	defer r.g.wg.Done()
 	defer close(r.done)
@@ -266,6 +356,7 @@ func (r *room) run() {
 			r.online = online
 			r.mu.Unlock()
 			r.g.out.Presence(r.name, online)
+			r.g.roomsChanged()
 		}
 		if s.typingChanged {
 			s.typingChanged = false
@@ -273,6 +364,7 @@ func (r *room) run() {
 		}
 		if s.stopDue && r.g.tryStop(r) {
 			r.g.out.Stopped(r.name)
+			r.g.roomsChanged()
 			return
 		}
 		s.stopDue = false

@@ -19,6 +19,7 @@ type recorder struct {
 	presence map[string][][]string
 	typing   map[string][][]string
 	stopped  []string
+	summary  [][]Summary
 }
 
 func newRecorder() *recorder {
@@ -41,6 +42,19 @@ func (r *recorder) Stopped(room string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopped = append(r.stopped, room)
+}
+
+func (r *recorder) Rooms(active []Summary) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.summary = append(r.summary, active)
+}
+
+// summaries returns the reports of the running rooms so far.
+func (r *recorder) summaries() [][]Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.summary)
 }
 
 func (r *recorder) last(m map[string][][]string, room string) ([]string, int) {
@@ -204,5 +218,80 @@ func TestFullRoomAndClose(t *testing.T) {
 		a.Typing()
 		c.Leave()
 		a.Leave()
+	})
+}
+
+func TestMaxRooms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewRegistry(Config{MaxRooms: 2, Idle: 30 * time.Second}, newRecorder())
+		defer g.Close()
+		a, _ := g.Join("a", "ann")
+		b, _ := g.Join("b", "ann")
+		if _, err := g.Join("c", "ann"); !errors.Is(err, ErrTooManyRooms) {
+			t.Fatalf("a third room: %v, want ErrTooManyRooms", err)
+		}
+		a2, err := g.Join("a", "bob")
+		if err != nil {
+			t.Fatalf("a room already running refused: %v", err)
+		}
+		// An empty room counts until it stops.
+		b.Leave()
+		synctest.Wait()
+		if _, err := g.Join("c", "ann"); !errors.Is(err, ErrTooManyRooms) {
+			t.Fatalf("a third room beside an idle one: %v, want ErrTooManyRooms", err)
+		}
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		c, err := g.Join("c", "ann")
+		if err != nil {
+			t.Fatalf("a room after another stopped: %v", err)
+		}
+		a.Leave()
+		a2.Leave()
+		c.Leave()
+	})
+}
+
+// TestRoomsReportedByTheRegistry: the running rooms are reported after
+// every change, from the registry's goroutine, at most once per
+// SummaryEvery: a burst of changes in many rooms is one report, then one
+// more with the state after the burst.
+func TestRoomsReportedByTheRegistry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := newRecorder()
+		g := NewRegistry(Config{SummaryEvery: time.Second, Grace: time.Millisecond}, out)
+		defer g.Close()
+		var members []*Member
+		for _, room := range []string{"a", "b", "c"} {
+			m, _ := g.Join(room, "ann")
+			members = append(members, m)
+		}
+		m, _ := g.Join("b", "bob")
+		members = append(members, m)
+		synctest.Wait()
+		first := out.summaries()
+		if len(first) != 1 {
+			t.Fatalf("%d reports of a burst of joins before SummaryEvery passed, want 1: %v", len(first), first)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want := []Summary{{"a", 1}, {"b", 2}, {"c", 1}}
+		if got := out.summaries(); len(got) != 2 || !slices.Equal(got[1], want) {
+			t.Fatalf("reports %v; want a second one, %v", got, want)
+		}
+		time.Sleep(10 * time.Second) // nothing changes: nothing is reported
+		synctest.Wait()
+		if got := out.summaries(); len(got) != 2 {
+			t.Fatalf("%d reports without a change, want 2", len(got))
+		}
+		for _, m := range members {
+			m.Leave()
+		}
+		time.Sleep(2 * time.Second) // the grace period, a report, and the next one after SummaryEvery
+		synctest.Wait()
+		got := out.summaries()
+		if last := got[len(got)-1]; !slices.Equal(last, []Summary{{"a", 0}, {"b", 0}, {"c", 0}}) {
+			t.Fatalf("after everyone left: %v, want three empty rooms", last)
+		}
 	})
 }

@@ -17,7 +17,13 @@
       { id: 'notification-list', top: true }
     ],
     socket: 'room-socket',          // views.IDRoomSocket: holds a room page's WebSocket
-    chatForm: 'chat-form'           // views.IDChatForm
+    chatForm: 'chat-form',          // views.IDChatForm
+    formatClock: 'clock',           // views.TimeFormatClock
+    // The panels the live connection keeps current (views' class names).
+    livePanels: '.metrics-panel, .chart-panel, .rooms-panel, .activity-panel, .messages-panel, .online-panel, .notifications-panel',
+    staleMark: 'stale-mark',
+    chatError: 'chat-error',        // views.IDChatError
+    socketCheck: 'X-Beacon-Socket-Check' // views.HeaderSocketCheck
   };
 
   var LABELS = {
@@ -186,12 +192,58 @@
       if (msg && typeof msg.id === 'string' && msg.id) lastSocketId = msg.id;
     } catch (err) { /* not JSON: nothing to remember */ }
   });
+  var socketOpen = false, socketEverOpen = false, socketExplained = false;
   document.addEventListener('htmx:ws:after:connection', function (e) {
-    if (isSocket(e)) setState('live');
+    if (!isSocket(e)) return;
+    socketOpen = socketEverOpen = true;
+    if (socketExplained) { socketExplained = false; showSocketProblem(''); }
+    setState('live');
   });
+
+  // A browser cannot read why an upgrade was refused (403, 401, 429, or a
+  // proxy that dropped the upgrade): ask the same URL with a plain GET,
+  // which the server answers with the reason, and show it.
+  function showSocketProblem(text) {
+    var el = byId(BEACON.chatError);
+    if (el) el.textContent = text;
+    notify(text);
+  }
+  function checkSocket(conn) {
+    var url = new URL(conn.url, location.href);
+    url.protocol = location.protocol;
+    var headers = { Accept: 'application/json' };
+    headers[BEACON.socketCheck] = location.origin;
+    fetch(url.toString(), { headers: headers, credentials: 'same-origin', cache: 'no-store' }).then(function (resp) {
+      if (resp.ok) {
+        if (!socketEverOpen) {
+          socketExplained = true;
+          showSocketProblem('The server would take this room\'s connection, but the WebSocket did not get through: ' +
+            'a proxy in between may not pass the upgrade (Upgrade and Connection headers). Retrying…');
+        }
+        return;
+      }
+      return resp.json().then(function (body) {
+        var why = (body && body.error) || ('HTTP ' + resp.status);
+        if (body && body.field) why = body.field + ': ' + why;
+        if (isRefusal(resp.status)) {
+          // Retrying will not change it: cancel the reconnect hx-ws has
+          // scheduled, and any later one.
+          conn.config.reconnect = false;
+          clearTimeout(conn.timer);
+          setState('offline');
+        }
+        socketExplained = true;
+        showSocketProblem('The server refused this room\'s connection: ' + why);
+      });
+    }).catch(function () { /* the server is away: hx-ws retries, and the next failure asks again */ });
+  }
+
   document.addEventListener('htmx:ws:close', function (e) {
     if (!isSocket(e)) return;
     var d = e.detail || {};
+    var opened = socketOpen;
+    socketOpen = false;
+    if (!opened && d.reason === 'closed' && d.code !== 1008 && d.connection) checkSocket(d.connection);
     if (d.connection && lastSocketId) {
       var url = new URL(d.connection.url, location.href);
       url.searchParams.set('after', lastSocketId);
@@ -206,18 +258,22 @@
   });
   // A typing signal says only that: hx-ws would send the whole form with it,
   // draft included. And a throttled signal that fires after the message was
-  // sent, with no keystroke since, would bring "… is typing" back.
-  var lastInput = 0, lastSent = 0;
+  // sent, with no keystroke since, would bring "… is typing" back. The
+  // keystroke is noted in the capture phase, before htmx's own listener on
+  // the field sends the signal: noted after it, the first keystroke's signal
+  // was taken for a stale one and dropped, and "… is typing" waited for the
+  // throttle's second signal, a second later, or never came for one key.
+  var typedSinceSent = false;
   document.addEventListener('input', function (e) {
-    if (e.target instanceof Element && e.target.closest('#' + BEACON.chatForm)) lastInput = Date.now();
-  });
+    if (e.target instanceof Element && e.target.closest('#' + BEACON.chatForm)) typedSinceSent = true;
+  }, true);
   document.addEventListener('htmx:ws:before:message:outgoing', function (e) {
     var values = e.detail.message.values || {};
     if (values.type === 'typing') {
       delete values.content;
-      if (lastSent >= lastInput) e.detail.cancelled = true;
+      if (!typedSinceSent) e.detail.cancelled = true;
     } else if (values.type === 'chat') {
-      lastSent = Date.now();
+      typedSinceSent = false;
     }
   });
 
@@ -229,7 +285,89 @@
         (document.activeElement === document.body || !document.activeElement)) field.focus();
   });
 
+  // (6) Stale values. While the connection is not live (after it was, or
+  // once it is refused or offline), what the page shows is as of the moment
+  // it went down: every live panel says "Stale since 12:03" and is dimmed,
+  // until the connection is back. It follows the indicator, whatever sets it.
+  var loadedAt = Date.now(), downSince = 0, stale = false;
+  function markStale(on) {
+    stale = on;
+    document.querySelectorAll(BEACON.livePanels).forEach(function (panel) {
+      var mark = panel.querySelector(':scope > .' + BEACON.staleMark);
+      if (!on) {
+        panel.removeAttribute('data-stale');
+        if (mark) mark.remove();
+        return;
+      }
+      panel.setAttribute('data-stale', '');
+      if (mark) return;
+      mark = document.createElement('p');
+      mark.className = BEACON.staleMark;
+      var when = document.createElement('time');
+      when.dateTime = new Date(downSince || loadedAt).toISOString();
+      when.setAttribute('data-format', BEACON.formatClock); // beacon-paint.js words it
+      mark.append('Stale since ', when);
+      var heading = panel.querySelector(':scope > h1, :scope > h2, :scope > .panel-head');
+      if (heading) heading.after(mark);
+      else panel.prepend(mark);
+    });
+  }
+  function followIndicator(el) {
+    var state = el.dataset.state;
+    if (state === 'live') {
+      downSince = 0;
+      if (stale) markStale(false);
+      return;
+    }
+    if (state === 'connecting') return; // not yet live: what the page shows is as fresh as it gets
+    if (!downSince) downSince = wasLive ? Date.now() : loadedAt;
+    markStale(true);
+  }
+  // A panel swapped in while the page is down (a room's list after a
+  // refusal) is stale too.
+  document.addEventListener('htmx:after:swap', function () { if (stale) markStale(true); });
+
+  // (7) Copy buttons: the clipboard when the page may write it; else the
+  // text is selected, for the reader to copy.
+  function say(button, text) {
+    var status = button.parentElement && button.parentElement.querySelector('.copy-status');
+    if (status) status.textContent = text;
+  }
+  function selectText(el) {
+    if (typeof el.select === 'function') { el.focus(); el.select(); return; }
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+  function fallbackCopy(button, el) {
+    selectText(el);
+    var copied = false;
+    try { copied = document.execCommand('copy'); } catch (err) { /* not allowed: the text stays selected */ }
+    say(button, copied ? 'Copied.' : 'Selected: press Ctrl+C (⌘C) to copy.');
+  }
+  document.addEventListener('click', function (e) {
+    var button = e.target instanceof Element && e.target.closest('button[data-copy]');
+    var el = button && byId(button.getAttribute('data-copy'));
+    if (!el) return;
+    var text = 'value' in el ? el.value : el.textContent;
+    if (!navigator.clipboard || !window.isSecureContext) { fallbackCopy(button, el); return; }
+    navigator.clipboard.writeText(text).then(function () { say(button, 'Copied.'); },
+      function () { fallbackCopy(button, el); });
+  });
+  function showCopyButtons() {
+    document.querySelectorAll('button[data-copy][hidden]').forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener('htmx:after:swap', showCopyButtons);
+  showCopyButtons();
+
   // A page without live content has nothing to indicate.
   var indicator = byId(BEACON.indicator);
-  if (indicator) indicator.hidden = !byId(BEACON.live) && !byId(BEACON.socket);
+  if (indicator) {
+    indicator.hidden = !byId(BEACON.live) && !byId(BEACON.socket);
+    new MutationObserver(function () { followIndicator(indicator); })
+      .observe(indicator, { attributes: true, attributeFilter: ['data-state'] });
+    followIndicator(indicator);
+  }
 })();

@@ -11,6 +11,8 @@ import (
 func TestFSHoldsWhatThePagesLoad(t *testing.T) {
 	for _, name := range []string{
 		"beacon.js",
+		"beacon-paint.js",
+		"rooms.js",
 		"beacon.css",
 		"embed.css",
 		"vendor/htmx.min.js",
@@ -29,7 +31,7 @@ func TestFSHoldsWhatThePagesLoad(t *testing.T) {
 }
 
 // TestVendoredHTMXMatchesThePin fails when package.json and static/vendor
-// disagree: run `go tool task vendor` after changing the pin.
+// disagree: run `./task vendor` after changing the pin.
 func TestVendoredHTMXMatchesThePin(t *testing.T) {
 	raw, err := os.ReadFile("../package.json")
 	if err != nil {
@@ -55,13 +57,15 @@ func TestVendoredHTMXMatchesThePin(t *testing.T) {
 }
 
 func TestBeaconJSHasNoInlineHTMLSinks(t *testing.T) {
-	js, err := fs.ReadFile(FS, "beacon.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function", "document.write"} {
-		if strings.Contains(string(js), sink) {
-			t.Errorf("beacon.js uses %s: set text, never HTML", sink)
+	for _, name := range []string{"beacon.js", "beacon-paint.js", "rooms.js"} {
+		js, err := fs.ReadFile(FS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function", "document.write"} {
+			if strings.Contains(string(js), sink) {
+				t.Errorf("%s uses %s: set text, never HTML", name, sink)
+			}
 		}
 	}
 }

@@ -188,7 +188,7 @@ func TestBrowserLiveDashboard(t *testing.T) {
 		openStream(s)
 		switch attempt {
 		case 1:
-			s.send("data", fragment(t, views.MetricsPanel(views.Metrics{LiveConnections: 4321}, true)))
+			s.send("data", fragment(t, views.MetricsPanel(views.Metrics{Server: true, LiveConnections: 4321}, true)))
 			for pos := int64(3); pos <= newest; pos++ {
 				item := views.Activity{Position: pos, Text: fmt.Sprintf("item %d", pos), At: time.Now()}
 				s.send("id", fmt.Sprintf("ep-%d", pos), "data", fragment(t, views.ActivityItemFragment(item)))

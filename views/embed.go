@@ -35,8 +35,16 @@ type EmbedOffer struct {
 	Widget string // metrics, chart, activity or room
 	Room   string // for a room widget
 	CSRF   string // the page's CSRF token: the form is a POST
-	// CanPost offers "Visitors may post" (room widgets, signed in only).
+	// SignedIn shows the button at all: every widget token made is kept
+	// under its maker's account, to list and revoke it.
+	SignedIn bool
+	// CanPost offers "Visitors may post" (room widgets, admins only).
 	CanPost bool
+}
+
+// OfferFor is the "Embed" button of page p for widget (and room).
+func OfferFor(p Page, widget, room string) EmbedOffer {
+	return EmbedOffer{Widget: widget, Room: room, CSRF: p.CSRF, SignedIn: p.Viewer.SignedIn(), CanPost: p.Viewer.Admin}
 }
 
 // EmbedSnippet is a freshly made widget token, as snippets to copy.

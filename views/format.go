@@ -186,22 +186,59 @@ func formatInt(n int64) string {
 	return b.String()
 }
 
-// formatValue formats a measured value with as many decimals as a person
-// needs to read it: "1,234", "123", "12.3", "1.23", "40". It writes "–" for
-// NaN and infinities.
+// formatValue formats a measured value for people, with about three
+// significant digits: "1.23", "12.3", "0.00123", and whole numbers grouped,
+// "1,234,567". Beyond what grouping keeps readable (10^15) and below 0.001
+// it writes an exponent instead, "1.23e21", "4.5e-7": units are whatever a
+// program posts ("jobs", "B", "%"), so an SI prefix would make "1.2 Zjobs".
+// Large values are never converted to an integer type, which overflowed at
+// 2^63. It writes "–" for NaN and infinities.
 func formatValue(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "–"
 	}
 	a := math.Abs(v)
 	switch {
+	case a == 0:
+		return "0"
 	case a >= 100:
-		return formatInt(int64(math.Round(v)))
+		if r := math.Round(v); math.Abs(r) < maxGrouped {
+			return formatInt(int64(r))
+		}
+		return scientific(v)
 	case a >= 10:
 		return trimZeros(strconv.FormatFloat(v, 'f', 1, 64))
-	default:
+	case a >= 1:
 		return trimZeros(strconv.FormatFloat(v, 'f', 2, 64))
 	}
+	// Below 1: three significant digits, counted after rounding, so that
+	// 0.0009996 is "0.001", not "1e-3".
+	exp := exponent(strconv.FormatFloat(v, 'e', 2, 64))
+	if exp < minDecimalExp {
+		return scientific(v)
+	}
+	return trimZeros(strconv.FormatFloat(v, 'f', 2-exp, 64))
+}
+
+// The range formatValue writes without an exponent.
+const (
+	maxGrouped    = 1e15 // "999,999,999,999,999" is the longest grouped figure
+	minDecimalExp = -3   // 0.001 is the smallest decimal figure
+)
+
+// scientific formats v with three significant digits and an exponent:
+// "1.23e21", "-1e15", "4.94e-324".
+func scientific(v float64) string {
+	s := strconv.FormatFloat(v, 'e', 2, 64)
+	mantissa, _, _ := strings.Cut(s, "e")
+	return trimZeros(mantissa) + "e" + strconv.Itoa(exponent(s))
+}
+
+// exponent is the power of ten of a number formatted with 'e'.
+func exponent(s string) int {
+	_, e, _ := strings.Cut(s, "e")
+	n, _ := strconv.Atoi(e) // "+21", "-07": Atoi takes the sign
+	return n
 }
 
 // trimZeros drops trailing zeros after a decimal point, and the point itself.
@@ -235,15 +272,38 @@ func formatMiB(b uint64) string {
 	return formatInt(int64(math.Round(mib)))
 }
 
-// clock formats a time of day for a <time> element's text. Times are shown in
-// the location they carry; the datetime attribute (machineTime) is exact.
-func clock(t time.Time) string {
-	return t.Format("15:04:05")
+// Times. Every <time> element carries its instant in datetime (RFC 3339)
+// and, for a page that runs no script, a text in UTC that says so
+// ("14:03:05 UTC", "2 Jan 2026, 14:03 UTC"): a zero-JavaScript /stream/
+// widget cannot know its viewer's zone. Every page that runs script rewrites
+// each one in the viewer's zone and language before it is painted
+// (static/beacon-paint.js, by the rules of its data-format: TimeFormat*).
+
+// utcClock is the no-script text of a time that is always recent (a reading
+// of the figures): the clock time, with seconds.
+func utcClock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
+
+// utcStamp is the no-script text of any other time: its date and clock time.
+func utcStamp(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
+
+// utcStampFrom is utcClock for a time on ref's day (in UTC), else utcStamp:
+// a card of a panel measured at ref says only the time of a value from the
+// same day.
+func utcStampFrom(t, ref time.Time) string {
+	ty, tm, td := t.UTC().Date()
+	ry, rm, rd := ref.UTC().Date()
+	if ty == ry && tm == rm && td == rd {
+		return utcClock(t)
+	}
+	return utcStamp(t)
 }
+
+// utcTitle is the no-script tooltip of a time: the whole date and time.
+func utcTitle(t time.Time) string { return t.UTC().Format("Monday 2 January 2006, 15:04:05 UTC") }
 
 // machineTime is the datetime attribute of a <time> element.
 func machineTime(t time.Time) string {
-	return t.Format(time.RFC3339)
+	return t.UTC().Format(time.RFC3339)
 }
 
 // safeLink returns link when it is an absolute http or https URL with a
@@ -259,9 +319,13 @@ func safeLink(link string) (string, bool) {
 	return u.String(), true
 }
 
+// paintScript is the script every page with script runs in its head, before
+// anything is painted (not /stream/ widgets, which run none).
+const paintScript = "/static/beacon-paint.js"
+
 // scripts are the scripts of every page, in the order they must run: htmx,
 // its SSE extension, then Beacon's own.
-var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js"}
+var scripts = []string{"/static/vendor/htmx.min.js", "/static/vendor/hx-sse.min.js", "/static/vendor/hx-ws.min.js", "/static/beacon.js", "/static/rooms.js"}
 
 // titled is the document title of a page: "Dashboard · Beacon".
 func titled(title string) string {
@@ -284,13 +348,15 @@ func bellLabel(unread int) string {
 	return "Notifications, " + strconv.Itoa(unread) + " unread"
 }
 
-// tokenScopes are the scopes the settings form offers (auth.AllScopes;
-// views does not import auth).
-var tokenScopes = []string{"ingest:metrics", "ingest:activity", "notify"}
-
 // markReadPath is where the form that marks one notification read posts.
 func markReadPath(pos int64) string {
 	return "/notifications/" + strconv.FormatInt(pos, 10) + "/read"
+}
+
+// openPath is where a notification's title links: the server marks it read
+// and redirects to the notification's own link.
+func openPath(pos int64) string {
+	return "/notifications/" + strconv.FormatInt(pos, 10) + "/open"
 }
 
 // nextQuery is "?next=…" for a local path to come back to, or "".
@@ -300,6 +366,3 @@ func nextQuery(next string) string {
 	}
 	return "?next=" + url.QueryEscape(next)
 }
-
-// day formats a date for lists: "2 Jan 2006 15:04" in UTC.
-func day(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") }

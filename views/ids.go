@@ -6,7 +6,10 @@ import (
 )
 
 // DOM ids, SSE event names and topic names that the server, the fragments and
-// static/beacon.js must agree on. Nothing here is spelled anywhere else.
+// static/beacon.js must agree on. Nothing here is spelled anywhere else above
+// the database: package db, which views may not import, spells the names of
+// the log topics it writes ("activity", "room:", "user:") once more, and a
+// test in handlers checks that the two agree.
 const (
 	// IDLive is the element that holds the page's one SSE connection.
 	IDLive = "live"
@@ -30,11 +33,26 @@ const EventResync = "beacon:resync"
 // server ends a stream (eviction, shutdown): htmx 4 ignores a bare "retry:".
 const EventRetry = "beacon:retry"
 
-// Topics of the dashboard.
+// Topics of the dashboard. TopicMetrics and TopicChart carry the posted
+// metrics that everyone sees; TopicServerMetrics and TopicServerChart the
+// same panels with the server's own figures too, for admins only.
 const (
-	TopicMetrics  = "metrics"
-	TopicChart    = "chart"
-	TopicActivity = "activity"
+	TopicMetrics       = "metrics"
+	TopicChart         = "chart"
+	TopicActivity      = "activity"
+	TopicServerMetrics = "server-metrics"
+	TopicServerChart   = "server-chart"
+)
+
+// The data-format of a <time> element, which says how static/beacon-paint.js
+// shows it in the viewer's zone. Without one: relative within the hour
+// ("3 min ago", "in 5 min"), the clock time on the same day, else the date.
+const (
+	// TimeFormatSeconds always shows the clock time, with seconds: a
+	// reading that is always recent, whose every change should show.
+	TimeFormatSeconds = "seconds"
+	// TimeFormatClock always shows the clock time.
+	TimeFormatClock = "clock"
 )
 
 // ActivityItems is how many activity items the feed shows.
@@ -58,6 +76,14 @@ const (
 	IDRooms = "rooms-panel"
 	// IDWidgetPost is a room widget's message form.
 	IDWidgetPost = "widget-post"
+	// IDNewMessages is the "New messages" button that appears under a
+	// room's list when a message arrives while the reader is scrolled up.
+	IDNewMessages = "new-messages"
+	// AttrViewer, on a room's messages panel, is the name the viewer chats
+	// under: the typing line leaves it out of what the viewer is shown.
+	AttrViewer = "data-viewer"
+	// AttrTyping, on the typing line, lists everyone typing (JSON).
+	AttrTyping = "data-typing"
 
 	// TopicRooms carries the dashboard's list of active rooms.
 	TopicRooms = "rooms"
@@ -111,3 +137,45 @@ func NotificationStateID(pos int64) string { return NotificationID(pos) + "-stat
 
 // NotificationItems is how many notifications the notifications page shows.
 const NotificationItems = 50
+
+// The rooms index (GET /rooms) and who is online now.
+const (
+	// IDRoomsIndex holds the index's list of rooms; the fragment shared by
+	// every viewer replaces it.
+	IDRoomsIndex = "rooms-index"
+	// IDRoomReads holds how far the viewer has read each room (a data
+	// element per room, RoomReadID): static/rooms.js makes the unread
+	// counts of the list from them.
+	IDRoomReads = "room-reads"
+	// IDOnlineNow holds the list of who is online anywhere on the site.
+	IDOnlineNow = "online-now"
+	// IDRoomReader is on a signed-in reader's live room page: static/rooms.js
+	// tells the server (its data-url) when they have read newer messages.
+	IDRoomReader = "room-reader"
+
+	// TopicRoomsIndex carries the index's list of rooms; TopicOnline who is
+	// online now. Both are state, rendered once for every viewer.
+	TopicRoomsIndex = "rooms-index"
+	TopicOnline     = "online"
+)
+
+// RoomReadID is the DOM id of the data element that says how far the viewer
+// has read room; IndexRoomID of room's item in the index.
+func RoomReadID(room string) string  { return "read-" + room }
+func IndexRoomID(room string) string { return "index-" + room }
+
+// IndexRooms is how many rooms with messages one page of the index lists
+// (the first page lists every room with people in it besides);
+// IndexPeopleShown how many of the people in a room it names; OnlineShown
+// how many people the online list names.
+const (
+	IndexRooms       = 50
+	IndexPeopleShown = 5
+	OnlineShown      = 100
+)
+
+// HeaderSocketCheck is the header of a room page's socket check: when its
+// WebSocket does not open, the page asks the same URL with a plain GET and
+// this header, holding the page's origin, and shows the reason the server
+// gives (a browser cannot read a refused upgrade's answer).
+const HeaderSocketCheck = "X-Beacon-Socket-Check"

@@ -25,7 +25,8 @@ type Page struct {
 type Viewer struct {
 	ID     int64
 	Name   string
-	Unread int // unread notifications, for the bell
+	Unread int  // unread notifications, for the bell
+	Admin  bool // makes ingest and notify tokens and posting widgets, sees the server panel
 }
 
 // SignedIn reports whether the page is for a signed-in person.
@@ -53,6 +54,9 @@ type AuthForm struct {
 	Name  string // as typed, to fill the form again
 	Next  string // local path to go to afterwards
 	Error string
+	// Closed says that sign-up is closed (--signup closed): an admin makes
+	// accounts, and the page shows no form.
+	Closed bool
 }
 
 // Settings is the view model of GET /settings.
@@ -63,6 +67,26 @@ type Settings struct {
 	// NewToken is a token just made, shown this once.
 	NewToken string
 	Error    string
+	// Scopes are the scopes the viewer may give a new token: every one
+	// for an admin, none for a member (the form is not shown).
+	Scopes []string
+	// Widgets are the widget tokens the viewer made, or everyone's for an
+	// admin (AllWidgets), newest first.
+	Widgets    []WidgetToken
+	AllWidgets bool
+}
+
+// WidgetToken is a widget token as the settings page lists it.
+type WidgetToken struct {
+	ID      int64
+	Widget  string
+	Room    string
+	Post    bool
+	Origins []string
+	Expires time.Time
+	By      string // who made it: an account's name, or "" for the command line
+	Revoked bool
+	Expired bool
 }
 
 // Token is an API token as the settings page lists it.
@@ -86,6 +110,10 @@ type Session struct {
 // Metrics is one reading of the figures the server measures itself, plus the
 // latest value of every metric posted to the ingest API.
 type Metrics struct {
+	// Server says whether the reading holds the server's own figures: an
+	// admin's panel. Without them (everyone else, and widgets) the panel
+	// shows only the posted metrics.
+	Server          bool
 	At              time.Time
 	LiveConnections int
 	ActiveUsers     int
@@ -138,7 +166,9 @@ type Dashboard struct {
 	Page
 	Metrics Metrics
 	Chart   Chart
-	Rooms   []RoomSummary
+	Rooms   []RoomSummary // the busiest, at most RoomsShown
+	// MoreRooms counts the other rooms with people online.
+	MoreRooms int
 	// MetricsHTML and ChartHTML, when set, are MetricsPanel and ChartPanel
 	// (not out of band) rendered already, once a tick for every page:
 	// Metrics and Chart are then not read.
@@ -200,6 +230,11 @@ type Room struct {
 	// NameError says why a chosen name was refused.
 	NameError string
 }
+
+// RoomsShown is how many rooms the dashboard's Rooms panel lists, the
+// busiest; it counts the rest, so a server with many rooms does not send
+// every dashboard the whole list on every change.
+const RoomsShown = 20
 
 // RoomSummary is one active room on the dashboard.
 type RoomSummary struct {

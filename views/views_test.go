@@ -49,6 +49,7 @@ func figure(t *testing.T, doc *goquery.Document, label string) string {
 
 func sampleMetrics() Metrics {
 	return Metrics{
+		Server:          true,
 		At:              now,
 		LiveConnections: 1234,
 		ActiveUsers:     17,
@@ -93,6 +94,27 @@ func TestMetricsPanelShowsFiguresUnderTheirLabels(t *testing.T) {
 	}
 }
 
+// TestMetricsPanelWithoutServerFigures: the panel everyone but an admin
+// sees (and widgets show) holds the posted metrics only.
+func TestMetricsPanelWithoutServerFigures(t *testing.T) {
+	m := sampleMetrics()
+	m.Server = false
+	m.Custom = []CustomMetric{{Name: "queue depth", Unit: "jobs", Value: 42}}
+	doc := render(t, MetricsPanel(m, false))
+	if n := doc.Find("dt").Length(); n != 1 || figure(t, doc, "queue depth") != "42 jobs" {
+		t.Errorf("%d cards, want only the posted one", n)
+	}
+	for _, label := range []string{"Live connections", "Goroutines", "Memory", "Requests/min"} {
+		if strings.Contains(doc.Text(), label) {
+			t.Errorf("the panel without server figures shows %q", label)
+		}
+	}
+	labelledBy, _ := doc.Find("section#" + IDMetrics).Attr("aria-labelledby")
+	if h := doc.Find("#" + labelledBy); text(h) != "Metrics" {
+		t.Errorf("panel is labelled by %q, want the heading Metrics", text(h))
+	}
+}
+
 func TestMetricsPanelShowsCustomMetrics(t *testing.T) {
 	m := sampleMetrics()
 	m.Custom = []CustomMetric{
@@ -105,7 +127,7 @@ func TestMetricsPanelShowsCustomMetrics(t *testing.T) {
 	}
 	card := doc.Find("dt").FilterFunction(func(_ int, s *goquery.Selection) bool { return text(s) == "queue depth" }).Parent()
 	tm := card.Find("time")
-	if dt, _ := tm.Attr("datetime"); dt != "2026-11-29T10:29:57Z" || text(tm) != "10:29:57" {
+	if dt, _ := tm.Attr("datetime"); dt != "2026-11-29T10:29:57Z" || text(tm) != "10:29:57 UTC" {
 		t.Errorf("custom metric time = %q (%q)", dt, text(tm))
 	}
 	if got := figure(t, doc, "<b>bold</b>"); got != "0.5" {
@@ -399,10 +421,16 @@ func TestDashboardPageFlushesTheShellBeforeTheFeed(t *testing.T) {
 	if doc.Find(`meta[name="viewport"]`).Length() != 1 {
 		t.Error("no viewport meta")
 	}
-	// The scripts run in order at the end of the body (see Layout), after
-	// everything else, and are preloaded from the head.
+	// One script runs in the head, after the stylesheets (it must see
+	// every element before it is painted); the others run in order at the
+	// end of the body (see Layout), after everything else, and are
+	// preloaded from the head.
+	head := doc.Find("head script")
+	if head.Length() != 1 || head.AttrOr("src", "") != paintScript || head.PrevAll().Filter(`link[rel="stylesheet"]`).Length() != 2 {
+		t.Errorf("the head's scripts: %d, want %s alone, after both stylesheets", head.Length(), paintScript)
+	}
 	var srcs, preloads []string
-	doc.Find("script").Each(func(_ int, s *goquery.Selection) {
+	doc.Find("body script").Each(func(_ int, s *goquery.Selection) {
 		src, ok := s.Attr("src")
 		if !ok || strings.TrimSpace(s.Text()) != "" {
 			t.Errorf("inline script: %q", s.Text())
@@ -420,7 +448,7 @@ func TestDashboardPageFlushesTheShellBeforeTheFeed(t *testing.T) {
 	doc.Find(`head link[rel="preload"][as="script"]`).Each(func(_ int, s *goquery.Selection) {
 		preloads = append(preloads, s.AttrOr("href", ""))
 	})
-	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js"
+	want := "/static/vendor/htmx.min.js /static/vendor/hx-sse.min.js /static/vendor/hx-ws.min.js /static/beacon.js /static/rooms.js"
 	if strings.Join(srcs, " ") != want {
 		t.Errorf("scripts = %v, want %s", srcs, want)
 	}
@@ -516,8 +544,8 @@ func TestFormat(t *testing.T) {
 		{formatValue(12.34), "12.3"},
 		{formatValue(12.0), "12"},
 		{formatValue(1.234), "1.23"},
-		{formatValue(0.001), "0"},
-		{formatValue(-0.001), "0"},
+		{formatValue(0.001), "0.001"},
+		{formatValue(-0.001), "-0.001"},
 		{formatValue(123.6), "124"},
 		{formatValue(98765.4), "98,765"},
 		{formatValue(-2.5), "-2.5"},
@@ -541,6 +569,52 @@ func TestFormat(t *testing.T) {
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+// TestFormatValueEdges pins formatValue at the edges of its ranges: whole
+// numbers are grouped up to 10^15, beyond that and below 0.001 they take an
+// exponent (three significant digits, "1.23e21"), never an integer
+// overflow; negatives mirror positives; NaN and infinities are "–".
+func TestFormatValueEdges(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "0"},
+		{math.Copysign(0, -1), "0"},
+		{99.96, "100"},
+		{9.996, "10"},
+		{0.5, "0.5"},
+		{0.1234, "0.123"},
+		{-0.1234, "-0.123"},
+		{0.00123, "0.00123"},
+		{0.0009996, "0.001"},
+		{0.000999, "9.99e-4"},
+		{0.0001234, "1.23e-4"},
+		{-0.0001234, "-1.23e-4"},
+		{1e-300, "1e-300"},
+		{5e-324, "4.94e-324"}, // the smallest float64 above zero
+		{999_999_999_999_999, "999,999,999,999,999"},
+		{999_999_999_999_999.6, "1e15"},
+		{1e15, "1e15"},
+		{-1e15, "-1e15"},
+		{math.Pow(2, 53), "9.01e15"},
+		{math.Pow(2, 63) - 1024, "9.22e18"},
+		{math.Pow(2, 63), "9.22e18"},
+		{-math.Pow(2, 63), "-9.22e18"},
+		{math.Pow(2, 64), "1.84e19"},
+		{1.2e21, "1.2e21"},
+		{9.996e20, "1e21"},
+		{math.MaxFloat64, "1.8e308"},
+		{-math.MaxFloat64, "-1.8e308"},
+		{math.Inf(-1), "–"},
+		{inf(), "–"},
+		{nan(), "–"},
+	} {
+		if got := formatValue(tc.v); got != tc.want {
+			t.Errorf("formatValue(%g) = %q, want %q", tc.v, got, tc.want)
 		}
 	}
 }
@@ -608,7 +682,7 @@ func FuzzActivityItem(f *testing.F) {
 		doc := render(t, ActivityItem(Activity{Position: pos, Text: txt, Link: link, At: now}))
 		doc.Find("body *").Each(func(_ int, s *goquery.Selection) {
 			switch name := goquery.NodeName(s); name {
-			case "li", "span", "a", "time":
+			case "li", "span", "a", "time", "bdi":
 			default:
 				t.Fatalf("text %q, link %q made a <%s>", txt, link, name)
 			}

@@ -1,8 +1,10 @@
 // Package widget makes and checks the signed tokens of Beacon's embeddable
 // widgets. A token is a capability: whoever holds it may show one widget
 // (and, when it says so, post to one room) until it expires, framed only by
-// the origins it names. It is signed with the server's secret, so the server
-// keeps no state for it and any instance that shares the secret accepts it.
+// the origins it names. It is signed with the server's secret and carries
+// the id under which the server stored it: the signature says what it
+// allows, the stored row whether it was revoked (the server checks that;
+// this package knows nothing of storage).
 //
 // The format is base64url(JSON claims) "." base64url(HMAC-SHA256 of the
 // first part), without padding: short enough for an iframe's src, and
@@ -35,6 +37,9 @@ var Kinds = []string{Metrics, Chart, Activity, Room}
 
 // Claims is what a token allows.
 type Claims struct {
+	// ID names the token where the server stored it, to list and revoke it.
+	// Tokens made before ids existed have none, and are refused (ErrNoID).
+	ID int64 `json:"i,omitempty"`
 	// Widget is the one widget the token shows: metrics, chart, activity or room.
 	Widget string `json:"w"`
 	// Room is the room of a room widget; empty for the others.
@@ -48,15 +53,16 @@ type Claims struct {
 	Expires int64 `json:"e"`
 }
 
-// Errors of Parse and Check. ErrMissing, ErrMalformed, ErrSignature and
-// ErrExpired mean the bearer is not authenticated (HTTP 401); ErrScope that it
-// is, but not for what it asks (403).
+// Errors of Parse and Check. ErrMissing, ErrMalformed, ErrSignature,
+// ErrExpired and ErrNoID mean the bearer is not authenticated (HTTP 401);
+// ErrScope that it is, but not for what it asks (403).
 var (
 	ErrMissing   = errors.New("no widget token: the embed snippet's URL must carry ?token=")
 	ErrMalformed = errors.New("the widget token is malformed; copy the snippet again")
 	ErrSignature = errors.New("the widget token's signature does not match this server; make a new one")
 	ErrExpired   = errors.New("the widget token has expired; make a new one")
 	ErrScope     = errors.New("the widget token is for another widget")
+	ErrNoID      = errors.New("the widget token was made before widget tokens could be revoked; make a new one")
 )
 
 // MinSecret is the shortest secret accepted: HMAC-SHA256's block of entropy.
@@ -85,6 +91,9 @@ func (c Claims) Validate() error {
 	}
 	if c.Expires <= 0 {
 		return errors.New("a widget token needs an expiry")
+	}
+	if c.ID < 0 {
+		return errors.New("a widget token's id is a positive number")
 	}
 	if len(c.Origins) > 16 {
 		return errors.New("at most 16 origins per widget token")
@@ -117,13 +126,18 @@ func ParseOrigin(s string) (string, error) {
 }
 
 // Sign returns the token of c, signed with secret. It refuses claims that
-// Validate refuses and a secret shorter than MinSecret.
+// Validate refuses, claims without an ID (store the token first: an
+// unstored token could never be revoked) and a secret shorter than
+// MinSecret.
 func Sign(secret []byte, c Claims) (string, error) {
 	if len(secret) < MinSecret {
 		return "", fmt.Errorf("the server secret must be at least %d bytes", MinSecret)
 	}
 	if err := c.Validate(); err != nil {
 		return "", err
+	}
+	if c.ID == 0 {
+		return "", errors.New("a widget token needs the id it was stored under")
 	}
 	origins := make([]string, len(c.Origins)) // normalized, in a slice of its own
 	for i, o := range c.Origins {
@@ -138,8 +152,10 @@ func Sign(secret []byte, c Claims) (string, error) {
 	return payload + "." + base64.RawURLEncoding.EncodeToString(mac(secret, payload)), nil
 }
 
-// Parse checks token's signature (in constant time) and expiry at now, and
-// returns its claims. It never returns claims it has not verified.
+// Parse checks token's signature (in constant time), that it has an id,
+// and its expiry at now, and returns its claims. It never returns claims it
+// has not verified. Whether the token was revoked is the caller's to check,
+// by its ID.
 func Parse(secret []byte, token string, now time.Time) (Claims, error) {
 	if token == "" {
 		return Claims{}, ErrMissing
@@ -165,6 +181,9 @@ func Parse(secret []byte, token string, now time.Time) (Claims, error) {
 	var c Claims
 	if err := json.Unmarshal(body, &c); err != nil || c.Validate() != nil {
 		return Claims{}, ErrMalformed
+	}
+	if c.ID == 0 {
+		return Claims{}, ErrNoID
 	}
 	if now.Unix() >= c.Expires {
 		return Claims{}, ErrExpired

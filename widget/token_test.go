@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ var testSecret = bytes.Repeat([]byte("k"), MinSecret)
 
 func TestSignParse(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	c := Claims{Widget: Room, Room: "lobby", Post: true, Origins: []string{"HTTP://Example.com:8080/"}, Expires: now.Add(time.Hour).Unix()}
+	c := Claims{ID: 7, Widget: Room, Room: "lobby", Post: true, Origins: []string{"HTTP://Example.com:8080/"}, Expires: now.Add(time.Hour).Unix()}
 	tok, err := Sign(testSecret, c)
 	if err != nil {
 		t.Fatal(err)
@@ -43,12 +44,15 @@ func TestSignParse(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	good, err := Sign(testSecret, Claims{Widget: Metrics, Expires: now.Unix() + 60})
+	good, err := Sign(testSecret, Claims{ID: 1, Widget: Metrics, Expires: now.Unix() + 60})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, _ := Sign(testSecret, Claims{Widget: Metrics, Expires: now.Unix()})
-	other, _ := Sign(bytes.Repeat([]byte("x"), MinSecret), Claims{Widget: Metrics, Expires: now.Unix() + 60})
+	expired, _ := Sign(testSecret, Claims{ID: 1, Widget: Metrics, Expires: now.Unix()})
+	other, _ := Sign(bytes.Repeat([]byte("x"), MinSecret), Claims{ID: 1, Widget: Metrics, Expires: now.Unix() + 60})
+	// Signed as Beacon signed every token before tokens had ids.
+	legacy := signed(`{"w":"metrics","e":` + fmt.Sprint(now.Unix()+60) + `}`)
+	negative := signed(`{"i":-1,"w":"metrics","e":` + fmt.Sprint(now.Unix()+60) + `}`)
 	payload, sig, _ := strings.Cut(good, ".")
 	flipped := []byte(sig)
 	flipped[0] = other1(flipped[0])
@@ -64,11 +68,22 @@ func TestParseRefuses(t *testing.T) {
 		{"changed payload", string(other1(payload[0])) + payload[1:] + "." + sig, ErrSignature},
 		{"expired", expired, ErrExpired},
 		{"huge", strings.Repeat("a", maxToken+1), ErrMalformed},
+		{"no id", legacy, ErrNoID},
+		{"negative id", negative, ErrMalformed},
 	} {
 		if _, err := Parse(testSecret, tc.token, now); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Parse = %v, want %v", tc.name, err, tc.want)
 		}
 	}
+	if tok, err := Sign(testSecret, Claims{Widget: Metrics, Expires: now.Unix() + 60}); err == nil {
+		t.Errorf("Sign made a token without an id, which nothing could revoke: %q", tok)
+	}
+}
+
+// signed returns a token of the JSON claims js with the right signature.
+func signed(js string) string {
+	payload := b64(js)
+	return payload + "." + b64(string(mac(testSecret, payload)))
 }
 
 func TestValidate(t *testing.T) {
@@ -92,6 +107,8 @@ func TestValidate(t *testing.T) {
 		{Claims{Widget: Chart, Expires: exp, Origins: []string{"https://*.example"}}, false},
 		{Claims{Widget: Chart, Expires: exp, Origins: []string{"javascript:alert(1)"}}, false},
 		{Claims{Widget: Chart, Expires: exp, Origins: []string{"https://a.example/path"}}, false},
+		{Claims{ID: 3, Widget: Chart, Expires: exp}, true},
+		{Claims{ID: -3, Widget: Chart, Expires: exp}, false},
 	} {
 		if err := tc.c.Validate(); (err == nil) != tc.ok {
 			t.Errorf("Validate(%+v) = %v, want ok %v", tc.c, err, tc.ok)
@@ -101,23 +118,30 @@ func TestValidate(t *testing.T) {
 
 // FuzzParse feeds Parse arbitrary tokens, and tokens signed with the right
 // secret around arbitrary claims: it must never panic, accept only what it
-// signed, and return claims that Validate accepts and that sign back to a
-// token with the same claims.
+// signed and only with an id (a token without one could never be revoked),
+// and return claims that Validate accepts and that sign back to a token
+// with the same claims.
 func FuzzParse(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	seed, _ := Sign(testSecret, Claims{Widget: Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}, Expires: now.Unix() + 60})
+	seed, _ := Sign(testSecret, Claims{ID: 42, Widget: Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}, Expires: now.Unix() + 60})
 	f.Add(seed, false)
 	f.Add("", false)
 	f.Add(".", true)
 	f.Add(`{"w":"room","r":"x y","e":9999999999}`, true)
 	f.Add(`{"w":"chart","o":["https://a; b"],"e":9999999999}`, true)
+	f.Add(`{"w":"chart","e":9999999999}`, true)                         // no id: made before ids
+	f.Add(`{"i":0,"w":"chart","e":9999999999}`, true)                   // id 0 spelled out
+	f.Add(`{"i":-1,"w":"chart","e":9999999999}`, true)                  // negative
+	f.Add(`{"i":1.5,"w":"chart","e":9999999999}`, true)                 // not a whole number
+	f.Add(`{"i":"1","w":"chart","e":9999999999}`, true)                 // a string
+	f.Add(`{"i":9223372036854775808,"w":"chart","e":9999999999}`, true) // past int64
+	f.Add(`{"i":1,"I":2,"w":"chart","e":9999999999}`, true)             // a second spelling
 	f.Fuzz(func(t *testing.T, s string, signIt bool) {
 		token := s
 		if signIt {
 			// The payload is s as JSON: the signature is right, so only
 			// the decoder and Validate stand between s and acceptance.
-			payload := b64(s)
-			token = payload + "." + b64(string(mac(testSecret, payload)))
+			token = signed(s)
 		}
 		c, err := Parse(testSecret, token, now)
 		if err != nil {
@@ -126,6 +150,9 @@ func FuzzParse(f *testing.F) {
 		if !signIt && token != seed {
 			// Accepting a token it did not sign means forging HMAC-SHA256.
 			t.Fatalf("accepted a token signed by nobody: %q", token)
+		}
+		if c.ID <= 0 {
+			t.Fatalf("accepted a token without an id: %+v", c)
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("accepted claims that Validate refuses: %+v: %v", c, err)

@@ -30,10 +30,11 @@ const (
 type config struct {
 	Scenarios []string // in suite order
 
-	Target    string // URL of a running Beacon; "" builds and starts one per run
-	BeaconBin string // a built Beacon to start instead of building one
-	Reference bool   // also measure the reference server
-	Client    string // "raw" or "r3labs"
+	Target      string // URL of a running Beacon; "" builds and starts one per run
+	WidgetToken string // a metrics widget token the target accepts (stream scenario)
+	BeaconBin   string // a built Beacon to start instead of building one
+	Reference   bool   // also measure the reference server
+	Client      string // "raw" or "r3labs"
 
 	Runs     int
 	Smoke    bool
@@ -95,6 +96,7 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	var scen string
 	fs.StringVar(&scen, "scenario", "", "comma-separated scenarios: "+strings.Join(scenarioNames, ", ")+" (default: all)")
 	fs.StringVar(&c.Target, "target", "", "URL of a running Beacon (loopback only); default: build ./cmd/beacon and start a fresh one for every run")
+	fs.StringVar(&c.WidgetToken, "widget-token", "", "with -target, for the stream scenario: a metrics widget token made on it (beacon embed create --widget metrics --origin "+streamOrigin+")")
 	fs.StringVar(&c.BeaconBin, "beacon-bin", "", "a built Beacon binary to start instead of building ./cmd/beacon")
 	fs.BoolVar(&c.Reference, "reference", true, "also run every scenario against the reference server (a plain net/http SSE fan-out)")
 	fs.StringVar(&c.Client, "client", "raw", "SSE client: raw (net.Conn + bufio, for scale) or r3labs (github.com/r3labs/sse/v2, for fidelity)")
@@ -133,8 +135,9 @@ SSE fan-out with gorilla/websocket rooms in a child process of this tool; connec
 for the room scenarios (ws-burst, ws-memory, room) with --room-conns raised to the room's
 size and --message-rate/--message-burst lifted; a -target must have been started so.
 The stream scenario holds viewers of the zero-JavaScript widget /stream/metrics; the tool
-starts Beacon with a widget secret and signs their token with it; a -target must have been
-started with BEACON_SECRET=`+loadSecret+`.
+makes their token with beacon embed create once it started Beacon; for a -target, make one
+there and pass it as -widget-token. The tool starts Beacon with --dashboard public (the page
+scenario reads the dashboard signed out); a -target must have been started so.
 
 Flags:
 `)

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -101,7 +100,6 @@ type reference struct {
 	hub   *refHub
 	pos   atomic.Int64
 	conns prometheus.Gauge
-	open  atomic.Int64 // live connections and streams, for the metrics panel
 
 	streams *refHub                // the viewers of /stream/metrics
 	rooms   *refRooms              // the members of /rooms/{room}/ws
@@ -129,13 +127,11 @@ func (r *reference) join(hub *refHub) (chan []byte, func()) {
 		return nil, nil
 	}
 	r.conns.Inc()
-	r.open.Add(1)
 	return ch, func() {
 		select {
 		case hub.unregister <- ch:
 		case <-hub.done:
 		}
-		r.open.Add(-1)
 		r.conns.Dec()
 	}
 }
@@ -180,28 +176,18 @@ func (r *reference) live(w http.ResponseWriter, req *http.Request) {
 const refStreamHead = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Metrics</title>` +
 	`<style>.frame{display:none}.frame:last-child{display:block}</style></head><body class="stream">`
 
-// refPanel is a metrics panel of the same shape and size as Beacon's, in a frame.
+// refPanel is a metrics panel of the same shape and size as the one
+// Beacon's metrics widget shows (the posted metrics, none here: a widget
+// never shows the server's own figures), in a frame.
 const refPanel = `<div class="frame"><section id="metrics-panel" class="panel metrics-panel" aria-labelledby="metrics-panel-title">` +
-	`<h2 id="metrics-panel-title">Server</h2><dl class="cards">` +
-	`{{range .Cards}}<div class="card"><dt>{{.Name}}</dt><dd class="figure">{{.Value}} </dd></div>{{end}}</dl>` +
-	`<h3>Your metrics</h3><p class="hint">POST /api/metrics to add one.</p>` +
+	`<h2 id="metrics-panel-title">Metrics</h2><p class="hint">POST /api/metrics to add one.</p>` +
 	`<p class="meta">Measured at <time datetime="{{.At.Format "2006-01-02T15:04:05Z07:00"}}">{{.At.Format "15:04:05"}}</time></p></section></div>`
 
 // renderPanel renders the metrics panel as measured at now.
 func (r *reference) renderPanel(now time.Time) []byte {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	cards := []refCard{
-		{"Live connections", strconv.FormatInt(r.open.Load(), 10)}, {"Active users", "0"}, {"Requests/min", "0"},
-		{"Response time p50", "0.0 ms"}, {"Response time p95", "0.0 ms"}, {"Events/s", "0"},
-		{"Goroutines", strconv.Itoa(runtime.NumGoroutine())}, {"Memory", fmt.Sprintf("%.1f MiB", float64(ms.HeapInuse)/(1<<20))},
-	}
 	var b bytes.Buffer
 	// Executing a parsed template into a buffer fails only on a bug.
-	if err := r.cards.Execute(&b, struct {
-		Cards []refCard
-		At    time.Time
-	}{cards, now.UTC()}); err != nil {
+	if err := r.cards.Execute(&b, struct{ At time.Time }{now.UTC()}); err != nil {
 		panic(err)
 	}
 	return b.Bytes()

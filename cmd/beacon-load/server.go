@@ -57,8 +57,11 @@ type server struct {
 	URL       string // http://127.0.0.1:port
 	Addr      string // 127.0.0.1:port
 	ConnGauge string // the /metrics series that counts its open live connections
-	PID       int    // 0 when this tool did not start it
-	Log       string // file with its output; "" when this tool did not start it
+	// WidgetToken is a metrics widget token Beacon accepts, for the stream
+	// scenario; "" for the reference, which takes any.
+	WidgetToken string
+	PID         int    // 0 when this tool did not start it
+	Log         string // file with its output; "" when this tool did not start it
 
 	stop func() error
 }
@@ -87,7 +90,8 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 	l := &launcher{kind: kindBeacon}
 	gauge := `beacon_live_connections{transport="sse"}`
 	if cfg.Target != "" {
-		srv := &server{Kind: kindBeacon, URL: cfg.Target, Addr: strings.TrimPrefix(cfg.Target, "http://"), ConnGauge: gauge}
+		srv := &server{Kind: kindBeacon, URL: cfg.Target, Addr: strings.TrimPrefix(cfg.Target, "http://"), ConnGauge: gauge,
+			WidgetToken: cfg.WidgetToken}
 		l.start = func(context.Context, string, []string, []string) (*server, error) { return srv, nil }
 		return l, nil
 	}
@@ -104,13 +108,42 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 			return nil, err
 		}
 		// One machine plays thousands of clients from one address: the
-		// per-address limits would be the only thing measured.
-		args := []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(rundir, "beacon.db"), "--log-level", "warn",
-			"--live-rate", "0", "--api-rate", "0", "--guests"}
-		return startChild(ctx, kindBeacon, gauge, rundir, bin, append([]string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret}, env...),
-			append(args, extra...)...)
+		// per-address limits would be the only thing measured. The page
+		// scenario reads the dashboard signed out.
+		dbPath := filepath.Join(rundir, "beacon.db")
+		args := []string{"--addr", "127.0.0.1:0", "--db", dbPath, "--log-level", "warn",
+			"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests", "--dashboard", "public"}
+		env = append([]string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret}, env...)
+		srv, err := startChild(ctx, kindBeacon, gauge, rundir, bin, env, append(args, extra...)...)
+		if err != nil {
+			return srv, err
+		}
+		// Beside the running server: beacon embed refuses a database that
+		// is not there yet.
+		if srv.WidgetToken, err = makeWidgetToken(ctx, bin, dbPath, env); err != nil {
+			return nil, errors.Join(err, srv.Stop())
+		}
+		return srv, nil
 	}
 	return l, nil
+}
+
+// makeWidgetToken makes the stream scenario's metrics widget token in the
+// database at dbPath with bin (beacon embed create, which stores it as
+// every widget token must be), once Beacon has made that database.
+func makeWidgetToken(ctx context.Context, bin, dbPath string, env []string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, "embed", "create", "--widget", "metrics", "--origin", streamOrigin, "--ttl", "24h", "--db", dbPath)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	lines := strings.Split(string(out), "\n")
+	if err != nil || len(lines) < 2 || lines[1] == "" {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		return "", fmt.Errorf("make the stream scenario's widget token (beacon embed create): %v %q", err, out)
+	}
+	return lines[1], nil
 }
 
 // referenceLauncher starts the reference server for every run: this very

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-
-	"github.com/beacon-live/beacon/widget"
 )
 
 // The zero-JavaScript widget stream (GET /stream/metrics?token=…): one
@@ -23,9 +21,8 @@ const (
 	streamPath = "/stream/metrics"
 	// streamGauge counts Beacon's open widget streams.
 	streamGauge = `beacon_live_connections{transport="stream"}`
-	// loadSecret is the widget secret the tool gives Beacon (BEACON_SECRET)
-	// and signs its widget token with. Not hex, so Beacon uses its bytes as
-	// they are, as widget.Sign does here.
+	// loadSecret is the widget secret the tool gives Beacon and beacon
+	// embed create (BEACON_SECRET): the same for every run.
 	loadSecret = "beacon-load-widget-secret-0123456789abcdef"
 	// streamOrigin is the origin the token lets frame the widget: a token
 	// that names none is refused (403) by a Beacon without
@@ -44,13 +41,6 @@ var (
 	refreshMarker = []byte(`http-equiv="refresh"`) // the last element: the server ended the stream
 	datetimeAttr  = []byte(`datetime="`)
 )
-
-// streamToken signs a metrics widget token valid until expires.
-func streamToken(expires time.Time) (string, error) {
-	return widget.Sign([]byte(loadSecret), widget.Claims{
-		Widget: widget.Metrics, Origins: []string{streamOrigin}, Expires: expires.Unix(),
-	})
-}
 
 // newStreamFleet returns a fleet of /stream/metrics viewers that show token.
 func newStreamFleet(srv *server, token string) *fleet {
@@ -200,9 +190,13 @@ func runStream(ctx context.Context, b *bench, srv *server) (*sample, error) {
 		srv.ConnGauge = streamGauge
 	}
 	s, n, hold := newSample(), b.cfg.StreamConns, b.cfg.StreamHold
-	token, err := streamToken(time.Now().Add(time.Hour))
-	if err != nil {
-		return nil, err
+	token := srv.WidgetToken
+	switch {
+	case srv.Kind == kindReference:
+		token = "reference" // it takes any
+	case token == "":
+		return nil, errors.New("the stream scenario needs a widget token: with -target, make one there " +
+			"(beacon embed create --widget metrics --origin " + streamOrigin + ") and pass it as -widget-token")
 	}
 	// The warm-up viewers are held until a tick reaches them: the board has
 	// then been measured and published at least once, as on a server that

@@ -214,6 +214,7 @@ func TestAccountsSignUpInOut(t *testing.T) {
 	}
 	// ?next is followed on this site only.
 	for next, want := range map[string]string{"/rooms/lobby": "/rooms/lobby", "//evil.example/x": "/", "https://evil.example": "/"} {
+		csrf := csrfOf(t, c, in.URL+"/login") // signed in by the last round, the form carries the session's token
 		resp, _ := postForm(t, c, in.URL+"/login", url.Values{"_csrf": {csrf}, "name": {"ann"}, "password": {"password-of-ann"}, "next": {next}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
 			t.Errorf("sign in with next=%s: %s to %q, want %q", next, resp.Status, resp.Header.Get("Location"), want)
@@ -536,6 +537,7 @@ func TestNotificationsResumeWithoutLoss(t *testing.T) {
 // database holds only its hash; list and revoke manage it.
 func TestTokenCommand(t *testing.T) {
 	dbPath := t.TempDir() + "/beacon.db"
+	start(t, dbPath, "").Stop(t) // the server makes the database; the command refuses to
 	var out, errOut strings.Builder
 	if err := run(t.Context(), []string{"token", "create", "--scope", "notify", "--db", dbPath}, testEnv, &out, &errOut); err != nil {
 		t.Fatalf("token create: %v\n%s", err, errOut.String())
@@ -578,7 +580,7 @@ func TestTokenCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "notify") || strings.Contains(out.String(), token) {
 		t.Errorf("token list:\n%s", out.String())
 	}
-	id := regexp.MustCompile(`(?m)^(\d+)\s+cli `).FindStringSubmatch(out.String())
+	id := regexp.MustCompile(`(?m)^(\d+)\s+\(server\)\s+cli `).FindStringSubmatch(out.String())
 	if id == nil {
 		t.Fatalf("no CLI token in the list:\n%s", out.String())
 	}
@@ -599,9 +601,10 @@ func TestTokenCommand(t *testing.T) {
 // createToken makes a token with scope on a's settings page and returns it.
 func createToken(t testing.TB, base string, a *account, scope string) string {
 	t.Helper()
-	resp, body := postForm(t, a.C, base+"/settings/tokens", url.Values{"_csrf": {a.CSRF}, "name": {"test " + scope}, "scope": {scope}})
+	post, _ := postForm(t, a.C, base+"/settings/tokens", url.Values{"_csrf": {a.CSRF}, "name": {"test " + scope}, "scope": {scope}})
+	resp, body := followRedirect(t, a.C, base, post) // the page shows the new token once
 	m := regexp.MustCompile(`<code id="new-token">([^<]+)</code>`).FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusCreated || m == nil {
+	if resp.StatusCode != http.StatusOK || m == nil {
 		t.Fatalf("create token: %s %.300s", resp.Status, body)
 	}
 	return m[1]

@@ -39,7 +39,7 @@ const signedInAs = () => text(document.querySelector('nav[aria-label="Account"] 
 // The notifications as listed, top first.
 const notes = () => { const l = document.getElementById(` + jsValue(views.IDNotifications) + `); return l ? [...l.children].map(li => {
 	const t = li.querySelector('.title'); const b = li.querySelector('.state button');
-	return {tag: li.tagName, id: li.id, title: t ? t.textContent : null, markup: t ? t.children.length : -1,
+	return {tag: li.tagName, id: li.id, title: t ? t.textContent : null, markup: t ? t.querySelectorAll(':not(bdi)').length : -1,
 		read: text(li.querySelector('.state .read-label')), button: b ? norm(b.textContent) : ''}; }) : null; };
 const noteByID = id => (notes() || []).find(n => n.id === id) || null;
 `
@@ -52,7 +52,7 @@ type nbNote struct {
 	Tag    string `json:"tag"`
 	ID     string `json:"id"`
 	Title  string `json:"title"`
-	Markup int    `json:"markup"` // elements inside the title
+	Markup int    `json:"markup"` // elements inside the title, but the <bdi> that isolates it
 	Read   string `json:"read"`   // the "Read" label, or "" while unread
 	Button string `json:"button"` // the "Mark read" button's text, or "" once read
 }

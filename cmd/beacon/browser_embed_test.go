@@ -9,9 +9,12 @@ package main
 // text and label.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -150,15 +153,16 @@ func (p *browserPage) waitInFrame(name, what, expr string, out any) {
 	}
 }
 
-// measuredIn is the "Measured at …" line of the metrics widget.
-const measuredIn = `(() => { const r = region('Server'); const m = r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at '));
+// measuredIn is the "Measured at …" line of the metrics widget (the posted
+// metrics: a widget never shows the server's own figures).
+const measuredIn = `(() => { const r = region('Metrics'); const m = r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at '));
 	return m ? text(m) : ''; })()`
 
 func TestBrowserEmbeddedWidgetsGoLive(t *testing.T) {
 	in := startEmbed(t)
 	host := newHostSite(t)
-	metrics := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
-	room := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{host.URL}})
+	metrics := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
+	room := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{host.URL}})
 	host.embed([][2]string{
 		{"metrics", in.URL + "/embed/metrics?token=" + url.QueryEscape(metrics)},
 		{"room", in.URL + "/embed/rooms/lobby?token=" + url.QueryEscape(room) + "&theme=dark"},
@@ -213,7 +217,7 @@ func TestBrowserEmbeddedWidgetsGoLive(t *testing.T) {
 func TestBrowserStreamWithoutJavaScript(t *testing.T) {
 	in := startEmbed(t)
 	host := newHostSite(t)
-	metrics := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
+	metrics := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{host.URL}})
 	host.embed([][2]string{{"stream", in.URL + "/stream/metrics?token=" + url.QueryEscape(metrics)}})
 
 	p := newBrowserPage(t)
@@ -295,6 +299,13 @@ func TestBrowserStreamWithoutJavaScript(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // pacing only
 	}
+	// What a person sees: exactly one frame has a box, the newest, and it
+	// is painted (its pixels are not all the background). Blink does not
+	// match :last-of-type while the stream's body is still open, so a rule
+	// built on it hid every frame.
+	waitFor(t, browserWait, "the newest streamed frame to be painted", func() (bool, string) {
+		return newestFramePainted(tab)
+	})
 	html := outer()
 	if !strings.Contains(html, "Measured at") || strings.Contains(html, "/embed/live") {
 		t.Errorf("the streamed widget should show the metrics and open no SSE connection")
@@ -306,9 +317,9 @@ func TestBrowserFramingRefusals(t *testing.T) {
 	in := startEmbed(t)
 	host := newHostSite(t)
 	origin := host.URL
-	ok := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}})
-	elsewhere := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
-	expired := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}, Expires: time.Now().Add(-time.Minute).Unix()})
+	ok := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}})
+	elsewhere := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
+	expired := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{origin}, Expires: time.Now().Add(-time.Minute).Unix()})
 	host.embed([][2]string{
 		{"allowed", in.URL + "/embed/metrics?token=" + url.QueryEscape(ok)},
 		{"other-origin", in.URL + "/embed/metrics?token=" + url.QueryEscape(elsewhere)},
@@ -319,7 +330,7 @@ func TestBrowserFramingRefusals(t *testing.T) {
 	if err := chromedp.Do(p.ctx, chromedp.Navigate(host.URL)); err != nil {
 		t.Fatal(err)
 	}
-	p.waitInFrame("allowed", "the allowed widget", `region('Server') !== null`, nil)
+	p.waitInFrame("allowed", "the allowed widget", `region('Metrics') !== null`, nil)
 	var shown string
 	p.waitInFrame("expired", "the 401 page inside the frame", `(h => h && text(h))(document.querySelector('h1'))`, &shown)
 	if !strings.HasPrefix(shown, "401") {
@@ -343,4 +354,93 @@ func TestBrowserFramingRefusals(t *testing.T) {
 			t.Logf("the browser said: %s", pr)
 		}
 	}
+}
+
+// newestFramePainted reports whether, in the first frame document of the
+// tab, the newest .frame of a stream is the only one laid out, with a
+// non-empty box, and whether its pixels in a screenshot hold more than one
+// colour (text on a background). It needs no script in the page.
+func newestFramePainted(tab context.Context) (bool, string) {
+	why := ""
+	err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		depth, pierce := int64(-1), true
+		doc, err := cdp.Call(ctx, tg, dom.GetDocument, dom.GetDocumentParams{Depth: &depth, Pierce: &pierce})
+		if err != nil {
+			return err
+		}
+		var inner *cdp.Node
+		var find func(n *cdp.Node)
+		find = func(n *cdp.Node) {
+			if inner == nil && n.ContentDocument != nil {
+				inner = n.ContentDocument
+			}
+			for _, c := range n.Children {
+				find(c)
+			}
+		}
+		find(doc.Root)
+		if inner == nil {
+			why = "no framed document yet"
+			return nil
+		}
+		found, err := cdp.Call(ctx, tg, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: inner.NodeID, Selector: "body.stream > .frame"})
+		if err != nil {
+			return err
+		}
+		ids := found.NodeIDs
+		if len(ids) < 2 {
+			why = fmt.Sprintf("%d frames so far", len(ids))
+			return nil
+		}
+		for i, id := range ids[:len(ids)-1] {
+			if _, err := cdp.Call(ctx, tg, dom.GetBoxModel, dom.GetBoxModelParams{NodeID: id}); err == nil {
+				why = fmt.Sprintf("frame %d of %d, not the newest, has a box: it is shown", i+1, len(ids))
+				return nil
+			}
+		}
+		box, err := cdp.Call(ctx, tg, dom.GetBoxModel, dom.GetBoxModelParams{NodeID: ids[len(ids)-1]})
+		if err != nil {
+			why = fmt.Sprintf("the newest of %d frames has no box (it is hidden): %v", len(ids), err)
+			return nil
+		}
+		m := box.Model
+		if m.Width == 0 || m.Height == 0 {
+			why = fmt.Sprintf("the newest frame's box is %dx%d", m.Width, m.Height)
+			return nil
+		}
+		shot, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Clip: &page.Viewport{
+			X: m.Border[0], Y: m.Border[1], Width: float64(m.Width), Height: float64(m.Height), Scale: 1,
+		}})
+		if err != nil {
+			return err
+		}
+		img, err := png.Decode(bytes.NewReader(shot.Data))
+		if err != nil {
+			return err
+		}
+		if n := colours(img); n < 2 {
+			why = fmt.Sprintf("the newest frame's %dx%d box is painted in %d colour", m.Width, m.Height, n)
+		}
+		return nil
+	}))
+	if err != nil {
+		return false, err.Error() // the document changed under the read: read again
+	}
+	return why == "", why
+}
+
+// colours counts the distinct colours of img, up to 16.
+func colours(img image.Image) int {
+	seen := map[[4]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := img.At(x, y).RGBA()
+			seen[[4]uint32{r, g, bl, a}] = true
+			if len(seen) >= 16 {
+				return len(seen)
+			}
+		}
+	}
+	return len(seen)
 }

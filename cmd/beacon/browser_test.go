@@ -322,7 +322,7 @@ func (p *browserPage) summary() string {
 		title: document.title,
 		indicator: indicator() && {state: indicator().dataset.state, text: text(indicator())},
 		notice: text(notice()),
-		measured: text(region('Server') && [...region('Server').querySelectorAll('p')].find(p => text(p).startsWith('Measured at'))),
+		measured: (r => text(r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at'))))(region('Server') || region('Metrics')),
 		feed: feed(),
 		marker: window.__marker,
 		// How far the live connection got: processed by htmx, opened by hx-sse.
@@ -414,8 +414,10 @@ type browserFeedItem struct {
 
 func TestBrowserDashboardLoads(t *testing.T) {
 	in := startForBrowser(t)
-	p := newBrowserPage(t)
-	p.open(in.URL + "/")
+	// The first account is the admin: its dashboard has the server panel.
+	admin := newChatTab(t, newBrowserPage(t), "the admin")
+	signUpInBrowser(admin, in, "ann", "password-of-ann")
+	p := admin.browserPage
 
 	var title string
 	p.eval(`document.title`, &title)
@@ -428,7 +430,8 @@ func TestBrowserDashboardLoads(t *testing.T) {
 		t.Errorf("the page's heading reads %q, want Dashboard", heading)
 	}
 
-	// The metrics panel: the region named "Server" with the server's cards.
+	// The metrics panel: the region named "Server" with the server's cards
+	// (an admin's; everyone else's is named "Metrics" and has none).
 	var cards map[string]string
 	p.eval(`region('Server') && Object.fromEntries(['Live connections', 'Active users', 'Requests/min',
 		'Response time p50', 'Response time p95', 'Events/s', 'Goroutines', 'Memory'].map(l => [l, figure(l, region('Server'))]))`, &cards)
@@ -595,7 +598,7 @@ func TestBrowserMetricsUpdateLive(t *testing.T) {
 
 	// "Measured at 10:00:01" in the metrics panel changes every second; each
 	// change arrives as a new panel over SSE.
-	const measured = `(() => { const r = region('Server'); const m = r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at '));
+	const measured = `(() => { const r = region('Metrics'); const m = r && [...r.querySelectorAll('p')].find(p => text(p).startsWith('Measured at '));
 		return m ? text(m) : ''; })()`
 	var first string
 	p.waitFor("the metrics panel to say when it was measured", measured, &first)
@@ -618,7 +621,7 @@ func TestBrowserPostedMetricAppears(t *testing.T) {
 	p.setMarker()
 
 	var hint bool
-	p.eval(`[...region('Server').querySelectorAll('p')].some(p => text(p) === 'POST /api/metrics to add one.')`, &hint)
+	p.eval(`[...region('Metrics').querySelectorAll('p')].some(p => text(p) === 'POST /api/metrics to add one.')`, &hint)
 	if !hint {
 		t.Errorf("before any metric is posted the panel should say how to add one")
 	}
@@ -626,7 +629,7 @@ func TestBrowserPostedMetricAppears(t *testing.T) {
 	browserPostMetric(t, in, "queue depth", "42", "jobs")
 	var fig string
 	p.waitFor(`a card "queue depth" showing 42 jobs`,
-		`(() => { const f = figure('queue depth', region('Server')); return f && f.startsWith('42 jobs') && f; })()`, &fig)
+		`(() => { const f = figure('queue depth', region('Metrics')); return f && f.startsWith('42 jobs') && f; })()`, &fig)
 
 	var series struct {
 		Name  string `json:"name"`
@@ -644,7 +647,7 @@ func TestBrowserPostedMetricAppears(t *testing.T) {
 	// A second value replaces the card's figure; the chart keeps the peak.
 	browserPostMetric(t, in, "queue depth", "17", "jobs")
 	p.waitFor(`the card "queue depth" to show 17 jobs`,
-		`(() => { const f = figure('queue depth', region('Server')); return f && f.startsWith('17 jobs'); })()`, nil)
+		`(() => { const f = figure('queue depth', region('Metrics')); return f && f.startsWith('17 jobs'); })()`, nil)
 	p.waitFor(`the chart to say "now 17 jobs, max 42 jobs"`,
 		`(() => { const svg = document.querySelector('[data-series="queue depth"] svg[role="img"]');
 		return svg && svg.getAttribute('aria-label') === 'queue depth over the last 5 minutes, now 17 jobs, max 42 jobs'; })()`, nil)
@@ -847,11 +850,12 @@ func TestBrowserScreenshot(t *testing.T) {
 	}
 
 	in := start(t, dbPath, "", "--tick", browserTick)
-	p := newBrowserPage(t)
+	admin := newChatTab(t, newBrowserPage(t), "the admin") // the server panel is an admin's
+	p := admin.browserPage
 	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatal(err)
 	}
-	p.open(in.URL + "/")
+	signUpInBrowser(admin, in, "ann", "password-of-ann")
 	browserPostMetric(t, in, "queue depth", "42", "jobs")
 	browserPostMetric(t, in, "cpu", "37.5", "%")
 	browserPostActivity(t, in, "Deployed v1.2.3", "https://example.com/release")

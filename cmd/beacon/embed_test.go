@@ -10,33 +10,56 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/beacon-live/beacon/db"
 	"github.com/beacon-live/beacon/widget"
 )
 
 // Tests of embeddable widgets over plain HTTP: token scopes, framing
 // headers, posting from a room widget, and the zero-JavaScript streams.
 
-// embedSecret is the --secret of these tests, so they can sign tokens of
-// any kind themselves, expired ones included.
+// embedSecret is the server secret of these tests, so they can sign tokens
+// of any kind themselves, expired ones included.
 var embedSecret = bytes.Repeat([]byte{0x5e}, 32)
 
 func startEmbed(t *testing.T, flags ...string) *instance {
 	t.Helper()
-	return start(t, "", "", append([]string{"--secret", hex.EncodeToString(embedSecret), "--tick", browserTick}, flags...)...)
+	return start(t, "", "", append([]string{"--secret-file", secretFile(t, hex.EncodeToString(embedSecret), 0o600),
+		"--tick", browserTick}, flags...)...)
 }
 
-// sign makes a token with the test secret, valid for an hour unless c says.
-func sign(t testing.TB, c widget.Claims) string {
+// secretFile writes secret to a new file with mode perm and returns its path.
+func secretFile(t testing.TB, secret string, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(secret+"\n"), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	return path
+}
+
+// sign makes a token of in (started by startEmbed) with the test secret,
+// valid for an hour unless c says, stored in its database as every token
+// must be (as beacon embed create does, while the server runs).
+func sign(t testing.TB, in *instance, c widget.Claims) string {
 	t.Helper()
 	if c.Expires == 0 {
 		c.Expires = time.Now().Add(time.Hour).Unix()
 	}
-	tok, err := widget.Sign(embedSecret, c)
+	store, err := db.Open(t.Context(), in.DB, db.Options{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := storeAndSign(t.Context(), store, embedSecret, &c)
+	if err := errors.Join(err, store.Close()); err != nil {
 		t.Fatal(err)
 	}
 	return tok
@@ -69,9 +92,9 @@ func frameAncestors(h http.Header) string {
 func TestEmbedTokenScopesAndErrors(t *testing.T) {
 	in := startEmbed(t)
 	c := streamClient(t)
-	roomA := sign(t, widget.Claims{Widget: widget.Room, Room: "a", Origins: []string{"http://127.0.0.1:1"}})
-	expired := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}, Expires: time.Now().Add(-time.Minute).Unix()})
-	forged := sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
+	roomA := sign(t, in, widget.Claims{Widget: widget.Room, Room: "a", Origins: []string{"http://127.0.0.1:1"}})
+	expired := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}, Expires: time.Now().Add(-time.Minute).Unix()})
+	forged := sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}})
 	forged = forged[:len(forged)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(forged, "AA")]
 
 	for _, tc := range []struct {
@@ -79,7 +102,7 @@ func TestEmbedTokenScopesAndErrors(t *testing.T) {
 		status int
 		says   string
 	}{
-		{"/embed/rooms/a?token=" + roomA, 200, "# a"},
+		{"/embed/rooms/a?token=" + roomA, 200, "# <bdi>a</bdi>"},
 		{"/stream/rooms/a?token=" + roomA + "&probe=1", 0, ""}, // a stream: checked below
 		{"/embed/rooms/b?token=" + roomA, 403, "does not allow this widget or room"},
 		{"/stream/rooms/b?token=" + roomA, 403, "does not allow this widget or room"},
@@ -138,7 +161,7 @@ func TestEmbedFramingHeaders(t *testing.T) {
 			t.Errorf("GET %s: frame-ancestors %q, X-Frame-Options %q; want 'none' and DENY", p, got, resp.Header.Get("X-Frame-Options"))
 		}
 	}
-	resp, _ := fetchPage(t, c, in.URL+"/embed/chart?token="+sign(t, widget.Claims{Widget: widget.Chart}))
+	resp, _ := fetchPage(t, c, in.URL+"/embed/chart?token="+sign(t, in, widget.Claims{Widget: widget.Chart}))
 	if got := frameAncestors(resp.Header); resp.StatusCode != 200 || got != "'self' http://127.0.0.1:2 https://example.com" {
 		t.Errorf("a chart token without origins: %d, frame-ancestors %q; want 200 and the operator's list", resp.StatusCode, got)
 	}
@@ -147,7 +170,7 @@ func TestEmbedFramingHeaders(t *testing.T) {
 	}
 
 	bare := startEmbed(t)
-	resp, body := fetchPage(t, c, bare.URL+"/embed/chart?token="+sign(t, widget.Claims{Widget: widget.Chart}))
+	resp, body := fetchPage(t, c, bare.URL+"/embed/chart?token="+sign(t, bare, widget.Claims{Widget: widget.Chart}))
 	if resp.StatusCode != 403 || !strings.Contains(body, "names no site that may embed it") {
 		t.Errorf("no origins anywhere: %d %.200s; want 403 saying so", resp.StatusCode, body)
 	}
@@ -170,8 +193,8 @@ func readStreamUntil(t *testing.T, br *bufio.Reader, seen *strings.Builder, want
 func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 	in := startEmbed(t)
 	c := streamClient(t)
-	viewer := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Origins: []string{"http://127.0.0.1:1"}})
-	poster := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	viewer := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Origins: []string{"http://127.0.0.1:1"}})
+	poster := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
 
 	resp, err := c.Get(in.URL + "/stream/rooms/lobby?token=" + viewer)
 	if err != nil {
@@ -200,7 +223,7 @@ func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 		t.Fatalf("posting without JavaScript: %d to %q, want 303 back to the widget", r.StatusCode, r.Header.Get("Location"))
 	}
 	readStreamUntil(t, br, &seen, "hello from a widget")
-	if !strings.Contains(seen.String(), `Ann</strong> <span class="guest"`) {
+	if !strings.Contains(seen.String(), `Ann</bdi></strong> <span class="guest"`) {
 		t.Errorf("the streamed room shows the message without its author marked as a guest")
 	}
 
@@ -217,7 +240,7 @@ func TestStreamedRoomShowsWidgetPosts(t *testing.T) {
 
 func TestStreamEndsWithReloadAfterLifetime(t *testing.T) {
 	in := startEmbed(t, "--stream-lifetime", "1s")
-	_, body := fetchPage(t, streamClient(t), in.URL+"/stream/metrics?token="+sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}}))
+	_, body := fetchPage(t, streamClient(t), in.URL+"/stream/metrics?token="+sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}}))
 	if !strings.Contains(body, `<meta http-equiv="refresh" content="0">`) || !strings.Contains(body, `<div class="frame">`) {
 		t.Errorf("a stream past its lifetime should end with an element that reloads it:\n%s", body)
 	}
@@ -227,7 +250,7 @@ func TestStreamEndsWithReloadAfterLifetime(t *testing.T) {
 // reload, and run returns.
 func TestStreamEndsAtShutdown(t *testing.T) {
 	in := startEmbed(t)
-	resp, err := streamClient(t).Get(in.URL + "/stream/chart?token=" + sign(t, widget.Claims{Widget: widget.Chart, Origins: []string{"http://127.0.0.1:1"}}))
+	resp, err := streamClient(t).Get(in.URL + "/stream/chart?token=" + sign(t, in, widget.Claims{Widget: widget.Chart, Origins: []string{"http://127.0.0.1:1"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +278,12 @@ func TestEmbedCreateCommand(t *testing.T) {
 	in := startEmbed(t) // the same secret as the database's would be: passed the same way
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), []string{"embed", "create", "--widget", "room", "--room", "lobby", "--post", "--origin", "http://127.0.0.1:9",
-		"--ttl", "24h", "--secret", hex.EncodeToString(embedSecret), "--base", in.URL}, func(string) string { return "" }, &out, &errOut)
+		"--ttl", "24h", "--base", in.URL, "--db", in.DB}, func(k string) string {
+		if k == "BEACON_SECRET" {
+			return hex.EncodeToString(embedSecret)
+		}
+		return ""
+	}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("embed create: %v: %s", err, errOut.String())
 	}
@@ -272,7 +300,7 @@ func TestEmbedCreateCommand(t *testing.T) {
 		t.Errorf("the server refuses the command's token: %d", resp.StatusCode)
 	}
 
-	// Without --secret, the command and the server share the database's.
+	// Without a secret of their own, the command and the server share the database's.
 	dbIn := start(t, "", "")
 	out.Reset()
 	if err := run(t.Context(), []string{"embed", "create", "--widget", "metrics", "--origin", "http://127.0.0.1:9", "--db", dbIn.DB},
@@ -327,7 +355,8 @@ func TestEmbedButtonMintsTokens(t *testing.T) {
 		t.Errorf("the snippet's token %q: %+v, %v; want a posting room token for both origins, for a day", tok, claims, err)
 	}
 
-	r, page := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}, "_csrf": {ann.CSRF}})
+	post, _ := postForm(t, c, in.URL+"/embed/tokens", url.Values{"widget": {"chart"}, "ttl": {"720h"}, "_csrf": {ann.CSRF}})
+	r, page := followRedirect(t, c, in.URL, post) // Post/Redirect/Get: TestFormsRedirectAfterPost
 	if r.StatusCode != 200 || !strings.Contains(page, "<title>Embed · Beacon</title>") || !strings.Contains(page, "/stream/chart?token=") {
 		t.Errorf("form without script: %d, want a page with the snippets:\n%.500s", r.StatusCode, page)
 	}
@@ -349,7 +378,7 @@ func TestEmbedButtonMintsTokens(t *testing.T) {
 func TestWidgetPostsAreRateLimited(t *testing.T) {
 	in := startEmbed(t, "--message-rate", "0.01", "--message-burst", "2")
 	c := streamClient(t)
-	poster := sign(t, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
+	poster := sign(t, in, widget.Claims{Widget: widget.Room, Room: "lobby", Post: true, Origins: []string{"http://127.0.0.1:1"}})
 	post := func(content string) int {
 		r, _ := postForm(t, c, in.URL+"/embed/rooms/lobby/messages", url.Values{"token": {poster}, "name": {"Ann"}, "content": {content}})
 		return r.StatusCode
@@ -376,7 +405,7 @@ func TestWidgetStreamEndsWhenItsTokenExpires(t *testing.T) {
 	c := &http.Client{}
 	defer c.CloseIdleConnections()
 	expires := time.Now().Add(2 * time.Second).Unix()
-	tok := sign(t, widget.Claims{Widget: widget.Activity, Origins: []string{"http://127.0.0.1:1"}, Expires: expires})
+	tok := sign(t, in, widget.Claims{Widget: widget.Activity, Origins: []string{"http://127.0.0.1:1"}, Expires: expires})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	st, err := dialSSE(ctx, c, in.URL+"/embed/live?token="+url.QueryEscape(tok), "")

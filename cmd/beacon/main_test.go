@@ -37,10 +37,20 @@ func testEnv(name string) string {
 type instance struct {
 	URL  string // http://127.0.0.1:port
 	Addr string // 127.0.0.1:port
-	DB   string
-	stop context.CancelFunc
-	done chan error
-	logs *strings.Builder
+	// MetricsURL is the --metrics-addr listener's http://127.0.0.1:port, if any.
+	MetricsURL string
+	DB         string
+	stop       context.CancelFunc
+	done       chan error
+	logs       *strings.Builder
+	logw       *lockedWriter // writes logs; read them with Logs
+}
+
+// Logs returns what the instance has logged so far.
+func (in *instance) Logs() string {
+	in.logw.mu.Lock()
+	defer in.logw.mu.Unlock()
+	return in.logs.String()
 }
 
 // start runs Beacon on a database file (a new one in t.TempDir() when db is
@@ -57,13 +67,15 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
 	in := &instance{DB: db, stop: cancel, done: make(chan error, 1), logs: &strings.Builder{}}
-	// Tests open many streams from one address and post as guests; the
-	// tests of limits and accounts turn those back on with their own flags
-	// (the last of a repeated flag wins).
+	in.logw = &lockedWriter{b: in.logs}
+	// Tests open many streams from one address, post as guests and read
+	// the dashboard signed out; the tests of limits, accounts and roles
+	// turn those back on with their own flags (the last of a repeated flag
+	// wins).
 	args := append([]string{"--addr", addr, "--db", db, "--log-level", "warn",
-		"--live-rate", "0", "--api-rate", "0", "--guests"}, flags...)
+		"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests", "--dashboard", "public"}, flags...)
 	go func() {
-		err := run(ctx, args, testEnv, outW, &lockedWriter{b: in.logs})
+		err := run(ctx, args, testEnv, outW, in.logw)
 		outW.Close()
 		in.done <- err
 	}()
@@ -73,6 +85,9 @@ func start(t testing.TB, db, addr string, flags ...string) *instance {
 		if i := strings.Index(line, "http://"); i >= 0 {
 			in.URL = strings.Fields(line[i:])[0]
 			in.Addr = strings.TrimPrefix(in.URL, "http://")
+			if _, m, ok := strings.Cut(line, "metrics and health on "); ok {
+				in.MetricsURL = strings.Fields(m)[0]
+			}
 			break
 		}
 	}

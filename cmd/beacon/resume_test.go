@@ -160,7 +160,7 @@ func storedActivities(t *testing.T, path string) []db.Activity {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	events, err := store.EventsAfter(t.Context(), []string{views.TopicActivity}, 0, 1_000_000)
+	events, _, err := store.EventsAfter(t.Context(), []string{views.TopicActivity}, 0, 1_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}

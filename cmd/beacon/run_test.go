@@ -23,7 +23,7 @@ func TestStartServeStop(t *testing.T) {
 
 func TestHelpListsEverySetting(t *testing.T) {
 	var out strings.Builder
-	if err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, io.Discard, &out); err != nil {
+	if err := run(t.Context(), []string{"--help"}, func(string) string { return "" }, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range settings(&config{}) {

@@ -117,7 +117,7 @@ func TestStreamViewersLeaveNothing(t *testing.T) {
 	c := streamClient(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute+hold)
 	defer cancel()
-	u := in.URL + "/stream/metrics?token=" + sign(t, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}, Expires: time.Now().Add(time.Hour).Unix()})
+	u := in.URL + "/stream/metrics?token=" + sign(t, in, widget.Claims{Widget: widget.Metrics, Origins: []string{"http://127.0.0.1:1"}, Expires: time.Now().Add(time.Hour).Unix()})
 	gauge := func() float64 {
 		t.Helper()
 		v, err := metricValue(c, in.URL, streamGauge)
