@@ -303,6 +303,11 @@ func (p *browserPage) waitFor(what, cond string, out any) {
 	check();
 })`
 	res, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	for err != nil && navigatedAway(err) && ctx.Err() == nil {
+		// The page the promise waited in was left (a link, a redirect):
+		// the condition is for the page that replaced it, so wait there.
+		res, err = chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	}
 	if err != nil {
 		p.t.Fatalf("waiting for %s: %v\nthe page now: %s", what, err, p.summary())
 	}
@@ -311,6 +316,15 @@ func (p *browserPage) waitFor(what, cond string, out any) {
 			p.t.Fatalf("waiting for %s: decode %s: %v", what, res, err)
 		}
 	}
+}
+
+// navigatedAway reports whether err says that the document a script ran in
+// was replaced by a navigation before the script's promise settled.
+func navigatedAway(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Inspected target navigated or closed") ||
+		strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Cannot find context with specified id")
 }
 
 // summary describes the page for a failure message.
