@@ -43,6 +43,11 @@ type Board struct {
 
 	chartMu sync.Mutex
 	charts  chartCache // guarded by chartMu
+
+	// metricsPages are the metrics panels as pages show them, rendered
+	// with every publish: a page copies them instead of rendering them
+	// again (the charts keep theirs: ChartPage).
+	metricsPages atomic.Pointer[metricsPages]
 }
 
 // The board shows two audiences: everyone sees the posted metrics and
@@ -50,6 +55,10 @@ type Board struct {
 // the widgets), admins the server's own figures and series too
 // (ServerMetrics, ChartPanel with server; topics server-metrics and
 // server-chart:<range>).
+
+// metricsPages are the metrics panels rendered for pages (not out of
+// band): everyone's, and the admins' with the server's figures.
+type metricsPages struct{ metrics, serverMetrics []byte }
 
 // NewBoard returns a board that publishes to hub every tick.
 func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
@@ -246,12 +255,17 @@ func (b *Board) posted() ([]*stats.Series, []string) {
 }
 
 // frames renders the metrics panel once for everyone and once with the
-// server's figures for admins, as out-of-band fragments, then the charts
-// that changed (chartFrames).
+// server's figures for admins, as out-of-band fragments and as pages show
+// them (MetricsPage), then the charts that changed (chartFrames).
 func (b *Board) frames(ctx context.Context, now time.Time, tick bool) []live.Frame {
+	m, sm := b.Metrics(), b.ServerMetrics()
+	b.metricsPages.Store(&metricsPages{
+		metrics:       b.render(ctx, views.MetricsPanel(m, false)),
+		serverMetrics: b.render(ctx, views.MetricsPanel(sm, false)),
+	})
 	frames := []live.Frame{
-		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(b.Metrics(), true)), At: now},
-		{Topic: views.TopicServerMetrics, Data: b.render(ctx, views.MetricsPanel(b.ServerMetrics(), true)), At: now},
+		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(m, true)), At: now},
+		{Topic: views.TopicServerMetrics, Data: b.render(ctx, views.MetricsPanel(sm, true)), At: now},
 	}
 	return append(frames, b.chartFrames(ctx, now, tick)...)
 }
@@ -263,6 +277,20 @@ func (b *Board) publish(now time.Time, tick bool) {
 		}
 	}
 	b.forgetDeleted()
+}
+
+// MetricsPage returns the metrics panel as pages show it, rendered at the
+// last publish, with the server's figures (an admin's) when server is set;
+// nil before the first.
+func (b *Board) MetricsPage(server bool) []byte {
+	p := b.metricsPages.Load()
+	switch {
+	case p == nil:
+		return nil
+	case server:
+		return p.serverMetrics
+	}
+	return p.metrics
 }
 
 func (b *Board) render(ctx context.Context, c templ.Component) []byte {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,19 +156,24 @@ func handleLive(sse *live.SSE, held conns, open topicAccess, log *slog.Logger) e
 		if resume == "" {
 			resume = c.QueryParam("after")
 		}
+		r := c.Request()
 		a, ok := accountOf(c)
-		ctx, release := held.hold(c.Request().Context(), a, ok)
-		defer release()
-		r := c.Request().WithContext(ctx)
-		err = sse.Serve(c.Response(), r, live.Request{
-			Topics:  topics,
-			Resume:  resume,
-			User:    liveUserKey(c, open.guests),
-			Program: program,
-		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
-			log.Debug("live stream ended", "err", err)
+		// The stream outlives this handler (live takes it from net/http
+		// once it has started), so its hold on the session or token is on
+		// a context of its own, released when the stream ends.
+		base := context.WithoutCancel(r.Context())
+		ctx, release := held.hold(base, a, ok)
+		req := live.Request{Topics: topics, Resume: resume, User: liveUserKey(c, open.guests), Program: program}
+		if ctx != base {
+			req.Context = ctx
 		}
+		req.OnEnd = func(err error) {
+			if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
+				log.Debug("live stream ended", "err", err)
+			}
+			release()
+		}
+		sse.Serve(c.Response(), r, req) //nolint:errcheck // OnEnd has it
 		return nil
 	}
 }

@@ -51,14 +51,23 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 			topics = []string{views.TopicStreamChart} // compact, and published on ticks only
 		}
 		// sent is the widget as the viewer has it: an update that would
-		// append the same again appends nothing.
+		// append the same again appends nothing. Start and Update run one
+		// at a time, on whichever of the pump's writers serves the stream.
 		var sent []byte
-		// Revoking the token ends the stream.
-		ctx, release := auth.conns.hold(c.Request().Context(), claims.ID)
-		defer release()
-		err = streams.Serve(c.Response(), c.Request().WithContext(ctx), live.StreamPage{
+		// Revoking the token ends the stream. The stream outlives this
+		// handler (live takes it from net/http once it has started), so the
+		// hold is on a context of its own, released when the stream ends.
+		held, release := auth.conns.hold(context.WithoutCancel(c.Request().Context()), claims.ID)
+		err = streams.Serve(c.Response(), c.Request(), live.StreamPage{
 			Topics:   topics,
 			Lifetime: time.Until(time.Unix(claims.Expires, 0)),
+			Context:  held,
+			OnEnd: func(err error) {
+				if err != nil && !errors.Is(err, live.ErrClosed) && held.Err() == nil {
+					log.Debug("widget stream ended", "err", err)
+				}
+				release()
+			},
 			Start: func(ctx context.Context, w io.Writer) error {
 				body, err := current(ctx)
 				if err != nil {
@@ -94,11 +103,8 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 				return views.StreamEnd(secs).Render(context.Background(), w)
 			},
 		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
-			if !c.Response().Committed {
-				return err
-			}
-			log.Debug("widget stream ended", "err", err)
+		if err != nil && !errors.Is(err, live.ErrClosed) && !c.Response().Committed {
+			return err // nothing was sent: the error page can be
 		}
 		return nil
 	}

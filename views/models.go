@@ -149,9 +149,18 @@ type Dashboard struct {
 	Rooms   []RoomSummary // the busiest, at most RoomsShown
 	// MoreRooms counts the other rooms with people online.
 	MoreRooms int
-	// ChartHTML, when set, is ChartPanel (not out of band) rendered
-	// already, once a drawing for every page: Chart is then not read.
-	ChartHTML []byte
+	// MetricsHTML and ChartHTML, when set, are MetricsPanel and ChartPanel
+	// (not out of band) rendered already, once a tick for every page:
+	// Metrics and Chart are then not read.
+	MetricsHTML, ChartHTML []byte
+}
+
+// metricsPanel is the page's metrics panel, rendered already or now.
+func (d Dashboard) metricsPanel() templ.Component {
+	if d.MetricsHTML != nil {
+		return Rendered(d.MetricsHTML)
+	}
+	return MetricsPanel(d.Metrics, false)
 }
 
 // chartPanel is the page's chart, rendered already or now.

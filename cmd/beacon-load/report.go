@@ -277,7 +277,9 @@ func (r *report) markdown(w *strings.Builder) {
 	}
 	fmt.Fprintf(w, "Client and servers share the machine's %d CPUs. Each server is a separate process, started fresh for every run: "+
 		"Beacon built from `./cmd/beacon` (SQLite database in a temporary directory), and the reference server, a plain net/http "+
-		"SSE fan-out (one hub goroutine, a channel and a handler per subscriber, one write and flush per event; `cmd/beacon-load/reference.go`). "+
+		"SSE fan-out (one hub goroutine, a channel and a handler per subscriber, one write and flush per event; `cmd/beacon-load/reference.go`) "+
+		"with gorilla/websocket rooms (gorilla's chat example: a hub goroutine, a reading and a writing goroutine per member, one write per message; "+
+		"`cmd/beacon-load/refrooms.go`). "+
 		"Figures are medians of %d run(s); the ratio is Beacon ÷ reference (below 1 is better where lower is better). "+
 		"The %s client reads every stream.\n\n", m.CPUs, r.Runs, r.Client)
 	for _, n := range r.Notes {

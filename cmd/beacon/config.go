@@ -53,6 +53,7 @@ type config struct {
 	Dashboard       string
 	Signup          string
 	Cluster         clusterConfig
+	MemoryLimit     byteSize
 }
 
 // defaultConnsPerAddress is --conns-per-address unless set: far above
@@ -105,6 +106,7 @@ func settings(c *config) []setting {
 		{"stream-lifetime", "BEACON_STREAM_LIFETIME", "how long a streamed widget (/stream/) lasts before its frame reloads", func(fs *flag.FlagSet, n, u string) { fs.DurationVar(&c.StreamLifetime, n, 5*time.Minute, u) }},
 		{"secret-file", "BEACON_SECRET_FILE", "file holding the secret that signs widget tokens (64+ hex digits or 32+ characters; readable by its owner only); or put the secret itself in BEACON_SECRET (default: one made once and kept in the database)", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.SecretFile, n, "", u) }},
 		{"skip-check", "BEACON_SKIP_CHECK", "start even if the database fails its integrity check (PRAGMA quick_check), to serve what can still be read", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.SkipCheck, n, false, u) }},
+		{"memory-limit", "BEACON_MEMORY_LIMIT", "soft limit of the Go runtime's memory (e.g. 512MiB; 0: none): the collector works harder as it nears it, instead of letting the heap grow to twice what is live", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.MemoryLimit, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}, clusterSettings(&c.Cluster)...)
 }
@@ -199,6 +201,8 @@ func readConfig(args []string, getenv func(string) string, stdout io.Writer) (co
 		return c, fmt.Errorf("proxy-hops must be at least 1")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
+	case c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit:
+		return c, fmt.Errorf("memory-limit must be 0 (none) or at least %d MiB", minMemoryLimit>>20)
 	case c.Dashboard != "members" && c.Dashboard != "public":
 		return c, fmt.Errorf("dashboard must be members or public (got %q)", c.Dashboard)
 	case c.Signup != "open" && c.Signup != "closed":
