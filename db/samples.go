@@ -46,6 +46,56 @@ func (c *addSample) apply(tx *sql.Tx, _ int64, at time.Time) (any, []Event, erro
 	return nil, nil, err
 }
 
+// DeleteSeries deletes every sample of the posted metric name and
+// announces it on TopicSeries, so that every instance drops the series
+// from its charts when it applies the command. It returns how many samples
+// it deleted: none is no refusal, since a series may outlive its stored
+// samples in a running server's memory.
+func (s *Store) DeleteSeries(ctx context.Context, name string, now time.Time) (int64, error) {
+	if name == "" {
+		return 0, fmt.Errorf("%w: series has no name", ErrInvalid)
+	}
+	n, err := s.do(ctx, now, &deleteSeries{Name: name})
+	if err != nil {
+		return 0, err
+	}
+	return n.(int64), nil
+}
+
+// deleteSeries is the command of DeleteSeries.
+type deleteSeries struct {
+	Name string `json:"name"`
+}
+
+func init() { registerOp(func() Op { return new(deleteSeries) }) }
+
+func (*deleteSeries) kind() string { return "series_delete" }
+
+func (c *deleteSeries) apply(tx *sql.Tx, pos int64, at time.Time) (any, []Event, error) {
+	res, err := tx.Exec(`DELETE FROM samples WHERE name = ?`, c.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := appendEvent(tx, pos, TopicSeries, KindSeriesDeleted, at, SeriesDeleted{Name: c.Name})
+	return n, []Event{e}, err
+}
+
+// TopicSeries is the topic of events about posted metrics' series. No
+// client reads it: its events tell every instance to drop a series.
+const TopicSeries = "series"
+
+// KindSeriesDeleted is the kind of the event of a deleted series.
+const KindSeriesDeleted = "series_deleted"
+
+// SeriesDeleted is the data of a KindSeriesDeleted event.
+type SeriesDeleted struct {
+	Name string `json:"name"`
+}
+
 // SamplesSince returns every sample at or after t, oldest first (used at
 // start-up to refill the chart and the latest value of each metric).
 func (s *Store) SamplesSince(ctx context.Context, t time.Time) ([]Sample, error) {

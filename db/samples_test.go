@@ -72,3 +72,38 @@ func TestPruneSamples(t *testing.T) {
 		t.Errorf("after pruning: %v, want the samples of the last 24h", got)
 	}
 }
+
+// Deleting a series deletes its samples, not others', and announces it
+// after commit; a name with no samples is deleted all the same (a running
+// server may hold it past its stored samples).
+func TestDeleteSeries(t *testing.T) {
+	var announced []Event
+	s := openTest(t, Options{OnCommit: func(evs []Event) { announced = append(announced, evs...) }})
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour) // younger than the samples kept
+	for i, name := range []string{"queue", "queue", "disk"} {
+		if err := s.AddSample(ctx, Sample{Name: name, Value: float64(i), At: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.DeleteSeries(ctx, "queue", t0.Add(time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteSeries = %d, %v; want 2 samples deleted", n, err)
+	}
+	left, err := s.SamplesSince(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Name != "disk" {
+		t.Errorf("samples left: %v, want disk's only", left)
+	}
+	if len(announced) != 1 || announced[0].Topic != TopicSeries || announced[0].Kind != KindSeriesDeleted || string(announced[0].Data) != `{"name":"queue"}` {
+		t.Errorf("announced %+v, want one %s event naming queue", announced, KindSeriesDeleted)
+	}
+	if n, err := s.DeleteSeries(ctx, "never", t0.Add(time.Minute)); err != nil || n != 0 || len(announced) != 2 {
+		t.Errorf("deleting a series without samples: %d, %v, %d events; want 0, nil and an event", n, err, len(announced))
+	}
+	if _, err := s.DeleteSeries(ctx, "", t0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("DeleteSeries(\"\") = %v, want ErrInvalid", err)
+	}
+}

@@ -18,20 +18,13 @@ import (
 	"github.com/beacon-live/beacon/views"
 )
 
-// Chart window and limits.
-const (
-	chartWindow = 5 * time.Minute
-	// seriesPoints bounds each series: one point a second over the window,
-	// with room for bursts of posted samples.
-	seriesPoints = 1200
-	// maxCustomMetrics bounds how many distinct names scripts may post.
-	maxCustomMetrics = 50
-)
+// maxCustomMetrics bounds how many distinct names scripts may post.
+const maxCustomMetrics = 50
 
 // Board is the live dashboard's state: the server's own measures, the metrics
-// that scripts post, and their series for the chart. Its Run loop publishes
-// the metrics panel and the chart to the hub every tick, and at once after a
-// metric is posted.
+// that scripts post, and their series for the charts. Its Run loop publishes
+// the metrics panel and the charts to the hub every tick, and at once after a
+// metric is posted or deleted (charts.go has the charts).
 type Board struct {
 	hub      *live.Hub
 	tick     time.Duration
@@ -43,29 +36,44 @@ type Board struct {
 	// Built-in series, sampled every tick.
 	reqRate, evRate, conns, p95 *stats.Series
 
-	mu     sync.Mutex
-	custom map[string]*stats.Series // guarded by mu; posted metrics by name
-	last   views.Metrics            // guarded by mu; the newest reading of the server's own figures
+	mu      sync.Mutex
+	custom  map[string]*stats.Series // guarded by mu; posted metrics by name
+	last    views.Metrics            // guarded by mu; the newest reading of the server's own figures
+	deleted []string                 // guarded by mu; series deleted since the last publish, whose pages must say so
+
+	chartMu sync.Mutex
+	charts  chartCache // guarded by chartMu
+
+	// metricsPages are the metrics panels as pages show them, rendered
+	// with every publish: a page copies them instead of rendering them
+	// again (the charts keep theirs: ChartPage).
+	metricsPages atomic.Pointer[metricsPages]
 }
 
 // The board shows two audiences: everyone sees the posted metrics and
-// their series (Metrics, Chart; topics metrics and chart, and the widgets),
-// admins the server's own figures and series too (ServerMetrics,
-// ServerChart; topics server-metrics and server-chart).
+// their series (Metrics, ChartPanel; topics metrics and chart:<range>, and
+// the widgets), admins the server's own figures and series too
+// (ServerMetrics, ChartPanel with server; topics server-metrics and
+// server-chart:<range>).
+
+// metricsPages are the metrics panels rendered for pages (not out of
+// band): everyone's, and the admins' with the server's figures.
+type metricsPages struct{ metrics, serverMetrics []byte }
 
 // NewBoard returns a board that publishes to hub every tick.
 func NewBoard(hub *live.Hub, tick time.Duration, log *slog.Logger) *Board {
 	series := func(name, unit string) *stats.Series {
-		return stats.NewSeries(name, unit, chartWindow, seriesPoints)
+		return stats.NewSeries(name, unit, chartResolutions()...)
 	}
 	return &Board{
 		hub: hub, tick: tick, log: log,
 		poke:    make(chan struct{}, 1),
 		reqRate: series("Requests/s", "req/s"),
-		evRate:  series("Events/s", "ev/s"),
+		evRate:  series(views.LabelLogEvents, "events/s"),
 		conns:   series("Live connections", ""),
 		p95:     series("Response p95", "ms"),
 		custom:  make(map[string]*stats.Series),
+		charts:  newChartCache(),
 	}
 }
 
@@ -102,33 +110,50 @@ func (b *Board) CanAdd(name string) bool {
 func (b *Board) addSample(s db.Sample) error {
 	b.mu.Lock()
 	sr := b.custom[s.Name]
-	if sr == nil {
+	created := sr == nil
+	if created {
 		if len(b.custom) >= maxCustomMetrics {
 			b.mu.Unlock()
 			return errTooManyMetrics
 		}
-		sr = stats.NewSeries(s.Name, s.Unit, chartWindow, seriesPoints)
+		sr = stats.NewSeries(s.Name, s.Unit, chartResolutions()...)
 		b.custom[s.Name] = sr
 	}
 	sr.Unit = s.Unit
 	b.mu.Unlock()
 	sr.Add(stats.Point{At: s.At, Value: s.Value})
+	if created {
+		b.dropChartPages() // a new series: pages draw until the next drawing has it
+	}
 	return nil
 }
 
 // Committed counts durable events for the events/s figure.
 func (b *Board) Committed(n int) { b.events.Add(uint64(n)) }
 
-// Run publishes the metrics panel and the chart every tick until ctx ends.
+// pokeDelay is how long the board waits after a poke before it publishes:
+// a script that posts several metrics at once makes one update of every
+// open dashboard, not one per metric (each update is every chart again).
+const pokeDelay = 50 * time.Millisecond
+
+// Run publishes the metrics panel and the charts every tick until ctx
+// ends, and pokeDelay after a poke (a sample posted, a series deleted). The
+// zero-JavaScript stream's chart is published on ticks only: each of its
+// updates is a whole chart more on the viewer's page.
 func (b *Board) Run(ctx context.Context) {
 	t := time.NewTicker(b.tick)
 	defer t.Stop()
+	soon := time.NewTimer(time.Hour)
+	soon.Stop()
+	defer soon.Stop()
+	poked := false // soon is running
 	prevEvents, prevAt := b.events.Load(), time.Now()
 	// A first reading now, not a tick from now: pages and widgets opened
 	// in the first second would show zeros.
 	b.sample(prevAt, 0)
-	b.publish(prevAt)
+	b.publish(prevAt, true)
 	for {
+		tick := false
 		select {
 		case <-ctx.Done():
 			return
@@ -137,9 +162,20 @@ func (b *Board) Run(ctx context.Context) {
 			rate := float64(ev-prevEvents) / now.Sub(prevAt).Seconds()
 			prevEvents, prevAt = ev, now
 			b.sample(now, rate)
+			tick = true
 		case <-b.poke:
+			if !poked {
+				poked = true
+				soon.Reset(min(pokeDelay, b.tick))
+			}
+			continue
+		case <-soon.C:
 		}
-		b.publish(time.Now())
+		if poked {
+			poked = false
+			soon.Stop() // a tick publishes what the poke asked for
+		}
+		b.publish(time.Now(), tick)
 	}
 }
 
@@ -218,53 +254,43 @@ func (b *Board) posted() ([]*stats.Series, []string) {
 	return series, units
 }
 
-// ServerChart returns every series over the window before now: the
-// server's own first, then the posted ones by name. An admin's chart.
-func (b *Board) ServerChart(now time.Time) views.Chart { return b.chart(now, true) }
-
-// Chart returns the posted series over the window before now, by name: the
-// chart everyone sees.
-func (b *Board) Chart(now time.Time) views.Chart { return b.chart(now, false) }
-
-func (b *Board) chart(now time.Time, server bool) views.Chart {
-	c := views.Chart{Now: now, Window: chartWindow}
-	add := func(sr *stats.Series, unit string) {
-		pts := sr.Since(now)
-		vs := views.Series{Name: sr.Name, Unit: unit, Points: make([]views.Point, len(pts))}
-		for i, p := range pts {
-			vs.Points[i] = views.Point{At: p.At, Value: p.Value}
-		}
-		c.Series = append(c.Series, vs)
+// frames renders the metrics panel once for everyone and once with the
+// server's figures for admins, as out-of-band fragments and as pages show
+// them (MetricsPage), then the charts that changed (chartFrames).
+func (b *Board) frames(ctx context.Context, now time.Time, tick bool) []live.Frame {
+	m, sm := b.Metrics(), b.ServerMetrics()
+	b.metricsPages.Store(&metricsPages{
+		metrics:       b.render(ctx, views.MetricsPanel(m, false)),
+		serverMetrics: b.render(ctx, views.MetricsPanel(sm, false)),
+	})
+	frames := []live.Frame{
+		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(m, true)), At: now},
+		{Topic: views.TopicServerMetrics, Data: b.render(ctx, views.MetricsPanel(sm, true)), At: now},
 	}
-	if server {
-		for _, sr := range []*stats.Series{b.reqRate, b.evRate, b.conns, b.p95} {
-			add(sr, sr.Unit)
-		}
-	}
-	custom, units := b.posted()
-	for i, sr := range custom {
-		add(sr, units[i])
-	}
-	return c
+	return append(frames, b.chartFrames(ctx, now, tick)...)
 }
 
-// frames renders the metrics panel and the chart as out-of-band fragments,
-// once for everyone and once with the server's figures for admins.
-func (b *Board) frames(ctx context.Context, now time.Time) []live.Frame {
-	return []live.Frame{
-		{Topic: views.TopicMetrics, Data: b.render(ctx, views.MetricsPanel(b.Metrics(), true)), At: now},
-		{Topic: views.TopicChart, Data: b.render(ctx, views.ChartPanel(b.Chart(now), true)), At: now},
-		{Topic: views.TopicServerMetrics, Data: b.render(ctx, views.MetricsPanel(b.ServerMetrics(), true)), At: now},
-		{Topic: views.TopicServerChart, Data: b.render(ctx, views.ChartPanel(b.ServerChart(now), true)), At: now},
-	}
-}
-
-func (b *Board) publish(now time.Time) {
-	for _, f := range b.frames(context.Background(), now) {
+func (b *Board) publish(now time.Time, tick bool) {
+	for _, f := range b.frames(context.Background(), now, tick) {
 		if len(f.Data) > 0 {
 			b.hub.Publish(f)
 		}
 	}
+	b.forgetDeleted()
+}
+
+// MetricsPage returns the metrics panel as pages show it, rendered at the
+// last publish, with the server's figures (an admin's) when server is set;
+// nil before the first.
+func (b *Board) MetricsPage(server bool) []byte {
+	p := b.metricsPages.Load()
+	switch {
+	case p == nil:
+		return nil
+	case server:
+		return p.serverMetrics
+	}
+	return p.metrics
 }
 
 func (b *Board) render(ctx context.Context, c templ.Component) []byte {

@@ -215,7 +215,7 @@ func (d widgetData) panel(ctx context.Context, claims widget.Claims, room views.
 	case widget.Metrics:
 		return views.MetricsPanel(d.board.Metrics(), false), 0, nil
 	case widget.Chart:
-		return views.ChartPanel(d.board.Chart(time.Now()), false), 0, nil
+		return views.ChartPanel(d.board.WidgetChart(ctx), false), 0, nil
 	case widget.Activity:
 		items, head, err := d.feed.RecentActivities(ctx, views.ActivityItems)
 		return views.ActivityPanel(activityViews(items)), head, err
@@ -290,16 +290,21 @@ func handleWidgetLive(sse *live.SSE, auth widgetAuth, log *slog.Logger) echo.Han
 			resume = c.QueryParam("after")
 		}
 		// The token's expiry ends the stream too: coming back, the widget
-		// gets the 401 its page would.
-		ctx, cancel := context.WithDeadline(c.Request().Context(), time.Unix(claims.Expires, 0))
-		defer cancel()
+		// gets the 401 its page would; revoking the token ends it at once.
+		// The stream outlives this handler, so the deadline and the hold
+		// are on a context of its own, released when the stream ends.
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(c.Request().Context()), time.Unix(claims.Expires, 0))
 		ctx, release := auth.conns.hold(ctx, claims.ID)
-		defer release()
-		r := c.Request().WithContext(ctx)
-		err = sse.Serve(c.Response(), r, live.Request{Topics: widgetTopics(claims), Resume: resume})
-		if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
-			log.Debug("widget stream ended", "err", err)
-		}
+		sse.Serve(c.Response(), c.Request(), live.Request{ //nolint:errcheck // OnEnd has it
+			Topics: widgetTopics(claims), Resume: resume, Context: ctx,
+			OnEnd: func(err error) {
+				if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
+					log.Debug("widget stream ended", "err", err)
+				}
+				release()
+				cancel()
+			},
+		})
 		return nil
 	}
 }

@@ -31,6 +31,13 @@ func newTestServer(t *testing.T) (*Server, *db.Store) {
 // newTestServerWith is newTestServer with the database's options.
 func newTestServerWith(t *testing.T, opts db.Options) (*Server, *db.Store) {
 	t.Helper()
+	return newTestServerOf(t, opts, nil)
+}
+
+// newTestServerOf is newTestServer with the database's options and the
+// hub's metrics (nil: none registered).
+func newTestServerOf(t *testing.T, opts db.Options, metrics *live.Metrics) (*Server, *db.Store) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &Publisher{Log: log}
 	opts.OnCommit = pub.Committed
@@ -38,7 +45,7 @@ func newTestServerWith(t *testing.T, opts db.Options) (*Server, *db.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch()})
+	hub := live.NewHub(live.HubConfig{Classify: Classify, Epoch: store.Epoch(), Metrics: metrics})
 	board := NewBoard(hub, time.Second, log)
 	pub.Hub, pub.Board = hub, board
 	src := NewSource(store.Epoch(), store, log)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,7 +31,9 @@ func dashboardTopic(topic string) bool {
 	case views.TopicMetrics, views.TopicChart, views.TopicActivity, views.TopicRooms:
 		return true
 	}
-	return false
+	// A chart's range, or a posted metric's page (a name a metric may have).
+	ct, ok := views.ParseChartTopic(topic)
+	return ok && !ct.Server && (ct.Series == "" || checkName(ct.Series) == nil)
 }
 
 // roomTopic reports whether topic is a room's messages, presence or
@@ -56,7 +59,8 @@ func directoryTopic(topic string) bool {
 
 // serverTopic reports whether topic carries the server panel: an admin's.
 func serverTopic(topic string) bool {
-	return topic == views.TopicServerMetrics || topic == views.TopicServerChart
+	ct, ok := views.ParseChartTopic(topic)
+	return topic == views.TopicServerMetrics || ok && ct.Server
 }
 
 // topicAccess says which shared topics signed-out visitors may read (Access
@@ -166,20 +170,24 @@ func handleLive(sse *live.SSE, held conns, open topicAccess, log *slog.Logger) e
 		if resume == "" {
 			resume = c.QueryParam("after")
 		}
+		r := c.Request()
 		a, ok := accountOf(c)
-		ctx, release := held.hold(c.Request().Context(), a, ok)
-		defer release()
-		r := c.Request().WithContext(ctx)
-		err = sse.Serve(c.Response(), r, live.Request{
-			Topics:     topics,
-			Resume:     resume,
-			User:       liveUserKey(c, open.guests),
-			TopicField: shared,
-			Program:    program,
-		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && r.Context().Err() == nil {
-			log.Debug("live stream ended", "err", err)
+		// The stream outlives this handler (live takes it from net/http
+		// once it has started), so its hold on the session or token is on
+		// a context of its own, released when the stream ends.
+		base := context.WithoutCancel(r.Context())
+		ctx, release := held.hold(base, a, ok)
+		req := live.Request{Topics: topics, Resume: resume, User: liveUserKey(c, open.guests), Program: program, TopicField: shared}
+		if ctx != base {
+			req.Context = ctx
 		}
+		req.OnEnd = func(err error) {
+			if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
+				log.Debug("live stream ended", "err", err)
+			}
+			release()
+		}
+		sse.Serve(c.Response(), r, req) //nolint:errcheck // OnEnd has it
 		return nil
 	}
 }

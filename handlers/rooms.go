@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -425,8 +426,10 @@ var errNoUpgrade = &fieldError{Status: http.StatusBadRequest, Field: "Upgrade",
 // public URL) and answered a foreign one with the reason, so no other site
 // can open a socket with a visitor's cookies.
 var socketUpgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
-	WriteBufferSize: 1024,
+	ReadBufferSize: 1024,
+	// live writes the frames itself; what gorilla writes (a refusal before
+	// the socket is handed to live) borrows a buffer only while it writes.
+	WriteBufferPool: &sync.Pool{},
 	Subprotocols:    []string{SubprotocolJSON},
 	CheckOrigin:     func(*http.Request) bool { return true },
 }
@@ -458,46 +461,33 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 		}
 		// The socket belongs to its session (or token) from before the
 		// upgrade, so a sign-out or a revocation at any moment after it was
-		// read ends it.
+		// read ends it. It outlives this handler: its context is one of its
+		// own.
 		topics := []string{views.TopicRoom(room), views.TopicPresence(room), views.TopicTyping(room)}
 		acct, signedIn := accountOf(c)
-		ctx, release := held.hold(c.Request().Context(), acct, signedIn)
-		defer release()
+		ctx, release := held.hold(context.WithoutCancel(c.Request().Context()), acct, signedIn)
 		if signedIn {
 			topics = append(topics, views.TopicUser(acct.ID))
 		}
 		conn, err := socketUpgrader.Upgrade(c.Response(), c.Request(), nil)
 		if err != nil {
+			release()
 			return nil // the upgrader has answered (400)
 		}
 		mode := live.ModeHTML
 		if conn.Subprotocol() == SubprotocolJSON {
 			mode = live.ModeJSON
 		}
-		if signedIn {
-			// Signing out (or revoking the token) closes it with 1008, so
-			// the page or program does not just come back.
-			why := "signed out"
-			if acct.Token != 0 {
-				why = "token revoked"
-			}
-			stop := context.AfterFunc(ctx, func() {
-				conn.WriteControl(websocket.CloseMessage, //nolint:errcheck // closing anyway
-					websocket.FormatCloseMessage(websocket.ClosePolicyViolation, why), time.Now().Add(time.Second))
-				conn.Close()
-			})
-			defer stop()
-		}
 		s := &socket{conn: conn, room: room, user: user, userID: userID, mode: mode, limits: limits, store: store, log: log,
 			rate: chat, rateKey: chat.keyOf(c)}
 		member, err := reg.Join(room, user)
 		if err != nil {
+			release()
 			s.refuse(err)
 			return nil
 		}
-		defer member.Leave()
 		s.member = member
-		wc, err := ws.Open(ctx, conn, live.WSRequest{
+		req := live.WSRequest{
 			Request: live.Request{
 				Topics: topics,
 				Resume: c.QueryParam("after"),
@@ -505,14 +495,35 @@ func handleRoomSocket(ws *live.WS, reg roomJoiner, store messageAdder, users use
 			},
 			Mode:  mode,
 			Hello: s.hello,
-		})
+		}
+		if signedIn {
+			// Signing out (or revoking the token) closes it with 1008, so
+			// the page or program does not just come back. The writer sends
+			// it: it is the socket's only writer.
+			req.Context, req.EndCode, req.EndReason = ctx, websocket.ClosePolicyViolation, "signed out"
+			if acct.Token != 0 {
+				req.EndReason = "token revoked"
+			}
+		}
+		wc, err := ws.Open(ctx, conn, req)
 		if err != nil {
+			member.Leave()
+			release()
 			conn.Close()
 			return nil
 		}
-		defer wc.Close()
 		s.out = wc
-		s.read(ctx)
+		// The reading loop runs on a goroutine of its own, which starts
+		// with a small stack, and the handler returns, so that net/http's
+		// goroutine, its buffers, the request and the echo context are
+		// freed: a socket costs this one goroutine. It ends when the socket
+		// closes (the client leaves, or live ends the connection).
+		go func() {
+			defer release()
+			defer member.Leave()
+			defer wc.Close()
+			s.read(ctx)
+		}()
 		return nil
 	}
 }
@@ -572,7 +583,7 @@ const (
 	socketIdle      = 60 * time.Second // no message or pong for this long ends the connection
 )
 
-// read is the connection's reading loop; it runs on the handler's goroutine
+// read is the connection's reading loop; it runs on a goroutine of its own
 // until the client leaves or the writer stops.
 func (s *socket) read(ctx context.Context) {
 	s.conn.SetReadLimit(socketReadLimit)

@@ -13,11 +13,12 @@ import (
 // marked streaming (not timed or logged as requests) and get no compression
 // or timeout middleware: both would hold events back.
 //
-// Who may do what: the dashboard and the rooms are for members unless
-// Access.PublicDashboard (the rooms also when guests may post), and every
-// form POST carries its CSRF token (checkCSRF) and answers with a redirect
-// (a secret to show once travels in a flash: flash.go). The one GET that
-// changes something, a notification's link, marks read only its owner's
+// Who may do what: the dashboard (and a metric's chart page) and the rooms
+// are for members unless Access.PublicDashboard (the rooms also when guests
+// may post); only an admin deletes a metric's series; and every form POST
+// carries its CSRF token (checkCSRF) and answers with a redirect (a secret
+// to show once travels in a flash: flash.go). The one GET that changes
+// something, a notification's link, marks read only its owner's
 // notification and only from Beacon's own pages (handleOpenNotification). Account pages need a
 // session (requireUser). /live authorizes each topic (a user's topic is its
 // owner's only, the server panel's an admin's). /api/ needs a bearer token
@@ -41,6 +42,8 @@ func (s *Server) routes(e *echo.Echo) {
 	dashboard, roomsOpen := membersOnly(open.dashboard), membersOnly(open.rooms)
 
 	e.GET("/", handleDashboard(s.Board, s.Store, s.Store, s.Presence, s.Streams, s.Hub.Epoch()), dashboard, visitor)
+	e.GET("/charts/:name", handleSeriesPage(s.Board, s.Store, s.Store, s.Hub.Epoch()), dashboard, visitor)
+	e.POST("/charts/:name/delete", handleDeleteSeries(s.Board, s.Store), requireUser, checkCSRF)
 	held := conns{sessions: s.live, tokens: s.tokenConns}
 	e.GET("/live", handleLive(s.SSE, held, open, s.Logger), streaming, liveLimit, bearerAccount(s.Store, auth.ScopeRead), visitor)
 

@@ -122,8 +122,11 @@ func (p *Publisher) OnWidgetRevoked(f func(id int64)) { p.widgetRevoked.Store(&f
 // end is applied.
 func (p *Publisher) OnSessionEnded(f func(id int64)) { p.sessionEnded.Store(&f) }
 
-// Committed publishes events that were just committed.
+// Committed publishes events that were just committed, as one batch: a
+// reader of several of them gets them in one write.
 func (p *Publisher) Committed(events []db.Event) {
+	frames := make([]live.Frame, 0, len(events))
+	now := time.Now() // the latency metric measures commit → socket write
 	for _, ev := range events {
 		switch ev.Kind {
 		case db.KindSessionEnded:
@@ -144,6 +147,12 @@ func (p *Publisher) Committed(events []db.Event) {
 				(*f)(e.Token)
 			}
 			continue
+		case db.KindSeriesDeleted:
+			var e db.SeriesDeleted
+			if json.Unmarshal(ev.Data, &e) == nil {
+				p.Board.DeleteSeries(e.Name)
+			}
+			continue
 		}
 		if ev.Kind == "message" && p.Directory != nil {
 			p.Directory.MessageAdded()
@@ -153,9 +162,10 @@ func (p *Publisher) Committed(events []db.Event) {
 			p.Log.Error("render event", "err", err)
 			continue
 		}
-		f.At = time.Now() // the latency metric measures commit → socket write
-		p.Hub.Publish(f)
+		f.At = now
+		frames = append(frames, f)
 	}
+	p.Hub.PublishBatch(frames)
 	p.Board.Committed(len(events))
 }
 

@@ -26,7 +26,9 @@ import (
 // once.
 //
 // State widgets (metrics, chart) append the panel the hub published,
-// rendered once for every viewer; log widgets (activity, room) re-read
+// rendered once for every viewer (the chart's compact, on ticks only);
+// an update whose bytes are the ones the viewer has appends nothing, so
+// an unchanged widget costs its viewers nothing. Log widgets (activity, room) re-read
 // their newest items, since a page that cannot run script cannot insert
 // one item into a list, once per event for all viewers (logFrames).
 func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData, kind string, log *slog.Logger) echo.HandlerFunc {
@@ -44,21 +46,42 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 		current := func(ctx context.Context) (templ.Component, error) {
 			return data.streamed(ctx, claims)
 		}
-		// Revoking the token ends the stream.
-		ctx, release := auth.conns.hold(c.Request().Context(), claims.ID)
-		defer release()
-		err = streams.Serve(c.Response(), c.Request().WithContext(ctx), live.StreamPage{
-			Topics:   widgetTopics(claims),
+		topics := widgetTopics(claims)
+		if claims.Widget == widget.Chart {
+			topics = []string{views.TopicStreamChart} // compact, and published on ticks only
+		}
+		// sent is the widget as the viewer has it: an update that would
+		// append the same again appends nothing. Start and Update run one
+		// at a time, on whichever of the pump's writers serves the stream.
+		var sent []byte
+		// Revoking the token ends the stream. The stream outlives this
+		// handler (live takes it from net/http once it has started), so the
+		// hold is on a context of its own, released when the stream ends.
+		held, release := auth.conns.hold(context.WithoutCancel(c.Request().Context()), claims.ID)
+		err = streams.Serve(c.Response(), c.Request(), live.StreamPage{
+			Topics:   topics,
 			Lifetime: time.Until(time.Unix(claims.Expires, 0)),
+			Context:  held,
+			OnEnd: func(err error) {
+				if err != nil && !errors.Is(err, live.ErrClosed) && held.Err() == nil {
+					log.Debug("widget stream ended", "err", err)
+				}
+				release()
+			},
 			Start: func(ctx context.Context, w io.Writer) error {
 				body, err := current(ctx)
 				if err != nil {
 					return err
 				}
+				var buf bytes.Buffer
+				if err := body.Render(ctx, &buf); err != nil {
+					return err
+				}
+				sent = buf.Bytes()
 				if err := views.StreamStart(page).Render(ctx, w); err != nil {
 					return err
 				}
-				return views.StreamFrame(body).Render(ctx, w)
+				return views.StreamFrame(rawHTML(sent)).Render(ctx, w)
 			},
 			Update: func(ctx context.Context, w io.Writer, frames []live.Frame) error {
 				last := frames[len(frames)-1]
@@ -69,18 +92,19 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 						return err
 					}
 				}
-				return views.StreamFrame(templ.Raw(string(html))).Render(ctx, w)
+				if bytes.Equal(html, sent) {
+					return nil
+				}
+				sent = html
+				return views.StreamFrame(rawHTML(html)).Render(ctx, w)
 			},
 			End: func(w io.Writer, reload time.Duration) error {
 				secs := int(math.Ceil(reload.Seconds()))
 				return views.StreamEnd(secs).Render(context.Background(), w)
 			},
 		})
-		if err != nil && !errors.Is(err, live.ErrClosed) && ctx.Err() == nil {
-			if !c.Response().Committed {
-				return err
-			}
-			log.Debug("widget stream ended", "err", err)
+		if err != nil && !errors.Is(err, live.ErrClosed) && !c.Response().Committed {
+			return err // nothing was sent: the error page can be
 		}
 		return nil
 	}
@@ -93,7 +117,7 @@ func (d widgetData) streamed(ctx context.Context, claims widget.Claims) (templ.C
 	case widget.Metrics:
 		return views.MetricsPanel(d.board.Metrics(), false), nil
 	case widget.Chart:
-		return views.ChartPanel(d.board.Chart(time.Now()), false), nil
+		return views.ChartPanelStatic(d.board.StreamChart(ctx)), nil
 	case widget.Activity:
 		items, _, err := d.feed.RecentActivities(ctx, views.StreamItems)
 		return views.ActivityWidgetStatic(activityViews(items)), err

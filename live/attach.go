@@ -24,7 +24,8 @@ var ErrGap = errors.New("live: the log was pruned past the position")
 //     pruned past while it was being replayed (src.Since says ErrGap): the
 //     horizon check and each replay page are separate reads.
 //   - A client with no position starts at the head of the log as it is
-//     after subscribing.
+//     after subscribing: the hub's, when it knows it (Hub.SetHead), else
+//     src's.
 //
 // at is the position the client is at afterwards. A non-nil sub must be
 // unsubscribed by the caller, even when err is not nil.
@@ -36,9 +37,12 @@ func attach(ctx context.Context, hub *Hub, src Source, page int, req Request,
 		if sub = hub.Subscribe(req.Topics, req.User); sub == nil {
 			return nil, 0, false, ErrClosed
 		}
-		_, head, err := src.Horizon(ctx)
-		if err != nil {
-			return sub, 0, false, err
+		// A hub that knows the head read it as it subscribed: no read.
+		head := sub.head
+		if !hub.knowsHead.Load() {
+			if _, head, err = src.Horizon(ctx); err != nil {
+				return sub, 0, false, err
+			}
 		}
 		sub.skipThrough(head)
 		return sub, head, false, nil

@@ -3,7 +3,10 @@ package live
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkAppendEvent encodes a 200-byte fragment of three lines with an id.
@@ -64,8 +67,8 @@ func BenchmarkPublish(b *testing.B) {
 }
 
 // BenchmarkTake drains 50 queued log frames, as a writer does on wake-up.
-// Each iteration first refills the queue with the same 50 messages (an append
-// of 50 pointers under the lock, included in the time).
+// Each iteration first refills the queue with the same 50 messages (50
+// pushes, included in the time).
 func BenchmarkTake(b *testing.B) {
 	h := NewHub(HubConfig{Classify: func(string) Class { return Log }, Epoch: testEpoch})
 	defer h.Close()
@@ -79,12 +82,75 @@ func BenchmarkTake(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.mu.Lock()
-		s.log = append(s.log, msgs...)
 		s.after = 0
 		s.mu.Unlock()
+		for _, m := range msgs {
+			s.push(m)
+		}
 		batch, _, _ = s.take(batch[:0])
 		if len(batch) != 50 {
 			b.Fatalf("took %d", len(batch))
 		}
+	}
+}
+
+// BenchmarkPumpDelivery publishes log frames to 100 held SSE streams whose
+// clients read everything: one iteration is one frame delivered to all of
+// them, written by the pump (allocations per delivery are per 100).
+func BenchmarkPumpDelivery(b *testing.B) {
+	const n = 100
+	fx := newFixture(b, HubConfig{QueueLen: 1 << 16, Heartbeat: time.Hour}, SSEConfig{})
+	addr := fx.srv.Listener.Addr().String()
+	var wg sync.WaitGroup
+	b.Cleanup(wg.Wait) // after the sockets' cleanups below, which end the readers
+	for range n {
+		s, err := dialRaw(addr, "topics=log:a", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.conn.Close() })
+		wg.Go(func() { io.Copy(io.Discard, s.body) }) //nolint:errcheck // ends when the cleanup closes it
+	}
+	waitFor(b, "every stream to subscribe", func() bool { return fx.subscriptions() == n })
+	data := bytes.Repeat([]byte("x"), 200)
+	b.ReportAllocs()
+	for b.Loop() {
+		fx.publish("log:a", data)
+	}
+	want := float64(b.N * n)
+	waitFor(b, "every delivery", func() bool { return counterValue(b, fx.metrics.deliveredLog) >= want })
+}
+
+// BenchmarkWSBurst sends bursts of 50 JSON frames, published one by one as a
+// room's messages are, to 100 sockets whose clients read everything: one
+// iteration is one burst delivered to all of them.
+func BenchmarkWSBurst(b *testing.B) {
+	const n, burst = 100, 50
+	fx := newWSFixture(b, HubConfig{QueueLen: 1 << 16, Heartbeat: time.Hour}, WSConfig{})
+	var wg sync.WaitGroup
+	b.Cleanup(wg.Wait) // after the sockets' cleanups, which end the readers
+	for range n {
+		c := fx.dial(b, "topics=log:a", 0, wsTestProtocol)
+		wg.Go(func() {
+			for {
+				if _, _, err := c.NextReader(); err != nil {
+					return
+				}
+			}
+		})
+	}
+	waitFor(b, "every socket to subscribe", func() bool { return fx.subscriptions() == n })
+	js := bytes.Repeat([]byte("j"), 250)
+	var delivered float64
+	b.ReportAllocs()
+	for b.Loop() {
+		for range burst {
+			fx.hub.Publish(fx.log.commit(Frame{Topic: "log:a", Data: js, JSON: js}))
+		}
+		delivered += n * burst
+		waitFor(b, "the burst to be delivered", func() bool { return counterValue(b, fx.metrics.deliveredLog) >= delivered })
 	}
 }

@@ -123,9 +123,10 @@ func (c *StreamConfig) fill() {
 // Streams serves a hub's topics as chunked HTML documents that need no
 // JavaScript: every update is appended to the document as a new element
 // (the page's CSS shows only the newest), an HTML comment is the heartbeat,
-// and at the end a last element reloads the page. Each stream is one
-// goroutine (the handler's) and one hub subscription, counted like SSE
-// connections so that shutdown waits for them.
+// and at the end a last element reloads the page. Over HTTP/1.1 a stream
+// is taken from net/http once its first element is out and the writer pool
+// serves it, like an SSE stream; it is counted like SSE connections so that
+// shutdown waits for it.
 type Streams struct {
 	hub   *Hub
 	cfg   StreamConfig
@@ -148,11 +149,20 @@ type StreamPage struct {
 	// Lifetime, when positive and shorter than the configured one, ends
 	// this stream sooner (when its credential expires, say).
 	Lifetime time.Duration
+	// Context, when not nil, ends the stream when it is done, with no last
+	// element; see Request.Context for what it must not be.
+	Context context.Context
+	// OnEnd, when not nil, is called once when the stream has ended, with
+	// the error that ended it; see Request.OnEnd.
+	OnEnd func(error)
 	// Start writes the document up to and including its first element:
-	// the widget as it is now.
+	// the widget as it is now. It runs on the handler's goroutine, with the
+	// request's context.
 	Start func(ctx context.Context, w io.Writer) error
 	// Update writes one new element after frames were published. State
-	// frames are conflated: a slow reader gets only the newest of each.
+	// frames are conflated: a slow reader gets only the newest of each. It
+	// runs on a writer of the pool, after the handler returned: ctx carries
+	// the request's values, not its cancellation.
 	Update func(ctx context.Context, w io.Writer, frames []Frame) error
 	// End writes the last element, which reloads the page after reload,
 	// and closes the document.
@@ -164,85 +174,109 @@ type StreamPage struct {
 var heartbeat = []byte("<!-- -->\n")
 
 // Serve streams p to w until the client goes away, the lifetime ends, the
-// reader falls too far behind on a log topic, or the hub closes. Every end
-// the server chooses writes p.End, so the page reloads and starts over.
+// reader falls too far behind on a log topic, p.Context ends, or the hub
+// closes. Every end the server chooses writes p.End, so the page reloads
+// and starts over. As SSE.Serve, it returns once the stream is in the
+// writer pool (HTTP/1.1), or when it has ended (HTTP/2, TLS).
 func (s *Streams) Serve(w http.ResponseWriter, r *http.Request, p StreamPage) error {
-	s.conns.add()
-	defer s.conns.done()
-	m := s.hub.cfg.Metrics
-	m.connections.WithLabelValues("stream").Inc()
-	defer m.connections.WithLabelValues("stream").Dec()
-
+	t := &streamTransport{s: s, p: p, ctx: context.WithoutCancel(r.Context())}
+	l := s.hub.newLink("stream", t, p.User, s.cfg.WriteTimeout, &s.conns, p.OnEnd)
 	cw, err := NewChunked(w, http.StatusOK, s.cfg.WriteTimeout)
 	if err != nil {
+		l.finish(endFailed, err)
 		return err
 	}
 	ctx := r.Context()
-	sub := s.hub.Subscribe(p.Topics, p.User)
-	var batch []*message
-	if sub != nil {
-		defer s.hub.Unsubscribe(sub)
+	l.sub = s.hub.Subscribe(p.Topics, p.User)
+	if l.sub != nil {
 		// Start renders the current state, so what the hub queued on
 		// subscribing (its newest state frames, or log frames committed
 		// before Start reads) is already in it, or older: sending it too
 		// would show every viewer its first state twice, or step back.
-		batch, _, _ = sub.take(batch)
+		batch, _, _ := l.sub.take(nil)
 		clear(batch)
 	}
-	onShortLived(func() { err = p.Start(ctx, cw) }) // see SSE.Serve
+	hold := holdable(r)
+	if hold {
+		w.Header().Set("Connection", "close") // Beacon closes it when the stream ends: not for another request
+		err = p.Start(ctx, cw)                // the handler's goroutine ends soon: its stack is not kept
+	} else {
+		onShortLived(func() { err = p.Start(ctx, cw) }) // see SSE.Serve
+	}
 	if err != nil {
+		l.finish(endFailed, err)
 		return err
 	}
-	if sub == nil {
-		return errors.Join(ErrClosed, s.end(cw, p, s.retry()))
+	if l.sub == nil {
+		err = errors.Join(ErrClosed, s.end(cw, p, s.retry()))
+		l.finish(endShutdown, err)
+		return err
 	}
 	cw.Flush()
 	if err := cw.Err(); err != nil {
+		l.finish(endFailed, err)
 		return err
 	}
-
-	lifetime := s.cfg.Lifetime
-	if p.Lifetime > 0 && p.Lifetime < lifetime {
-		lifetime = p.Lifetime
+	l.life = s.cfg.Lifetime
+	if p.Lifetime > 0 && p.Lifetime < l.life {
+		l.life = p.Lifetime
 	}
-	over := time.NewTimer(lifetime)
-	defer over.Stop()
-	var frames []Frame
-	for {
-		select {
-		case <-ctx.Done():
+	if hold {
+		if nc, _, herr := cw.rc.Hijack(); herr == nil {
+			l.conn, l.chunked = nc, true
+			l.start(nil, p.Context)
 			return nil
-		case <-s.hub.shutdown:
-			return s.end(cw, p, s.retry())
-		case <-over.C:
-			return s.end(cw, p, 0)
-		case <-sub.wake:
 		}
-		var ping, evicted bool
-		batch, ping, evicted = sub.take(batch[:0])
-		if evicted {
-			// Too far behind on a log: start over from the current state.
-			return s.end(cw, p, 0)
-		}
-		if len(batch) > 0 {
-			frames = frames[:0]
-			for _, msg := range batch {
-				frames = append(frames, msg.Frame)
-			}
-			if err := p.Update(ctx, cw, frames); err != nil {
-				return err
-			}
-			clear(frames)
-		} else if ping {
-			cw.Write(heartbeat) //nolint:errcheck // Err, below, has it
-		}
-		cw.Flush()
-		if err := cw.Err(); err != nil {
-			return err
-		}
-		m.delivered(batch)
-		clear(batch)
 	}
+	l.w, l.rc = w, cw.rc
+	l.start(ctx, p.Context)
+	return l.err
+}
+
+// streamTransport is how a stream's page reads: a new element per update,
+// a comment as heartbeat, a reloading last element.
+type streamTransport struct {
+	s      *Streams
+	p      StreamPage
+	ctx    context.Context
+	frames []Frame
+}
+
+func (t *streamTransport) batch(dst []byte, msgs []*message) ([]byte, error) {
+	if len(msgs) == 0 {
+		return dst, nil
+	}
+	for _, m := range msgs {
+		t.frames = append(t.frames, m.Frame)
+	}
+	w := appender{&dst}
+	err := t.p.Update(t.ctx, w, t.frames)
+	clear(t.frames)
+	t.frames = t.frames[:0]
+	return dst, err
+}
+
+func (*streamTransport) heartbeat(dst []byte) []byte { return append(dst, heartbeat...) }
+
+func (t *streamTransport) goodbye(dst []byte, why ending) []byte {
+	reload := time.Duration(0)
+	switch why {
+	case endShutdown:
+		reload = t.s.retry()
+	case endBehind, endLifetime: // too far behind on a log, or too old: start over now
+	default:
+		return dst
+	}
+	t.p.End(appender{&dst}, reload) //nolint:errcheck // an appender does not fail; a template that does writes less
+	return dst
+}
+
+// appender is an io.Writer that appends to a byte slice.
+type appender struct{ b *[]byte }
+
+func (a appender) Write(p []byte) (int, error) {
+	*a.b = append(*a.b, p...)
+	return len(p), nil
 }
 
 // end writes the page's last element and flushes it.

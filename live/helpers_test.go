@@ -377,7 +377,7 @@ type fixture struct {
 
 	pub      sync.Mutex   // one publisher at a time: commit order is publish order
 	requests atomic.Int64 // requests that reached the handler
-	served   chan error   // what Serve returned, while there is room
+	served   chan error   // how streams ended (Request.OnEnd), while there is room
 }
 
 func newFixture(t testing.TB, hc HubConfig, sc SSEConfig) *fixture {
@@ -427,11 +427,13 @@ func (fx *fixture) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if resume == "" {
 		resume = q.Get("after")
 	}
-	err := fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user"), TopicField: q.Get("topicfield") == "1", Program: q.Get("format") == "program"})
-	select {
-	case fx.served <- err:
-	default:
-	}
+	fx.sse.Serve(w, r, Request{Topics: topics, Resume: resume, User: q.Get("user"), TopicField: q.Get("topicfield") == "1", Program: q.Get("format") == "program", //nolint:errcheck // OnEnd has it
+		OnEnd: func(err error) {
+			select {
+			case fx.served <- err:
+			default:
+			}
+		}})
 }
 
 // publish commits a log frame and then publishes it.
@@ -461,7 +463,7 @@ func (fx *fixture) subscriptions() int {
 	return n
 }
 
-// nextServed returns the next value Serve returned.
+// nextServed returns the error the next stream to end ended with.
 func (fx *fixture) nextServed(t testing.TB) error {
 	t.Helper()
 	select {

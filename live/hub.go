@@ -1,6 +1,7 @@
 package live
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,9 @@ type HubConfig struct {
 	Heartbeat time.Duration
 	// Metrics receives the hub's counters; nil records nothing.
 	Metrics *Metrics
+	// Log receives what the operator should hear about connections (a
+	// client dropped for not reading); nil logs nothing.
+	Log *slog.Logger
 }
 
 func (c *HubConfig) fill() {
@@ -108,6 +112,9 @@ func (c *HubConfig) fill() {
 	}
 	if c.Metrics == nil {
 		c.Metrics = discardMetrics()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
 	}
 }
 
@@ -128,8 +135,12 @@ type Hub struct {
 	usersChanged chan struct{}
 
 	published atomic.Uint64
+	head      atomic.Int64  // the newest log position published (or set by SetHead)
+	knowsHead atomic.Bool   // SetHead was called: new connections start at head without reading the Source
 	shutdown  chan struct{} // closed by Close: every connection is told to come back
 	done      chan struct{} // closed when the heartbeat goroutine has stopped
+	pump      *pump
+	ready     sync.Pool // of *[]*link: links a publish found ready, enqueued after the lock
 }
 
 // NewHub returns a running hub. Call Close to stop it.
@@ -146,8 +157,35 @@ func NewHub(cfg HubConfig) *Hub {
 
 		usersChanged: make(chan struct{}, 1),
 	}
+	h.ready.New = func() any { return new([]*link) }
+	h.pump = newPump(h)
 	go h.heartbeat()
 	return h
+}
+
+// SetHead tells the hub the newest position of the log when it starts.
+// From then on the hub follows the log frames it publishes, and a
+// connection that does not resume starts at the hub's head instead of
+// reading Source.Horizon: no database read per connection. Without it,
+// every such connection reads the Source.
+func (h *Hub) SetHead(pos int64) {
+	h.advance(pos)
+	h.knowsHead.Store(true)
+}
+
+// Head returns the newest position of the log the hub has seen, and
+// whether it knows it (SetHead was called): a page rendered at that
+// position or later is up to date.
+func (h *Hub) Head() (int64, bool) { return h.head.Load(), h.knowsHead.Load() }
+
+// advance moves the head to pos if pos is newer.
+func (h *Hub) advance(pos int64) {
+	for {
+		cur := h.head.Load()
+		if pos <= cur || h.head.CompareAndSwap(cur, pos) {
+			return
+		}
+	}
 }
 
 // Epoch returns the epoch the hub writes into SSE ids.
@@ -160,51 +198,86 @@ func (h *Hub) Class(topic string) Class { return h.cfg.Classify(topic) }
 // waiting for any of them. Frames of a log topic must have a position and be
 // published in position order; a log frame without one is dropped, and so
 // is a frame whose event name or topic holds a control character.
-func (h *Hub) Publish(f Frame) {
-	m := &message{Frame: f, class: h.cfg.Classify(f.Topic)}
-	id := ""
-	if m.class == Log {
-		if f.Position <= 0 {
-			h.cfg.Metrics.dropped.Inc()
-			return
+func (h *Hub) Publish(f Frame) { h.PublishBatch([]Frame{f}) }
+
+// PublishBatch publishes frames, in order, as one: every subscriber gets
+// all of those of its topics before its writer is woken, so a group of
+// events committed together goes out in one write. Frames of log topics
+// must be in position order, after every position published before.
+func (h *Hub) PublishBatch(frames []Frame) {
+	msgs := make([]*message, 0, len(frames))
+	anyState := false
+	for _, f := range frames {
+		m := &message{Frame: f, class: h.cfg.Classify(f.Topic)}
+		id := ""
+		if m.class == Log {
+			if f.Position <= 0 {
+				h.cfg.Metrics.dropped.Inc()
+				continue
+			}
+			id = FormatID(h.cfg.Epoch, f.Position)
 		}
-		id = FormatID(h.cfg.Epoch, f.Position)
+		sse, err := AppendEvent(nil, id, f.Event, f.Data)
+		if err == nil && !validField(f.Topic) {
+			err = ErrField // it could not be named on a connection with TopicField
+		}
+		if err != nil {
+			h.cfg.Metrics.dropped.Inc()
+			continue
+		}
+		m.sse = sse
+		h.published.Add(1)
+		h.cfg.Metrics.publishedBy[m.class].Inc()
+		anyState = anyState || m.class == State
+		msgs = append(msgs, m)
 	}
-	sse, err := AppendEvent(nil, id, f.Event, f.Data)
-	if err == nil && !validField(f.Topic) {
-		err = ErrField // it could not be named on a connection with TopicField
-	}
-	if err != nil {
-		h.cfg.Metrics.dropped.Inc()
+	if len(msgs) == 0 {
 		return
 	}
-	m.sse = sse
-
-	h.published.Add(1)
-	h.cfg.Metrics.publishedBy[m.class].Inc()
-
-	if m.class == State {
-		// Under the write lock, so a concurrent Subscribe gets this frame
+	rp := h.ready.Get().(*[]*link)
+	ready := (*rp)[:0]
+	if anyState {
+		// Under the write lock, so a concurrent Subscribe gets a state frame
 		// either as the latest value or as a push, never neither, and two
 		// publishers of one topic cannot leave a reader the older value.
 		// State topics change a few times a second at most.
 		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.latest[f.Topic] = m
-		for _, s := range h.topics[f.Topic] {
-			s.push(m)
+		ready = h.pushAll(msgs, ready)
+		h.mu.Unlock()
+	} else {
+		// A concurrent Subscribe that misses a log frame replays it from
+		// the log: it was committed before it was published. Pushing holds
+		// the read lock: a push is short and never blocks, and joins and
+		// leaves stay O(1) instead of copying the topic's list.
+		h.mu.RLock()
+		ready = h.pushAll(msgs, ready)
+		h.mu.RUnlock()
+	}
+	h.pump.enqueue(ready...)
+	clear(ready)
+	*rp = ready[:0]
+	h.ready.Put(rp)
+}
+
+// pushAll pushes msgs to their subscribers and returns ready with the links
+// that must be queued; the caller holds mu.
+func (h *Hub) pushAll(msgs []*message, ready []*link) []*link {
+	for _, m := range msgs {
+		if m.class == State {
+			h.latest[m.Topic] = m
+		} else {
+			// Under the lock, so a Subscribe sees the head and the pushes
+			// agree: a frame at or before the head it reads was pushed
+			// before it joined, one after it is pushed to it.
+			h.advance(m.Position)
 		}
-		return
+		for _, s := range h.topics[m.Topic] {
+			if s.push(m) {
+				ready = s.wakeInto(ready)
+			}
+		}
 	}
-	// A concurrent Subscribe that misses this frame replays it from the
-	// log: it was committed before it was published. Pushing holds the read
-	// lock: a push is short and never blocks, and joins and leaves stay O(1)
-	// instead of copying the topic's list.
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, s := range h.topics[f.Topic] {
-		s.push(m)
-	}
+	return ready
 }
 
 // Forget drops the newest frame kept for a State topic, so a topic that is
@@ -247,10 +320,11 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	for i, t := range s.topics {
 		s.slots[i] = len(h.topics[t])
 		h.topics[t] = append(h.topics[t], s)
-		if m := h.latest[t]; m != nil {
-			s.push(m)
+		if m := h.latest[t]; m != nil && s.push(m) {
+			s.signal()
 		}
 	}
+	s.head = h.head.Load()
 	h.all[s] = struct{}{}
 	if user != "" {
 		if h.users[user]++; h.users[user] == 1 {
@@ -308,8 +382,29 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	close(h.shutdown)
+	var ready []*link
+	for s := range h.all {
+		if l := s.link.Load(); l != nil && l.end.CompareAndSwap(int32(open), int32(endShutdown)) {
+			ready = s.wakeInto(ready)
+		}
+	}
 	h.mu.Unlock()
+	h.pump.enqueue(ready...)
+	h.pump.close()
 	<-h.done
+}
+
+// attachLink makes l the way s is woken from now on, and wakes it once for
+// what is already pending. A link attached after Close ends at once, with
+// the goodbye of a shutdown.
+func (h *Hub) attachLink(s *Subscriber, l *link) {
+	h.mu.Lock()
+	s.link.Store(l)
+	if h.closed {
+		l.end.CompareAndSwap(int32(open), int32(endShutdown))
+	}
+	h.mu.Unlock()
+	l.schedule()
 }
 
 func (h *Hub) heartbeat() {
@@ -321,11 +416,13 @@ func (h *Hub) heartbeat() {
 		case <-h.shutdown:
 			return
 		case <-t.C:
+			var ready []*link
 			h.mu.RLock()
 			for s := range h.all {
-				s.ping()
+				ready = s.ping(ready)
 			}
 			h.mu.RUnlock()
+			h.pump.enqueue(ready...)
 		}
 	}
 }

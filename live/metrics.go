@@ -9,6 +9,9 @@ import (
 // Metrics are the live core's Prometheus collectors.
 type Metrics struct {
 	connections *prometheus.GaugeVec
+	writes      *prometheus.CounterVec
+	writesBy    map[string]prometheus.Counter // the children of writes by transport, looked up once
+	slowWrites  prometheus.Counter
 	published   *prometheus.CounterVec
 	publishedBy [2]prometheus.Counter // the children of published by Class, looked up once
 	deliveries  *prometheus.CounterVec
@@ -25,7 +28,7 @@ type Metrics struct {
 // NewMetrics makes the live core's collectors and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := newMetrics()
-	reg.MustRegister(m.connections, m.published, m.deliveries, m.conflated, m.evicted,
+	reg.MustRegister(m.connections, m.writes, m.slowWrites, m.published, m.deliveries, m.conflated, m.evicted,
 		m.dropped, m.replayed, m.resyncs, m.latency)
 	return m
 }
@@ -37,17 +40,23 @@ func newMetrics() *Metrics {
 		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "beacon_live_connections", Help: "Open live connections by transport.",
 		}, []string{"transport"}),
+		writes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "beacon_live_writes_total", Help: "Writes to live connections' sockets, by transport: deliveries per write says how well frames are coalesced.",
+		}, []string{"transport"}),
+		slowWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "beacon_live_slow_writes_total", Help: "Writes a client's socket did not take at once: finished by a goroutine of the connection's own, under the write deadline.",
+		}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "beacon_events_published_total", Help: "Frames published to the hub, by topic class.",
 		}, []string{"class"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "beacon_events_delivered_total", Help: "Frames written to a client socket, by topic class.",
+			Name: "beacon_events_delivered_total", Help: "Frames written to a client socket (or found to change nothing the client has), by topic class.",
 		}, []string{"class"}),
 		conflated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "beacon_events_conflated_total", Help: "State frames replaced by a newer one before a slow reader took them.",
 		}),
 		evicted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "beacon_subscribers_evicted_total", Help: "Readers disconnected because their log queue overflowed.",
+			Name: "beacon_subscribers_evicted_total", Help: "Readers disconnected for not reading: their log queue overflowed, or a write missed its deadline.",
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "beacon_events_dropped_total", Help: "Frames refused by Publish: a log frame without a position, or an unsafe event name.",
@@ -68,7 +77,17 @@ func newMetrics() *Metrics {
 	m.publishedBy[Log] = m.published.WithLabelValues(Log.String())
 	m.deliveredLog = m.deliveries.WithLabelValues(Log.String())
 	m.deliveredState = m.deliveries.WithLabelValues(State.String())
+	m.writesBy = map[string]prometheus.Counter{}
+	for _, t := range []string{"sse", "ws", "stream"} {
+		m.writesBy[t] = m.writes.WithLabelValues(t)
+	}
 	return m
+}
+
+// wrote records one write to a socket of transport, which carried sent.
+func (m *Metrics) wrote(transport string, sent []*message) {
+	m.writesBy[transport].Inc()
+	m.delivered(sent)
 }
 
 // delivered records frames written to a socket.

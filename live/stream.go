@@ -83,7 +83,7 @@ func NewSSE(hub *Hub, src Source, cfg SSEConfig) *SSE {
 	return &SSE{hub: hub, src: src, cfg: cfg}
 }
 
-// Request is what one SSE connection asks for. The caller has authorized
+// Request is what one connection asks for. The caller has authorized
 // every topic.
 type Request struct {
 	// Topics are the topics the connection carries.
@@ -99,6 +99,19 @@ type Request struct {
 	// connection), whose reader hands each page only its own topics' events.
 	// A Program stream names its topics already and ignores it.
 	TopicField bool
+	// Context, when not nil, ends the connection when it is done: that is
+	// how the caller ends a connection it no longer authorizes (a session
+	// signed out, a widget token expired). It must not be the request's
+	// context or derive from it: net/http cancels that when the handler
+	// returns, which for a stream Beacon holds is right after it started.
+	// Derive it from context.WithoutCancel(r.Context()) instead.
+	Context context.Context
+	// OnEnd, when not nil, is called once when the connection has ended,
+	// however it ended, with the error that ended it (nil when the client
+	// left, or the server or Context ended it). For a stream Beacon holds,
+	// that is after the handler has returned: release here what the
+	// connection holds.
+	OnEnd func(error)
 	// Program asks an SSE stream for the program format (program.go):
 	// every event named by its topic, its data one JSON object. Pages
 	// leave it unset.
@@ -109,72 +122,107 @@ type Request struct {
 var ErrClosed = errors.New("live: hub closed")
 
 // Serve streams req's topics to w until the client goes away, falls too far
-// behind, or the hub closes. Every exit that the server chooses sends a
-// jittered retry hint first, so the client comes back and resumes.
+// behind, req.Context ends, or the hub closes. Every exit that the server
+// chooses sends a jittered retry hint first, so the client comes back and
+// resumes.
+//
+// Over HTTP/1.1, once the client is up to date (its position written),
+// the connection is taken from net/http (hijacked) and Serve returns nil:
+// the writer pool serves the stream from then on, with no goroutine of its
+// own, and req.OnEnd hears how it ends. The request and its context must
+// not be used after that. Over HTTP/2, or TLS, Serve serves the stream on
+// the calling goroutine until it ends, and returns the error that ended it.
 func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
-	s.conns.add()
-	defer s.conns.done()
-	m := s.hub.cfg.Metrics
-	m.connections.WithLabelValues("sse").Inc()
-	defer m.connections.WithLabelValues("sse").Dec()
-
-	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: m}
+	l := s.hub.newLink("sse", sseTransport{s: s, program: req.Program, topicField: req.TopicField && !req.Program}, req.User, s.cfg.WriteTimeout, &s.conns, req.OnEnd)
+	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: s.hub.cfg.Metrics}
 	// The server's WriteTimeout would cut the stream at that age; every write
 	// below sets its own deadline instead.
 	if err := c.rc.SetWriteDeadline(time.Time{}); err != nil {
+		l.finish(endFailed, err)
 		return err
 	}
+	hold := holdable(r)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer the stream
+	if hold {
+		h.Set("Connection", "close") // Beacon closes it when the stream ends: not for another request
+	}
 	w.WriteHeader(http.StatusOK)
 
-	var sub *Subscriber
 	var err error
-	onShortLived(func() { sub, err = s.start(r.Context(), c, req) })
-	if sub != nil {
-		defer s.hub.Unsubscribe(sub)
+	if hold {
+		// The handler's goroutine ends with the connect: whatever its stack
+		// grows to is not kept.
+		l.sub, err = s.start(r.Context(), c, req)
+	} else {
+		onShortLived(func() { l.sub, err = s.start(r.Context(), c, req) })
 	}
 	if err != nil {
 		// Shutting down (ErrClosed): come back to the next process. The log
 		// could not be read: come back later, rather than find an empty
 		// stream that looks like a quiet one.
-		return errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
+		err = errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
+		if errors.Is(err, ErrClosed) {
+			l.finish(endShutdown, err)
+		} else {
+			l.finish(endFailed, err)
+		}
+		return err
 	}
+	if hold {
+		if nc, _, herr := c.rc.Hijack(); herr == nil {
+			l.conn, l.chunked = nc, true
+			l.start(nil, req.Context)
+			return nil
+		}
+	}
+	l.w, l.rc = w, c.rc
+	l.start(r.Context(), req.Context)
+	return l.err
+}
 
-	var batch []*message
-	for {
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-s.hub.shutdown:
-			return c.write(s.comeBack(c.buf[:0]), nil)
-		case <-sub.wake:
+// holdable reports whether r's connection can be taken from net/http once
+// its stream has started: HTTP/1.1 in the clear, whose response net/http
+// writes with the chunked encoding that Beacon then goes on with. (HTTP/2
+// multiplexes streams on one connection; a TLS connection cannot be
+// written without waiting; an HTTP/1.0 response is not chunked; a HEAD
+// response has no body.)
+func holdable(r *http.Request) bool {
+	return r.ProtoMajor == 1 && r.ProtoMinor >= 1 && r.TLS == nil && r.Method != http.MethodHead
+}
+
+// sseTransport is how an SSE client reads: events, a comment as heartbeat,
+// a retry hint before the server ends a stream it wants the client to
+// resume.
+type sseTransport struct {
+	s          *SSE
+	program    bool // Request.Program: the program format (program.go)
+	topicField bool // Request.TopicField: every event names its topic
+}
+
+func (t sseTransport) batch(dst []byte, msgs []*message) ([]byte, error) {
+	if t.program {
+		epoch := t.s.hub.Epoch()
+		for _, m := range msgs {
+			dst = append(dst, m.program(epoch)...)
 		}
-		var ping, evicted bool
-		batch, ping, evicted = sub.take(batch[:0])
-		buf := c.buf[:0]
-		for _, msg := range batch {
-			if req.Program {
-				buf = append(buf, msg.program(s.hub.Epoch())...)
-			} else {
-				buf = append(buf, msg.sseFor(req.TopicField)...)
-			}
-		}
-		if evicted {
-			buf = s.comeBack(buf)
-		} else if ping && len(batch) == 0 {
-			buf = AppendComment(buf, "")
-		}
-		if err := c.write(buf, batch); err != nil {
-			return err
-		}
-		clear(batch)
-		if evicted {
-			return nil
-		}
+		return dst, nil
 	}
+	for _, m := range msgs {
+		dst = append(dst, m.sseFor(t.topicField)...)
+	}
+	return dst, nil
+}
+
+func (sseTransport) heartbeat(dst []byte) []byte { return AppendComment(dst, "") }
+
+func (t sseTransport) goodbye(dst []byte, why ending) []byte {
+	if why == endShutdown || why == endBehind {
+		return t.s.comeBack(dst)
+	}
+	return dst
 }
 
 // start subscribes the connection and brings the client up to date (see

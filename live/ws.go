@@ -71,6 +71,10 @@ type WSRequest struct {
 	// client gets it before the snapshot's frames, so it knows they replace
 	// what it had; in ModeHTML the page swaps the snapshot in first.
 	Hello func(id string, resynced bool) []byte
+	// EndCode and EndReason are the close frame sent when Request.Context
+	// ends (a session signed out, say); default 1000 (normal closure).
+	EndCode   int
+	EndReason string
 }
 
 // Close codes the writer ends a connection with; clients reconnect after
@@ -80,68 +84,71 @@ const (
 	CloseTryAgainLater  = 1013 // the client fell too far behind
 )
 
-// Conn is the writing side of one WebSocket connection.
+// Conn is the writing side of one WebSocket connection. It has no
+// goroutine of its own: the hub's writer pool writes to it.
 type Conn struct {
 	t    *WS
 	ws   *websocket.Conn
-	sub  *Subscriber
+	l    *link
 	mode Mode
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when the writer has stopped
-
-	frames []byte // the writer's buffer of encoded JSON-mode frames
+	end  []byte // the close frame's payload for Request.Context's end
 
 	mu     sync.Mutex
 	direct [][]byte // guarded by mu; messages for this client only
 	over   bool     // guarded by mu; direct overflowed
-	pong   *string  // guarded by mu; the payload of a ping to answer
+	pong   []byte   // guarded by mu; the payload of a ping to answer
+	pinged bool     // guarded by mu; pong is set
 }
 
 // Open brings the client up to date (replay or resync, as for SSE), sends
-// the hello message, and starts the connection's writer. The caller must
-// call Close when its reading loop ends.
+// the hello message, and hands the connection to the writer pool: from
+// then on only the pool writes to the socket. The caller owns the reading
+// side: it reads on a goroutine of its own (the handler may return), and
+// must call Close when its reading loop ends; the socket is closed then,
+// or earlier when the writer ends the connection (the client fell behind,
+// a write failed, Request.Context ended, the hub closed), which makes the
+// reading loop fail.
 func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn, error) {
-	c := &Conn{t: t, ws: ws, mode: req.Mode, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &Conn{t: t, ws: ws, mode: req.Mode}
+	c.l = t.hub.newLink("ws", c, req.User, t.cfg.WriteTimeout, &t.conns, req.OnEnd)
+	c.l.conn, c.l.readBy = ws.NetConn(), true
+	code := req.EndCode
+	if code == 0 {
+		code = websocket.CloseNormalClosure
+	}
+	c.end = websocket.FormatCloseMessage(code, req.EndReason)
 	// Only the writer writes: the reading side's automatic answers to a
 	// ping and to a close would otherwise write from the reader's goroutine,
 	// in the middle of a batch written straight to the socket.
 	ws.SetPingHandler(func(data string) error {
 		c.mu.Lock()
-		c.pong = &data
+		c.pong, c.pinged = append(c.pong[:0], data...), true
 		c.mu.Unlock()
-		if c.sub != nil {
-			c.sub.signal()
-		}
+		c.l.schedule()
 		return nil
 	})
 	ws.SetCloseHandler(func(int, string) error { return nil }) // the writer answers when the caller calls Close
 	epoch := t.hub.Epoch()
-	var sub *Subscriber
 	var at int64
 	var resynced bool
 	var err error
-	var snapshot []Frame  // a program's, written after the hello
-	onShortLived(func() { // see SSE.Serve: the caller's goroutine reads for the connection's life
-		sub, at, resynced, err = attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
-			if !replay && req.Mode == ModeJSON {
-				// A program learns from the hello that it was resynced
-				// before it gets the state that replaces its own.
-				snapshot = append(snapshot, frames...)
-				return nil
-			}
-			return c.writeFrames(frames)
-		})
+	var snapshot []Frame // a program's, written after the hello
+	c.l.sub, at, resynced, err = attach(ctx, t.hub, t.src, t.cfg.ReplayPage, req.Request, func(frames []Frame, replay bool) error {
+		if !replay && req.Mode == ModeJSON {
+			// A program learns from the hello that it was resynced
+			// before it gets the state that replaces its own.
+			snapshot = append(snapshot, frames...)
+			return nil
+		}
+		return c.writeFrames(frames)
 	})
 	if errors.Is(err, ErrClosed) {
-		c.closeWith(CloseServiceRestart, "server restarting; reconnect")
+		c.l.writeDeadlined(appendControl(nil, websocket.CloseMessage, websocket.FormatCloseMessage(CloseServiceRestart, "server restarting; reconnect"))) //nolint:errcheck // closing next
 	}
 	if err != nil {
-		if sub != nil {
-			t.hub.Unsubscribe(sub)
-		}
+		c.l.finish(endFailed, err)
 		return nil, err
 	}
-	c.sub = sub
 	id := FormatID(epoch, at)
 	var hello []byte
 	if req.Hello != nil {
@@ -150,18 +157,16 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 		hello, _ = json.Marshal(map[string]string{"id": id})
 	}
 	if hello != nil {
-		if err := c.writeMessage(hello); err != nil {
-			t.hub.Unsubscribe(sub)
+		if err := c.l.writeDeadlined(appendTextFrame(nil, hello)); err != nil {
+			c.l.finish(endFailed, err)
 			return nil, err
 		}
 	}
 	if err := c.writeFrames(snapshot); err != nil {
-		t.hub.Unsubscribe(sub)
+		c.l.finish(endFailed, err)
 		return nil, err
 	}
-	t.conns.add()
-	t.hub.cfg.Metrics.connections.WithLabelValues("ws").Inc()
-	go c.run()
+	c.l.start(nil, req.Context)
 	return c, nil
 }
 
@@ -173,84 +178,30 @@ func (c *Conn) Send(msg []byte) bool {
 	if c.over || len(c.direct) >= c.t.cfg.Queue {
 		c.over = true
 		c.mu.Unlock()
-		c.sub.signal()
+		c.l.schedule()
 		return false
 	}
 	c.direct = append(c.direct, msg)
 	c.mu.Unlock()
-	c.sub.signal()
+	c.l.schedule()
 	return true
 }
 
-// Close stops the writer, closes the socket and waits for the writer to end.
-// It is safe to call more than once.
+// Close ends the connection with a normal closure, closes the socket and
+// waits until the writer is done with it. It is safe to call more than
+// once.
 func (c *Conn) Close() {
-	select {
-	case <-c.stop:
-	default:
-		close(c.stop)
-	}
-	<-c.done
+	c.l.stop(endClosed)
+	<-c.l.done
 }
 
-// Done is closed when the writer has stopped (the client fell behind, a
-// write failed, or the hub closed); the caller's reading loop then fails.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+// Done is closed when the connection has ended (the client fell behind, a
+// write failed, Request.Context ended, the hub closed, or Close); the
+// caller's reading loop then fails.
+func (c *Conn) Done() <-chan struct{} { return c.l.done }
 
-func (c *Conn) run() {
-	m := c.t.hub.cfg.Metrics
-	defer func() {
-		c.t.hub.Unsubscribe(c.sub)
-		c.ws.Close()
-		m.connections.WithLabelValues("ws").Dec()
-		c.t.conns.done()
-		close(c.done)
-	}()
-	var batch []*message
-	for {
-		select {
-		case <-c.stop:
-			c.closeWith(websocket.CloseNormalClosure, "")
-			return
-		case <-c.t.hub.shutdown:
-			c.closeWith(CloseServiceRestart, "server restarting; reconnect")
-			return
-		case <-c.sub.wake:
-		}
-		var ping, evicted bool
-		batch, ping, evicted = c.sub.take(batch[:0])
-		c.mu.Lock()
-		direct, over, pong := c.direct, c.over, c.pong
-		c.direct, c.pong = nil, nil
-		c.mu.Unlock()
-		if pong != nil {
-			if err := c.ws.WriteControl(websocket.PongMessage, []byte(*pong), time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
-				return
-			}
-		}
-		if err := c.writeBatch(batch); err != nil {
-			return
-		}
-		m.delivered(batch)
-		clear(batch)
-		for _, msg := range direct {
-			if err := c.writeMessage(msg); err != nil {
-				return
-			}
-		}
-		if evicted || over {
-			c.closeWith(CloseTryAgainLater, "too far behind; reconnect to resume")
-			return
-		}
-		if ping {
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// writeFrames writes replayed or snapshot frames.
+// writeFrames writes replayed or snapshot frames, before the connection is
+// handed to the pool (attach runs on the caller's goroutine).
 func (c *Conn) writeFrames(frames []Frame) error {
 	msgs := make([]*message, len(frames))
 	for i := range frames {
@@ -260,83 +211,97 @@ func (c *Conn) writeFrames(frames []Frame) error {
 		}
 		msgs[i] = &message{Frame: frames[i], class: class}
 	}
-	return c.writeBatch(msgs)
-}
-
-// writeBatch writes frames: in ModeHTML as one message, in ModeJSON as one
-// message each.
-func (c *Conn) writeBatch(batch []*message) error {
-	if len(batch) == 0 {
+	b := c.appendFrames(nil, msgs)
+	if len(b) == 0 {
 		return nil
 	}
+	return c.l.writeDeadlined(b)
+}
+
+// batch implements transport: the pong the client asked for, then the
+// frames (ModeHTML: all in one message; ModeJSON: one message each), then
+// the client's own messages, every one a frame of its own, all in one
+// write.
+func (c *Conn) batch(dst []byte, msgs []*message) ([]byte, error) {
+	c.mu.Lock()
+	direct, over := c.direct, c.over
+	c.direct = nil
+	if c.pinged {
+		dst = appendControl(dst, websocket.PongMessage, c.pong)
+		c.pinged = false
+	}
+	c.mu.Unlock()
+	dst = c.appendFrames(dst, msgs)
+	for _, msg := range direct {
+		dst = appendTextFrame(dst, msg)
+	}
+	if over {
+		return dst, errBehind
+	}
+	return dst, nil
+}
+
+// heartbeat implements transport: a ping.
+func (c *Conn) heartbeat(dst []byte) []byte {
+	return appendControl(dst, websocket.PingMessage, nil)
+}
+
+// goodbye implements transport: a close frame whose code says whether to
+// come back.
+func (c *Conn) goodbye(dst []byte, why ending) []byte {
+	switch why {
+	case endShutdown:
+		return appendControl(dst, websocket.CloseMessage, websocket.FormatCloseMessage(CloseServiceRestart, "server restarting; reconnect"))
+	case endBehind:
+		return appendControl(dst, websocket.CloseMessage, websocket.FormatCloseMessage(CloseTryAgainLater, "too far behind; reconnect to resume"))
+	case endCaller:
+		return appendControl(dst, websocket.CloseMessage, c.end)
+	case endClosed:
+		return appendControl(dst, websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	}
+	return dst
+}
+
+// appendFrames appends msgs as the client's mode reads them: in ModeJSON
+// one text frame per frame that has JSON, in ModeHTML one message
+// {"id":…,"content":…} for all, id the position of the last log frame.
+func (c *Conn) appendFrames(dst []byte, msgs []*message) []byte {
+	if len(msgs) == 0 {
+		return dst
+	}
 	if c.mode == ModeJSON {
-		// Every frame is a message of its own, but all of them go out in one
-		// write: gorilla would flush (one write(2)) per message.
-		buf := c.frames[:0]
-		for _, msg := range batch {
+		for _, msg := range msgs {
 			if msg.JSON != nil {
-				buf = appendTextFrame(buf, msg.JSON)
+				dst = appendTextFrame(dst, msg.JSON)
 			}
 		}
-		c.frames = buf[:0]
-		if cap(buf) > 64<<10 {
-			c.frames = nil
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		nc := c.ws.NetConn()
-		if err := nc.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
-			return err
-		}
-		_, err := nc.Write(buf)
-		return err
+		return dst
 	}
-	var last int64
-	for _, msg := range batch {
+	var id string
+	for _, msg := range msgs {
 		if msg.class == Log {
-			last = msg.Position
+			id = FormatID(c.t.hub.Epoch(), msg.Position)
 		}
 	}
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
-		return err
+	n := len(`{"content":""}`)
+	if id != "" {
+		n += len(`"id":"",`) + len(id)
 	}
-	w, err := c.ws.NextWriter(websocket.TextMessage)
-	if err != nil {
-		return err
+	for _, msg := range msgs {
+		n += len(msg.jsonHTML())
 	}
-	buf := make([]byte, 0, 256)
-	buf = append(buf, '{')
-	if last > 0 {
-		buf = append(buf, `"id":"`...)
-		buf = append(buf, FormatID(c.t.hub.Epoch(), last)...)
-		buf = append(buf, `",`...)
+	dst = appendFrameHead(dst, websocket.TextMessage, n)
+	dst = append(dst, '{')
+	if id != "" {
+		dst = append(dst, `"id":"`...)
+		dst = append(dst, id...)
+		dst = append(dst, `",`...)
 	}
-	buf = append(buf, `"content":"`...)
-	if _, err := w.Write(buf); err != nil {
-		return err
+	dst = append(dst, `"content":"`...)
+	for _, msg := range msgs {
+		dst = append(dst, msg.jsonHTML()...)
 	}
-	for _, msg := range batch {
-		if _, err := w.Write(msg.jsonHTML()); err != nil {
-			return err
-		}
-	}
-	if _, err := w.Write([]byte(`"}`)); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
-func (c *Conn) writeMessage(msg []byte) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.t.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	return c.ws.WriteMessage(websocket.TextMessage, msg)
-}
-
-func (c *Conn) closeWith(code int, reason string) {
-	msg := websocket.FormatCloseMessage(code, reason)
-	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)) //nolint:errcheck // best effort: the socket closes next
+	return append(dst, `"}`...)
 }
 
 // Wait blocks until every WebSocket writer has stopped or ctx is done.
@@ -345,8 +310,20 @@ func (t *WS) Wait(ctx context.Context) error { return t.conns.wait(ctx) }
 // appendTextFrame appends payload as one unmasked, final WebSocket text
 // frame (RFC 6455 section 5.2), as a server sends it.
 func appendTextFrame(dst, payload []byte) []byte {
-	dst = append(dst, 0x81) // FIN, text
-	switch n := len(payload); {
+	return append(appendFrameHead(dst, websocket.TextMessage, len(payload)), payload...)
+}
+
+// appendControl appends a control frame (ping, pong, close); payload is at
+// most 125 bytes.
+func appendControl(dst []byte, op int, payload []byte) []byte {
+	return append(appendFrameHead(dst, op, len(payload)), payload...)
+}
+
+// appendFrameHead appends the head of an unmasked, final frame of opcode op
+// whose payload is n bytes long.
+func appendFrameHead(dst []byte, op, n int) []byte {
+	dst = append(dst, 0x80|byte(op)) // FIN, opcode
+	switch {
 	case n < 126:
 		dst = append(dst, byte(n))
 	case n <= 0xFFFF:
@@ -356,7 +333,7 @@ func appendTextFrame(dst, payload []byte) []byte {
 		dst = append(dst, 127)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
+	return dst
 }
 
 // jsonString returns b as the inside of a JSON string (without the quotes).

@@ -1,11 +1,11 @@
 // Package stats measures what the dashboard shows: HTTP requests per minute
-// and their response times, and short time series for the chart. It is pure
+// and their response times, and time series kept at a few resolutions in
+// fixed memory for the charts. It is pure
 // bookkeeping: no I/O, no goroutines; callers pass the time in.
 package stats
 
 import (
 	"math"
-	"sort"
 	"sync"
 	"time"
 )
@@ -102,55 +102,141 @@ type Point struct {
 	Value float64
 }
 
-// Series keeps the samples of one measure that are younger than a window.
-// It is safe for concurrent use.
+// Resolution is how finely a Series keeps one span of time: the newest
+// Count buckets of Width each, aligned to multiples of Width since the Unix
+// epoch (so every series, and every instance, cuts time at the same
+// instants).
+type Resolution struct {
+	Width time.Duration
+	Count int
+}
+
+// Bucket sums up the samples of a series that fell into one bucket of one
+// resolution.
+type Bucket struct {
+	Start         time.Time // the bucket holds samples at or after Start and before Start+Width
+	N             int       // how many samples; Buckets returns none with 0
+	Min, Max, Sum float64
+	Last          float64   // the value of the newest sample
+	LastAt        time.Time // and its time
+}
+
+// slot is one bucket of a ring, by index: the bucket that starts at
+// idx×Width. A slot whose idx is not the one asked for is stale.
+type slot struct {
+	idx           int64
+	n             uint32
+	min, max, sum float64
+	last          float64
+	lastAt        int64 // unix ms
+}
+
+// Series keeps one measure at a few resolutions, in fixed memory: a ring of
+// buckets per resolution, whatever the rate of its samples. It is safe for
+// concurrent use.
 type Series struct {
-	Name   string
-	Unit   string
-	window time.Duration
-	max    int
+	Name string
+	Unit string
+	res  []Resolution
 
-	mu     sync.Mutex
-	points []Point // guarded by mu; oldest first
-	last   Point   // guarded by mu; newest sample ever added, kept past the window
-	any    bool    // guarded by mu; whether last is set
+	mu      sync.Mutex
+	rings   [][]slot // guarded by mu; per resolution, slot idx%Count
+	newest  []int64  // guarded by mu; per resolution, the newest idx added
+	last    Point    // guarded by mu; newest sample ever added, kept past every window
+	any     bool     // guarded by mu; whether last is set
+	version uint64   // guarded by mu; counts Adds, so a reader can tell nothing changed
 }
 
-// NewSeries returns an empty series that keeps window of samples and at most
-// max points (the oldest are dropped first).
-func NewSeries(name, unit string, window time.Duration, max int) *Series {
-	return &Series{Name: name, Unit: unit, window: window, max: max}
+// NewSeries returns an empty series kept at the resolutions res (each with a
+// positive Width and Count).
+func NewSeries(name, unit string, res ...Resolution) *Series {
+	s := &Series{Name: name, Unit: unit, res: res, rings: make([][]slot, len(res)), newest: make([]int64, len(res))}
+	for i, r := range res {
+		s.rings[i] = make([]slot, r.Count)
+		s.newest[i] = math.MinInt64
+	}
+	return s
 }
 
-// Add records a sample. Samples older than the newest one are placed in order.
+// bucketIndex is the index of the bucket of width w that holds t.
+func bucketIndex(t time.Time, w time.Duration) int64 {
+	ms, wms := t.UnixMilli(), w.Milliseconds()
+	i := ms / wms
+	if ms%wms < 0 {
+		i-- // floor, for times before 1970
+	}
+	return i
+}
+
+// Add records a sample. A sample older than a resolution's newest Count
+// buckets is left out of that resolution; samples may come in any order.
 func (s *Series) Add(p Point) {
+	ms := p.At.UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := sort.Search(len(s.points), func(i int) bool { return s.points[i].At.After(p.At) })
-	s.points = append(s.points, Point{})
-	copy(s.points[i+1:], s.points[i:])
-	s.points[i] = p
+	s.version++
 	if !s.any || !p.At.Before(s.last.At) {
 		s.last, s.any = p, true
 	}
-	if over := len(s.points) - s.max; over > 0 {
-		s.points = append(s.points[:0], s.points[over:]...)
+	for r, res := range s.res {
+		idx := bucketIndex(p.At, res.Width)
+		count := int64(res.Count)
+		if s.newest[r] != math.MinInt64 && idx <= s.newest[r]-count {
+			continue // older than what this resolution keeps
+		}
+		s.newest[r] = max(s.newest[r], idx)
+		sl := &s.rings[r][((idx%count)+count)%count]
+		if sl.idx != idx || sl.n == 0 {
+			*sl = slot{idx: idx, min: p.Value, max: p.Value, lastAt: math.MinInt64}
+		}
+		sl.n++
+		sl.min, sl.max, sl.sum = min(sl.min, p.Value), max(sl.max, p.Value), sl.sum+p.Value
+		if ms >= sl.lastAt {
+			sl.last, sl.lastAt = p.Value, ms
+		}
 	}
 }
 
-// Since returns a copy of the samples within the window before now, oldest
-// first, and forgets older ones.
-func (s *Series) Since(now time.Time) []Point {
+// Buckets returns the buckets of resolution r (an index into the
+// resolutions the series was made with) that start at or after from and
+// before to and hold a sample, oldest first.
+func (s *Series) Buckets(r int, from, to time.Time) []Bucket {
+	res := s.res[r]
+	lo, hi := bucketIndex(from, res.Width), bucketIndex(to, res.Width)
+	if !from.Equal(time.UnixMilli(lo * res.Width.Milliseconds())) {
+		lo++ // the bucket that holds from starts before it
+	}
+	count := int64(res.Count)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cut := now.Add(-s.window)
-	i := sort.Search(len(s.points), func(i int) bool { return !s.points[i].At.Before(cut) })
-	s.points = append(s.points[:0], s.points[i:]...)
-	return append([]Point(nil), s.points...)
+	lo = max(lo, s.newest[r]-count+1)
+	hi = min(hi, s.newest[r]+1)
+	var out []Bucket
+	for idx := lo; idx < hi; idx++ {
+		sl := s.rings[r][((idx%count)+count)%count]
+		if sl.idx != idx || sl.n == 0 {
+			continue
+		}
+		out = append(out, Bucket{
+			Start: time.UnixMilli(idx * res.Width.Milliseconds()).UTC(),
+			N:     int(sl.n), Min: sl.min, Max: sl.max, Sum: sl.sum,
+			Last: sl.last, LastAt: time.UnixMilli(sl.lastAt).UTC(),
+		})
+	}
+	return out
 }
 
-// Latest returns the newest sample ever added, even one older than the
-// window, and whether there is one.
+// Version counts the samples added so far: a reader that drew the series
+// at one version need not draw it again while the version is the same and
+// its time window did not move.
+func (s *Series) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// Latest returns the newest sample ever added, even one older than every
+// resolution's window, and whether there is one.
 func (s *Series) Latest() (Point, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -41,10 +41,12 @@ func TestUserTextIsBidiIsolated(t *testing.T) {
 	page := Page{Title: evil("page"), Viewer: Viewer{ID: 1, Name: evil("ann"), Unread: 2}, CSRF: "csrf"}
 	metrics := sampleMetrics()
 	metrics.Custom = []CustomMetric{{Name: evil("queue"), Unit: evil("jobs"), Value: 1e21, At: now}}
-	chart := Chart{Now: now, Window: time.Minute, Series: []Series{
-		{Name: evil("rps"), Unit: evil("req"), Points: []Point{{At: now, Value: 3}}},
-		{Name: evil("empty"), Unit: evil("x")},
-	}}
+	figure := func(s Series, size ChartSize) templ.Component {
+		return SeriesFigure(SeriesChart{Series: s, Range: DefaultChartRange(), Size: size, End: ChartEnd(now, DefaultChartRange().Column(size))})
+	}
+	rps := Series{Name: evil("rps"), Unit: evil("req"), Link: SeriesPath(evil("rps")), Buckets: []Bucket{{Start: ChartEnd(now, 5*time.Second).Add(-5 * time.Second), N: 1, Min: 3, Max: 3, Sum: 3, Last: 3}}}
+	chart := Chart{Range: DefaultChartRange(), Nav: true, Figures: []templ.Component{
+		figure(rps, ChartOverview), figure(Series{Name: evil("empty"), Unit: evil("x")}, ChartOverview)}}
 	rooms := []RoomSummary{{Name: evil("lobby"), Online: 3}}
 	online := []string{evil("ann"), evil("bob")}
 	room := Room{Page: page, Name: evil("lobby"), Messages: msgs, Online: online, Typing: []string{evil("cy")},
@@ -77,8 +79,11 @@ func TestUserTextIsBidiIsolated(t *testing.T) {
 		"RoomsPanel":            RoomsPanel(rooms, 3, true),
 		"DashboardPage": DashboardPage(Dashboard{Page: page, Metrics: metrics, Chart: chart, Rooms: rooms},
 			templ.Join(ActivityPanel(acts), LiveConnector("/live"))),
-		"MetricsPanel":          MetricsPanel(metrics, true),
-		"ChartPanel":            ChartPanel(chart, true),
+		"MetricsPanel":     MetricsPanel(metrics, true),
+		"ChartPanel":       ChartPanel(chart, true),
+		"ChartPanelStatic": StreamFrame(ChartPanelStatic(Chart{Figures: []templ.Component{figure(rps, ChartCompact)}})),
+		"SeriesChartPage": SeriesChartPage(SeriesPage{Page: page, Name: evil("rps"), DeleteAction: "/charts/x/delete",
+			Panel: SeriesPanel{Range: DefaultChartRange(), Figure: figure(rps, ChartDetail)}}),
 		"ActivityItemFragment":  ActivityItemFragment(acts[0]),
 		"ActivityFeedFragment":  ActivityFeedFragment(acts),
 		"NotificationsPage":     NotificationsPage(Notifications{Page: page, Items: notes}),

@@ -75,7 +75,8 @@ func newLiveServer(t *testing.T, initial []views.Activity, script func(s sseStre
 		d := views.Dashboard{
 			Page:    views.Page{Title: "Dashboard", LiveURL: "/live"},
 			Metrics: views.Metrics{LiveConnections: 1},
-			Chart:   views.Chart{Now: time.Now(), Series: []views.Series{{Name: "requests/s"}}},
+			Chart: views.Chart{Range: views.DefaultChartRange(), Figures: []templ.Component{
+				views.SeriesFigure(views.SeriesChart{Series: views.Series{Name: "requests/s"}, Range: views.DefaultChartRange(), End: time.Now()})}},
 		}
 		feed := templ.Join(views.ActivityPanel(initial), views.LiveConnector("/live"))
 		if err := views.DashboardPage(d, feed).Render(r.Context(), w); err != nil {
@@ -195,10 +196,14 @@ func TestBrowserLiveDashboard(t *testing.T) {
 			}
 			// A copy of an item the page already has (a replay overlap).
 			s.send("data", fragment(t, views.ActivityItemFragment(views.Activity{Position: newest - 1, Text: "again"})))
-			s.send("data", fragment(t, views.ChartPanel(views.Chart{Now: time.Now(), Series: []views.Series{
-				{Name: "requests/s", Points: []views.Point{{At: time.Now(), Value: 5}}},
-				{Name: "queue depth", Points: []views.Point{{At: time.Now(), Value: 2}}},
-			}}, true)))
+			figure := func(name string, v float64) templ.Component {
+				r := views.DefaultChartRange()
+				end := views.ChartEnd(time.Now(), r.Column(views.ChartOverview))
+				b := views.Bucket{Start: end.Add(-r.Column(views.ChartOverview)), N: 1, Min: v, Max: v, Sum: v, Last: v}
+				return views.SeriesFigure(views.SeriesChart{Series: views.Series{Name: name, Buckets: []views.Bucket{b}}, Range: r, End: end})
+			}
+			s.send("data", fragment(t, views.ChartPanel(views.Chart{Range: views.DefaultChartRange(), Nav: true,
+				Figures: []templ.Component{figure("requests/s", 5), figure("queue depth", 2)}}, true)))
 			select {
 			case <-release: // end the stream: the browser must come back
 			case <-r.Context().Done():

@@ -17,8 +17,10 @@ const (
 	IDIndicator = "live-indicator"
 	// IDMetrics is the panel of figures the server measures and the metrics scripts post.
 	IDMetrics = "metrics-panel"
-	// IDChart is the panel that holds the server-rendered SVG chart.
+	// IDChart is the panel that holds the server-rendered SVG charts.
 	IDChart = "chart-panel"
+	// IDSeriesChart is the chart panel of a metric's page.
+	IDSeriesChart = "series-chart"
 	// IDActivity is the activity feed's list; new items are inserted at its top.
 	IDActivity = "activity-list"
 	// IDNotice is a polite live region for messages about the stream itself.
@@ -48,16 +50,64 @@ const (
 	HeaderRefusedTopics = "Beacon-Refused-Topics"
 )
 
-// Topics of the dashboard. TopicMetrics and TopicChart carry the posted
-// metrics that everyone sees; TopicServerMetrics and TopicServerChart the
-// same panels with the server's own figures too, for admins only.
+// Topics of the dashboard. TopicMetrics carries the posted metrics that
+// everyone sees, TopicServerMetrics the same panel with the server's own
+// figures too, for admins only; the charts have a topic per range
+// (TopicChartRange, TopicServerChartRange). TopicChart is the embedded
+// chart widget's (the default range, no links to others) and
+// TopicStreamChart the zero-JavaScript stream's (ChartCompact).
 const (
 	TopicMetrics       = "metrics"
 	TopicChart         = "chart"
+	TopicStreamChart   = "chart-stream"
 	TopicActivity      = "activity"
 	TopicServerMetrics = "server-metrics"
-	TopicServerChart   = "server-chart"
 )
+
+// Chart topics by range, and a posted metric's own: chart:5m (the posted
+// metrics), server-chart:5m (the server's series too, for admins),
+// chart:5m:queue depth (one metric's page). Metric names hold no commas,
+// so a topic list can carry them as they are.
+const (
+	topicChartPrefix       = "chart:"
+	topicServerChartPrefix = "server-chart:"
+)
+
+// TopicChartRange is the topic of the dashboard's chart panel over r.
+func TopicChartRange(r ChartRange) string { return topicChartPrefix + r.Name }
+
+// TopicServerChartRange is the topic of an admin's chart panel over r.
+func TopicServerChartRange(r ChartRange) string { return topicServerChartPrefix + r.Name }
+
+// TopicSeries is the topic of a posted metric's page over r.
+func TopicSeries(r ChartRange, name string) string { return topicChartPrefix + r.Name + ":" + name }
+
+// ChartTopic is a chart topic taken apart.
+type ChartTopic struct {
+	Range ChartRange
+	// Series is the metric of a page's topic; empty for a panel's.
+	Series string
+	// Server says it is an admin's panel.
+	Server bool
+}
+
+// ParseChartTopic takes a topic made by TopicChartRange,
+// TopicServerChartRange or TopicSeries apart; ok is false for any other
+// topic. The name of a series is not checked.
+func ParseChartTopic(topic string) (ct ChartTopic, ok bool) {
+	rest, server := strings.CutPrefix(topic, topicServerChartPrefix)
+	if !server {
+		if rest, ok = strings.CutPrefix(topic, topicChartPrefix); !ok {
+			return ChartTopic{}, false
+		}
+	}
+	name, series, hasSeries := strings.Cut(rest, ":")
+	r, ok := ChartRangeNamed(name)
+	if !ok || hasSeries && (server || series == "") {
+		return ChartTopic{}, false
+	}
+	return ChartTopic{Range: r, Series: series, Server: server}, true
+}
 
 // The data-format of a <time> element, which says how static/beacon-paint.js
 // shows it in the viewer's zone. Without one: relative within the hour

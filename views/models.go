@@ -1,6 +1,12 @@
 package views
 
-import "time"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/a-h/templ"
+)
 
 // Page is what every full page needs from its handler.
 type Page struct {
@@ -127,26 +133,6 @@ type CustomMetric struct {
 	At    time.Time
 }
 
-// Chart is the last Window of every series, drawn as one small SVG chart per series.
-type Chart struct {
-	Now    time.Time
-	Window time.Duration
-	Series []Series
-}
-
-// Series is one line of the chart.
-type Series struct {
-	Name   string
-	Unit   string
-	Points []Point // oldest first
-}
-
-// Point is one sample of a series.
-type Point struct {
-	At    time.Time
-	Value float64
-}
-
 // Activity is one item of the activity feed.
 type Activity struct {
 	Position int64
@@ -163,6 +149,35 @@ type Dashboard struct {
 	Rooms   []RoomSummary // the busiest, at most RoomsShown
 	// MoreRooms counts the other rooms with people online.
 	MoreRooms int
+	// MetricsHTML and ChartHTML, when set, are MetricsPanel and ChartPanel
+	// (not out of band) rendered already, once a tick for every page:
+	// Metrics and Chart are then not read.
+	MetricsHTML, ChartHTML []byte
+}
+
+// metricsPanel is the page's metrics panel, rendered already or now.
+func (d Dashboard) metricsPanel() templ.Component {
+	if d.MetricsHTML != nil {
+		return Rendered(d.MetricsHTML)
+	}
+	return MetricsPanel(d.Metrics, false)
+}
+
+// chartPanel is the page's chart, rendered already or now.
+func (d Dashboard) chartPanel() templ.Component {
+	if d.ChartHTML != nil {
+		return Rendered(d.ChartHTML)
+	}
+	return ChartPanel(d.Chart, false)
+}
+
+// Rendered is HTML rendered already by a component of this package, written
+// as it is.
+func Rendered(html []byte) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(html)
+		return err
+	})
 }
 
 // Message is one chat message.

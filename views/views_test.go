@@ -71,7 +71,7 @@ func TestMetricsPanelShowsFiguresUnderTheirLabels(t *testing.T) {
 		"Requests/min":      "98,765",
 		"Response time p50": "3.2 ms",
 		"Response time p95": "41 ms",
-		"Events/s":          "12.3",
+		"Log events/s":      "12.3",
 		"Goroutines":        "52",
 		"Memory":            "12.5 MiB",
 	} {
@@ -92,6 +92,29 @@ func TestMetricsPanelShowsFiguresUnderTheirLabels(t *testing.T) {
 	}
 	if got, _ := doc.Find("p.meta time").Attr("datetime"); got != "2026-11-29T10:30:00Z" {
 		t.Errorf("measured-at datetime = %q", got)
+	}
+}
+
+// The events card says what it counts (issue 11, item 1): the events
+// written to the log, which are chat messages, activity items,
+// notifications and the like, not metric samples, requests or live
+// deliveries. A visible line under the figure says so, and the card's
+// tooltip says it whole.
+func TestMetricsPanelSaysWhatEventsCount(t *testing.T) {
+	doc := render(t, MetricsPanel(sampleMetrics(), false))
+	dt := doc.Find("dt").FilterFunction(func(_ int, s *goquery.Selection) bool { return text(s) == "Log events/s" })
+	if dt.Length() != 1 {
+		t.Fatalf("no card labelled %q; labels: %q", "Log events/s", doc.Find("dt").Map(func(_ int, s *goquery.Selection) string { return text(s) }))
+	}
+	card := dt.Parent()
+	if got := text(card.Find("dd.meta")); got != "messages, activity, notifications…" {
+		t.Errorf("the line under the figure says %q", got)
+	}
+	tip, _ := card.Attr("title")
+	for _, want := range []string{"written to the log", "chat messages", "activity items", "notifications", "Not metric samples"} {
+		if !strings.Contains(tip, want) {
+			t.Errorf("the card's tooltip %q does not say %q", tip, want)
+		}
 	}
 }
 
@@ -142,75 +165,6 @@ func TestMetricsPanelShowsCustomMetrics(t *testing.T) {
 	}
 }
 
-func TestChartHasOneLabelledSVGPerSeries(t *testing.T) {
-	c := Chart{Now: now, Window: 5 * time.Minute, Series: []Series{
-		{Name: "requests/s", Points: []Point{
-			{At: now.Add(-4 * time.Minute), Value: 40},
-			{At: now.Add(-2 * time.Minute), Value: 3},
-			{At: now, Value: 12.3},
-		}},
-		{Name: "temperature", Unit: "°C", Points: []Point{{At: now.Add(-time.Minute), Value: 21}}},
-		{Name: "empty"},
-	}}
-	doc := render(t, ChartPanel(c, false))
-	if h := text(doc.Find("#" + IDChart + " h2")); h != "Last 5 minutes" {
-		t.Errorf("heading = %q", h)
-	}
-	series := doc.Find("[data-series]")
-	if series.Length() != 3 {
-		t.Fatalf("want 3 series, got %d", series.Length())
-	}
-	series.Each(func(i int, s *goquery.Selection) {
-		name, _ := s.Attr("data-series")
-		if name != c.Series[i].Name {
-			t.Errorf("series %d is %q, want %q", i, name, c.Series[i].Name)
-		}
-		svg := s.Find("svg")
-		if svg.Length() != 1 {
-			t.Fatalf("series %q: want one svg, got %d", name, svg.Length())
-		}
-		if role, _ := svg.Attr("role"); role != "img" {
-			t.Errorf("series %q: svg role = %q", name, role)
-		}
-		label, _ := svg.Attr("aria-label")
-		if !strings.HasPrefix(label, name+" over the last 5 minutes") {
-			t.Errorf("series %q: aria-label = %q", name, label)
-		}
-		if text(svg.Find("title")) != label {
-			t.Errorf("series %q: svg title %q differs from its label", name, text(svg.Find("title")))
-		}
-	})
-	first, _ := series.Eq(0).Find("svg").Attr("aria-label")
-	if want := "requests/s over the last 5 minutes, now 12.3, max 40"; first != want {
-		t.Errorf("aria-label = %q, want %q", first, want)
-	}
-	if got := text(series.Eq(0).Find(".series-value")); got != "12.3" {
-		t.Errorf("latest value = %q", got)
-	}
-	if got := text(series.Eq(1).Find(".series-value")); got != "21 °C" {
-		t.Errorf("latest value with unit = %q", got)
-	}
-	if d, _ := series.Eq(0).Find("path").Attr("d"); !strings.HasPrefix(d, "M24,2 L") {
-		t.Errorf("path d = %q", d)
-	}
-	if series.Eq(2).Find("path").Length() != 0 {
-		t.Error("an empty series has a path")
-	}
-	if label, _ := series.Eq(2).Find("svg").Attr("aria-label"); !strings.HasSuffix(label, "no data yet") {
-		t.Errorf("empty series label = %q", label)
-	}
-}
-
-func TestChartWithoutWindowShowsDefault(t *testing.T) {
-	doc := render(t, ChartPanel(Chart{Now: now}, false))
-	if h := text(doc.Find("h2")); h != "Last 5 minutes" {
-		t.Errorf("heading = %q", h)
-	}
-	if doc.Find(".hint").Length() != 1 {
-		t.Error("no hint for a chart without series")
-	}
-}
-
 func TestOOBVariantsCarrySwapOOB(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -220,8 +174,8 @@ func TestOOBVariantsCarrySwapOOB(t *testing.T) {
 	}{
 		{"metrics", MetricsPanel(sampleMetrics(), false), "section#" + IDMetrics, false},
 		{"metrics oob", MetricsPanel(sampleMetrics(), true), "section#" + IDMetrics, true},
-		{"chart", ChartPanel(Chart{Now: now}, false), "section#" + IDChart, false},
-		{"chart oob", ChartPanel(Chart{Now: now}, true), "section#" + IDChart, true},
+		{"chart", ChartPanel(Chart{}, false), "section#" + IDChart, false},
+		{"chart oob", ChartPanel(Chart{}, true), "section#" + IDChart, true},
 		{"feed", ActivityPanel(nil), "ol#" + IDActivity, false},
 		{"feed oob", ActivityFeedFragment([]Activity{{Position: 2, Text: "b"}, {Position: 1, Text: "a"}}), "ol#" + IDActivity, true},
 	} {
@@ -381,7 +335,8 @@ func TestDashboardPageFlushesTheShellBeforeTheFeed(t *testing.T) {
 	d := Dashboard{
 		Page:    Page{Title: "Dashboard", LiveURL: "/live?topics=metrics"},
 		Metrics: sampleMetrics(),
-		Chart:   Chart{Now: now, Series: []Series{{Name: "requests/s"}}},
+		Chart: Chart{Range: DefaultChartRange(), Nav: true, Figures: []templ.Component{
+			SeriesFigure(SeriesChart{Series: Series{Name: "requests/s"}, Range: DefaultChartRange(), End: now})}},
 	}
 	if err := DashboardPage(d, feed).Render(context.Background(), &w); err != nil {
 		t.Fatal(err)
@@ -498,37 +453,6 @@ func TestErrorPage(t *testing.T) {
 	assertCSPClean(t, doc)
 }
 
-func TestSparklinePath(t *testing.T) {
-	const w, h = 120, 32
-	window := 5 * time.Minute
-	at := func(ago time.Duration) time.Time { return now.Add(-ago) }
-	for _, tc := range []struct {
-		name   string
-		points []Point
-		window time.Duration
-		want   string
-	}{
-		{"empty", nil, window, ""},
-		{"one point is a dot in the middle", []Point{{at(0), 7}}, window, "M120,16 h0"},
-		{"flat series runs through the middle", []Point{{at(5 * time.Minute), 3}, {at(150 * time.Second), 3}, {at(0), 3}}, window, "M0,16 L60,16 L120,16"},
-		{"normal: min at the bottom, max at the top", []Point{{at(5 * time.Minute), 0}, {at(150 * time.Second), 5}, {at(0), 10}}, window, "M0,30 L60,16 L120,2"},
-		{"own scale, not from zero", []Point{{at(4 * time.Minute), 110}, {at(time.Minute), 100}}, window, "M24,2 L96,30"},
-		{"points before the window are left out", []Point{{at(10 * time.Minute), 1000}, {at(150 * time.Second), 1}, {at(0), 2}}, window, "M60,30 L120,2"},
-		{"only old points", []Point{{at(6 * time.Minute), 1}}, window, ""},
-		{"future points are clamped to the right edge", []Point{{at(0), 1}, {now.Add(time.Minute), 2}}, window, "M120,30 L120,2"},
-		{"NaN and Inf are skipped", []Point{{at(time.Minute), 1}, {at(30 * time.Second), nan()}, {at(0), inf()}}, window, "M96,16 h0"},
-		{"fractions are rounded to one decimal", []Point{{at(299 * time.Second), 0}, {at(0), 3}}, window, "M0.4,30 L120,2"},
-		{"no window", []Point{{at(0), 1}}, 0, ""},
-		{"extreme values do not overflow", []Point{{at(5 * time.Minute), -math.MaxFloat64}, {at(0), math.MaxFloat64}}, window, "M0,30 L120,2"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := SparklinePath(tc.points, now, tc.window, w, h); got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func nan() float64 { return math.NaN() }
 func inf() float64 { return math.Inf(1) }
 
@@ -559,10 +483,6 @@ func TestFormat(t *testing.T) {
 		{formatMillis(1204 * time.Millisecond), "1,204"},
 		{formatMiB(12<<20 + 1<<19), "12.5"},
 		{formatMiB(2 << 30), "2,048"},
-		{durationText(5 * time.Minute), "5 minutes"},
-		{durationText(time.Minute), "1 minute"},
-		{durationText(time.Hour), "1 hour"},
-		{durationText(90 * time.Second), "90 seconds"},
 		{withUnit("3", "/s"), "3/s"},
 		{withUnit("40", "%"), "40%"},
 		{withUnit("12", "ms"), "12 ms"},
@@ -658,21 +578,6 @@ func BenchmarkMetricsPanelOOB(b *testing.B) {
 	}
 }
 
-func BenchmarkChartPanelOOB(b *testing.B) {
-	var pts []Point
-	for i := range 300 {
-		pts = append(pts, Point{At: now.Add(time.Duration(i-300) * time.Second), Value: float64(i % 17)})
-	}
-	c := Chart{Now: now, Window: 5 * time.Minute, Series: []Series{{Name: "requests/s", Points: pts}, {Name: "events/s", Points: pts}}}
-	var buf bytes.Buffer
-	for b.Loop() {
-		buf.Reset()
-		if err := ChartPanel(c, true).Render(context.Background(), &buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // FuzzActivityItem renders items with posted text and links: whatever comes
 // in, the item holds no element but its own and no link that is not http(s).
 func FuzzActivityItem(f *testing.F) {
@@ -694,38 +599,6 @@ func FuzzActivityItem(f *testing.F) {
 		if href, ok := doc.Find("a").Attr("href"); ok {
 			if h := strings.ToLower(href); !strings.HasPrefix(h, "http://") && !strings.HasPrefix(h, "https://") {
 				t.Fatalf("link %q kept as %q", link, href)
-			}
-		}
-	})
-}
-
-// FuzzSparklinePath checks that any series draws a well-formed path inside the box.
-func FuzzSparklinePath(f *testing.F) {
-	f.Add(int64(-60), 1.0, int64(-30), 5.0, int64(0), 3.0)
-	f.Add(int64(-400), 1.0, int64(10), -5.0, int64(0), 1e308)
-	pathRE := regexp.MustCompile(`^M(-?[0-9.]+),(-?[0-9.]+)(?: L(-?[0-9.]+),(-?[0-9.]+))*(?: h0)?$`)
-	numRE := regexp.MustCompile(`-?[0-9.]+`)
-	f.Fuzz(func(t *testing.T, s1 int64, v1 float64, s2 int64, v2 float64, s3 int64, v3 float64) {
-		pts := []Point{
-			{At: now.Add(time.Duration(s1) * time.Second), Value: v1},
-			{At: now.Add(time.Duration(s2) * time.Second), Value: v2},
-			{At: now.Add(time.Duration(s3) * time.Second), Value: v3},
-		}
-		d := SparklinePath(pts, now, 5*time.Minute, 120, 32)
-		if d == "" {
-			return
-		}
-		if !pathRE.MatchString(d) {
-			t.Fatalf("malformed path %q", d)
-		}
-		for i, n := range numRE.FindAllString(strings.TrimSuffix(d, " h0"), -1) {
-			v, err := strconv.ParseFloat(n, 64)
-			limit := 120.0
-			if i%2 == 1 {
-				limit = 32
-			}
-			if err != nil || v < 0 || v > limit {
-				t.Fatalf("coordinate %q outside the box in %q", n, d)
 			}
 		}
 	})

@@ -93,6 +93,10 @@ type fleet struct {
 	roomSize int
 	senders  int
 	wsDialer *websocket.Dialer
+	// first and stride number this fleet's members among all the load's
+	// when several worker processes share it (cluster): member i of the
+	// fleet is member first+i×stride of the load. Zero: 0, 1, 2, …
+	first, stride int
 
 	request []byte       // the raw client's HTTP request
 	hc      *http.Client // the r3labs client's transport
@@ -375,7 +379,7 @@ func (f *fleet) open(ctx context.Context, n, conc int) {
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c := f.dial(ctx, i)
+				c := f.dial(ctx, f.member(i))
 				timer := time.NewTimer(20 * time.Second)
 				select {
 				case <-c.ready:
@@ -518,6 +522,10 @@ var (
 	wsWelcome = []byte(`"type":"welcome"`)
 	wsError   = []byte(`"type":"error"`)
 )
+
+// member returns the index among all the load's members of the fleet's
+// connection i.
+func (f *fleet) member(i int) int { return f.first + i*max(f.stride, 1) }
 
 // roomOf returns the room of member i: load-0, load-1, …
 func (f *fleet) roomOf(i int) string { return fmt.Sprintf("load-%d", i/f.roomSize) }

@@ -43,15 +43,18 @@ type config struct {
 	Profile  string // directory for perf CPU profiles of the servers
 	Timeout  time.Duration
 
-	Conns        int // -n: connections of every scenario (0: each scenario's default)
-	IdleConns    int
-	FanoutConns  int
-	BurstConns   int
-	ConnectConns int
-	WSIdleConns  int // ws-idle: WebSocket room connections, at most wsRoomSize to a room
-	WSBurstConns int // ws-burst: members of the one room
-	RoomMembers  int // room: members of the one room, the senders among them
-	StreamConns  int // stream: viewers of /stream/metrics
+	Conns         int // -n: connections of every scenario (0: each scenario's default)
+	IdleConns     int
+	FanoutConns   int
+	BurstConns    int
+	ConnectConns  int
+	WSIdleConns   int // ws-idle: WebSocket room connections, at most wsRoomSize to a room
+	WSBurstConns  int // ws-burst: members of the one room
+	RoomMembers   int // room: members of the one room, the senders among them
+	StreamConns   int // stream: viewers of /stream/metrics
+	WSMemoryConns int // ws-memory: members of the one room
+
+	MemoryLimit string // connect-limit: Beacon's --memory-limit
 
 	StreamHold time.Duration // stream: how long the viewers are held
 
@@ -74,11 +77,13 @@ type config struct {
 	Settle time.Duration // wait before reading the server's memory
 	Hold   time.Duration // connect: how long all connections are held
 
+	Cluster clusterLoad // the cluster scenario's settings (cluster.go)
+
 	maxConns int // from the open-files limit
 }
 
 // scenarioNames lists every scenario in the order a full suite runs them.
-var scenarioNames = []string{"idle", "ws-idle", "stream", "fanout", "burst", "ws-burst", "room", "connect", "leak", "page"}
+var scenarioNames = []string{"idle", "ws-idle", "stream", "fanout", "burst", "ws-burst", "ws-memory", "room", "connect", "connect-limit", "leak", "page"}
 
 // newConfig parses args: flags, then scenario names (also accepted before
 // the flags: `beacon-load fanout -n 2000`).
@@ -103,7 +108,8 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.StringVar(&c.Markdown, "markdown", "", "rewrite the generated part of this file (BENCHMARKS.md) with the report")
 	fs.StringVar(&c.Profile, "cpuprofile", "", "directory: record a perf CPU profile of Beacon during the last run of every scenario (shown for scenarios that miss a target)")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Minute, "stop everything after this long (at most 30m)")
-	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle, ws-idle and fan-out, 5,000 burst and ws-burst, 1,000 room, 500 stream, 19,000 connect)")
+	fs.IntVar(&c.Conns, "n", 0, "connections in every scenario (default: 10,000 idle, ws-idle, ws-memory and fan-out, 5,000 burst and ws-burst, 1,000 room, 500 stream, 19,000 connect and connect-limit)")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", "100MiB", "connect-limit: the --memory-limit Beacon is started with (and GOGC=off)")
 	fs.IntVar(&c.Events, "events", 10, "fanout: events published one at a time, each waited for at every subscriber")
 	fs.DurationVar(&c.Gap, "gap", 50*time.Millisecond, "fanout: pause between two events")
 	fs.IntVar(&c.Burst, "burst", 50, "burst: events published as fast as the server accepts them")
@@ -119,16 +125,18 @@ func newConfig(args []string, stderr io.Writer, openFiles uint64) (*config, erro
 	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "wait after opening connections before reading the server's memory")
 	fs.DurationVar(&c.Hold, "hold", time.Second, "connect: how long every connection is held before it is checked")
 	fs.DurationVar(&c.StreamHold, "stream-hold", beaconTick+beaconTick/2, "stream: how long the viewers are held; by default a bit over Beacon's 1s board tick, so every viewer gets an update (at most 3m)")
+	c.Cluster.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: beacon-load [flags] [scenario ...]
        beacon-load reference [-addr 127.0.0.1:0]   (serve the reference server alone)
 
-Scenarios: idle, ws-idle, stream, fanout, burst, ws-burst, room, connect, leak, page (default:
-all, in that order). Each runs against a fresh Beacon (built from ./cmd/beacon, or -target) and
-against the reference server, a plain net/http SSE fan-out in a child process of this tool.
-The WebSocket room scenarios (ws-idle, ws-burst, room) run against Beacon alone: the
-reference has no rooms. The tool starts Beacon for them with --room-conns raised to the
-room's size and --message-rate/--message-burst lifted; a -target must have been started so.
+Scenarios: idle, ws-idle, stream, fanout, burst, ws-burst, ws-memory, room, connect,
+connect-limit, leak, page (default: all, in that order). Each runs against a fresh Beacon
+(built from ./cmd/beacon, or -target) and against the reference server, a plain net/http
+SSE fan-out with gorilla/websocket rooms in a child process of this tool; connect-limit
+(connect with Beacon's --memory-limit and GOGC=off) runs against Beacon alone. The tool starts Beacon
+for the room scenarios (ws-burst, ws-memory, room) with --room-conns raised to the room's
+size and --message-rate/--message-burst lifted; a -target must have been started so.
 The stream scenario holds viewers of the zero-JavaScript widget /stream/metrics; the tool
 makes their token with beacon embed create once it started Beacon; for a -target, make one
 there and pass it as -widget-token. The tool starts Beacon with --dashboard public (the page
@@ -155,7 +163,7 @@ Flags:
 			c.Scenarios = scenarioNames
 			continue
 		}
-		if !slices.Contains(scenarioNames, n) {
+		if !slices.Contains(scenarioNames, n) && !slices.Contains(extraScenarios, n) {
 			return nil, fmt.Errorf("unknown scenario %q (want one of %s, or all)", n, strings.Join(scenarioNames, ", "))
 		}
 		if !slices.Contains(c.Scenarios, n) {
@@ -204,11 +212,14 @@ Flags:
 	}
 	c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns = 10_000, 10_000, 5_000, 19_000
 	c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns = 10_000, 5_000, 1_000, 500
+	c.WSMemoryConns = 10_000
 	if c.Conns > 0 {
 		c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns = c.Conns, c.Conns, c.Conns, c.Conns
 		c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns = c.Conns, c.Conns, c.Conns, c.Conns
+		c.WSMemoryConns = c.Conns
 	}
 	c.maxConns = min(maxConnsAbs, int(min(openFiles, 1<<31))-fdReserve)
+	c.Cluster.scale(c, set)
 	return c, c.validate()
 }
 
@@ -219,7 +230,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf(format, a...))
 		}
 	}
-	for _, n := range []int{c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns, c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns} {
+	for _, n := range []int{c.IdleConns, c.FanoutConns, c.BurstConns, c.ConnectConns, c.WSIdleConns, c.WSBurstConns, c.RoomMembers, c.StreamConns, c.WSMemoryConns} {
 		check(n >= 1 && n <= c.maxConns, "-n %d: connections must be between 1 and %d (the open-files limit minus %d)", n, c.maxConns, fdReserve)
 	}
 	check(c.Runs >= 1 && c.Runs <= maxRuns, "-runs must be between 1 and %d", maxRuns)
@@ -230,6 +241,13 @@ func (c *config) validate() error {
 	check(c.RoomDuration > 0 && c.RoomDuration <= time.Minute, "-room-duration must be positive and at most 1m")
 	if slices.Contains(c.Scenarios, "ws-burst") {
 		check(c.WSBurstConns > min(c.Publishers, c.Burst), "ws-burst: -n %d must exceed the %d members that send", c.WSBurstConns, min(c.Publishers, c.Burst))
+	}
+	if slices.Contains(c.Scenarios, "ws-memory") {
+		check(c.WSMemoryConns > min(c.Publishers, c.Burst), "ws-memory: -n %d must exceed the %d members that send", c.WSMemoryConns, min(c.Publishers, c.Burst))
+	}
+	if slices.Contains(c.Scenarios, "connect-limit") {
+		check(c.MemoryLimit != "", "-memory-limit: connect-limit needs one")
+		check(c.Target == "", "connect-limit needs a Beacon this tool starts (no -target)")
 	}
 	if slices.Contains(c.Scenarios, "room") {
 		check(c.RoomMembers > c.Senders, "room: -n %d must exceed -senders %d", c.RoomMembers, c.Senders)
@@ -255,6 +273,7 @@ func (c *config) validate() error {
 		}
 		check(c.Profile == "", "-cpuprofile needs a Beacon this tool starts (no -target)")
 	}
+	errs = append(errs, c.Cluster.validate(c)...)
 	return errors.Join(errs...)
 }
 
@@ -311,6 +330,10 @@ func (c *config) commandFor(scenario string) string {
 		a = append(a, "-n", strconv.Itoa(c.RoomMembers), "-senders", strconv.Itoa(c.Senders), "-room-duration", c.RoomDuration.String(), "-text", strconv.Itoa(c.TextSize))
 	case "connect":
 		a = append(a, "-n", strconv.Itoa(c.ConnectConns), "-dial-concurrency", strconv.Itoa(c.DialConcurrency), "-hold", c.Hold.String())
+	case "connect-limit":
+		a = append(a, "-n", strconv.Itoa(c.ConnectConns), "-dial-concurrency", strconv.Itoa(c.DialConcurrency), "-hold", c.Hold.String(), "-memory-limit", c.MemoryLimit)
+	case "ws-memory":
+		a = append(a, "-n", strconv.Itoa(c.WSMemoryConns), "-burst", strconv.Itoa(c.Burst), "-publishers", strconv.Itoa(c.Publishers), "-text", strconv.Itoa(c.TextSize), "-settle", c.Settle.String())
 	case "leak":
 		a = append(a, "-cycles", strconv.Itoa(c.Cycles), "-cycle-workers", strconv.Itoa(c.CycleWorkers))
 	case "page":

@@ -85,10 +85,16 @@ func TestSmoke(t *testing.T) {
 			if r := v("burst", "deliveries_per_s"); r <= 0 {
 				t.Errorf("burst: %v deliveries/s", r)
 			}
-			if g := v("idle", "goroutines_per_conn"); g < 0.5 || g > 10 {
+			// Beacon holds an idle stream with no goroutine; the reference
+			// with two.
+			lo, hi := 0.5, 10.0
+			if srv == kindBeacon {
+				lo, hi = -0.1, 0.1
+			}
+			if g := v("idle", "goroutines_per_conn"); g < lo || g > hi {
 				t.Errorf("idle: %v goroutines per connection; a reading of /metrics went wrong", g)
 			}
-			if b := v("idle", "bytes_per_conn"); b <= 0 || b > 1<<20 {
+			if b := v("idle", "bytes_per_conn"); v("idle", "rss_after") <= 0 || b < -1<<20 || b > 1<<20 {
 				t.Errorf("idle: %v bytes per connection; a reading of /metrics went wrong", b)
 			}
 			if got := v("leak", "cycles"); got != cycles {
@@ -103,7 +109,7 @@ func TestSmoke(t *testing.T) {
 			if held, updated := v("stream", "held"), v("stream", "updated"); held != n || updated != n {
 				t.Errorf("stream held %v viewers, %v of them updated; want %d and %d", held, updated, n, n)
 			}
-			if g := v("stream", "goroutines_per_conn"); g < 0.5 || g > 10 {
+			if g := v("stream", "goroutines_per_conn"); g < lo || g > hi {
 				t.Errorf("stream: %v goroutines per viewer; a reading of /metrics went wrong", g)
 			}
 			if d := v("stream", "goroutines_delta"); d > 2 {
@@ -112,28 +118,46 @@ func TestSmoke(t *testing.T) {
 		})
 	}
 
-	// The WebSocket room scenarios run against Beacon alone.
-	v := func(scenario, key string) float64 { return rep.value(t, scenario, kindBeacon, key) }
-	for _, sc := range []string{"ws-idle", "ws-burst", "room"} {
-		if got := v(sc, "held"); got != n {
-			t.Errorf("%s held %v room connections, want %d", sc, got, n)
+	// The WebSocket room scenarios run against both.
+	for _, srv := range []string{kindBeacon, kindReference} {
+		v := func(scenario, key string) float64 { return rep.value(t, scenario, srv, key) }
+		for _, sc := range []string{"ws-idle", "ws-burst", "ws-memory", "room"} {
+			if got := v(sc, "held"); got != n {
+				t.Errorf("%s: %s held %v room connections, want %d", srv, sc, got, n)
+			}
+		}
+		want := 1.0 // Beacon: the reader; the reference: the reader and the writer
+		if srv == kindReference {
+			want = 2
+		}
+		if g := v("ws-idle", "goroutines_per_conn"); g < want-0.5 || g > want+0.5 {
+			t.Errorf("%s: ws-idle: %v goroutines per connection, want about %v", srv, g, want)
+		}
+		for _, sc := range []string{"ws-burst", "ws-memory"} {
+			if got := v(sc, "delivered"); got != n*burst {
+				t.Errorf("%s: %s delivered %v messages, want %d", srv, sc, got, n*burst)
+			}
+		}
+		if before, after := v("ws-memory", "rss_before"), v("ws-memory", "rss_after"); before <= 0 || after <= 0 {
+			t.Errorf("%s: ws-memory read RSS %v before and %v after", srv, before, after)
+		}
+		if msgs := v("room", "messages"); msgs < 8 || v("room", "delivered") != n*msgs {
+			t.Errorf("%s: room: %v messages sent, %v delivered; want at least one per sender, each to all %d members", srv, msgs, v("room", "delivered"), n)
+		}
+		if p50, p99 := v("room", "latency_p50"), v("room", "latency_p99"); !(0 < p50 && p50 <= p99 && p99 < 10) {
+			t.Errorf("%s: room latency p50 %v, p99 %v: not 0 < p50 ≤ p99 < 10s", srv, p50, p99)
 		}
 	}
-	if g := v("ws-idle", "goroutines_per_conn"); g < 0.5 || g > 10 {
-		t.Errorf("ws-idle: %v goroutines per connection; a reading of /metrics went wrong", g)
+	// connect-limit (connect with Beacon's --memory-limit) is Beacon's alone.
+	if got := rep.value(t, "connect-limit", kindBeacon, "held"); got != n {
+		t.Errorf("connect-limit held %v connections, want %d", got, n)
 	}
-	if got := v("ws-burst", "delivered"); got != n*burst {
-		t.Errorf("ws-burst delivered %v messages, want %d", got, n*burst)
-	}
-	if msgs := v("room", "messages"); msgs < 8 || v("room", "delivered") != n*msgs {
-		t.Errorf("room: %v messages sent, %v delivered; want at least one per sender, each to all %d members", msgs, v("room", "delivered"), n)
-	}
-	if p50, p99 := v("room", "latency_p50"), v("room", "latency_p99"); !(0 < p50 && p50 <= p99 && p99 < 10) {
-		t.Errorf("room latency p50 %v, p99 %v: not 0 < p50 ≤ p99 < 10s", p50, p99)
+	if gc := rep.value(t, "connect", kindBeacon, "gc_cycles"); gc < 0 {
+		t.Errorf("connect: %v garbage collections", gc)
 	}
 	for _, r := range rep.Results {
-		if r.Server == kindReference && scenarios[r.Scenario].transport == "ws" {
-			t.Errorf("%s ran against the reference server, which has no rooms", r.Scenario)
+		if r.Server == kindReference && scenarios[r.Scenario].beaconOnly {
+			t.Errorf("%s ran against the reference server", r.Scenario)
 		}
 	}
 
@@ -148,7 +172,7 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("figure %s is missing from the report", fg.ID)
 		case fg.NotMeasured != "" && f.Status != statusNotMeasured:
 			t.Errorf("figure %s: status %q, want %q", fg.ID, f.Status, statusNotMeasured)
-		case fg.NotMeasured == "" && (f.Beacon == nil || (f.Reference == nil) != (fg.Transport == "ws") || f.Command == ""):
+		case fg.NotMeasured == "" && (f.Beacon == nil || (f.Reference == nil) != scenarios[fg.Scenario].beaconOnly || f.Command == ""):
 			t.Errorf("figure %s has no Beacon value or command, or a reference value where there should (not) be one: %+v", fg.ID, f)
 		}
 	}
@@ -172,7 +196,7 @@ func TestMarkdownKeepsNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep.Results = []runResult{{Scenario: "idle", Server: kindBeacon, Run: 1, Sample: &sample{Values: map[string]float64{"bytes_per_conn": 20 << 10}}}}
+	rep.Results = []runResult{{Scenario: "idle", Server: kindBeacon, Run: 1, Sample: &sample{Values: map[string]float64{"bytes_per_conn": 7.5 * 1024}}}}
 	rep.evaluate(cfg)
 	if err := rep.writeMarkdown(path); err != nil {
 		t.Fatal(err)

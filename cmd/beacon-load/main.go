@@ -13,6 +13,7 @@
 //	go run ./cmd/beacon-load -smoke                          # CI: ~200 connections, a few seconds
 //	go run ./cmd/beacon-load -n 2000 fanout burst            # two scenarios, 2,000 connections
 //	go run ./cmd/beacon-load -runs 3 -markdown BENCHMARKS.md # the full suite
+//	go run ./cmd/beacon-load -markdown BENCHMARKS.md cluster # three Beacons with NATS, 57,000 connections
 package main
 
 import (

@@ -20,22 +20,28 @@ const (
 	seriesHeapInuse  = "go_memstats_heap_inuse_bytes"
 	seriesStackInuse = "go_memstats_stack_inuse_bytes"
 	seriesCPU        = "process_cpu_seconds_total"
+	// The Go runtime's own accounting of the collector (runtime/metrics
+	// /cpu/classes/gc/total:cpu-seconds and /gc/cycles/total:gc-cycles),
+	// which both servers export.
+	seriesGCCPU    = "go_cpu_classes_gc_total_cpu_seconds_total"
+	seriesGCCycles = "go_gc_cycles_total_gc_cycles_total"
 )
 
 // cpuMeter reads how much CPU time a server spends on a phase of a scenario:
 // a figure that the other work on a shared machine hardly moves, unlike
 // rates and latencies.
 type cpuMeter struct {
-	b     *bench
-	srv   *server
-	start float64
-	err   error
+	b                 *bench
+	srv               *server
+	start             float64
+	gcStart, gcCycles float64 // the collector's CPU seconds and cycles at the start
+	err               error
 }
 
 func (b *bench) cpuMeter(ctx context.Context, srv *server) *cpuMeter {
 	m := &cpuMeter{b: b, srv: srv}
 	st, err := scrape(ctx, b.ctl, srv)
-	m.start, m.err = st[seriesCPU], err
+	m.start, m.gcStart, m.gcCycles, m.err = st[seriesCPU], st[seriesGCCPU], st[seriesGCCycles], err
 	return m
 }
 

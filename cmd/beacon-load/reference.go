@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,8 +33,9 @@ import (
 // What it does not do, and Beacon must: store events and resume clients,
 // coalesce queued frames into one write, set write deadlines, heartbeat.
 //
-// It also serves the zero-JavaScript widget stream, GET /stream/metrics, the
-// same way: a second hub, a ticker that renders a metrics panel of the shape
+// It also serves chat rooms over WebSocket, GET /rooms/{room}/ws, the way
+// gorilla's chat example does (refrooms.go), and the zero-JavaScript widget
+// stream, GET /stream/metrics, the same way as /live: a second hub, a ticker that renders a metrics panel of the shape
 // of Beacon's once per tick and broadcasts it, and a handler per viewer that
 // appends every panel to its document as a frame. It checks no token and
 // never ends a stream on its own.
@@ -100,6 +102,7 @@ type reference struct {
 	conns prometheus.Gauge
 
 	streams *refHub                // the viewers of /stream/metrics
+	rooms   *refRooms              // the members of /rooms/{room}/ws
 	panel   atomic.Pointer[[]byte] // the newest frame of the metrics panel
 	cards   *template.Template
 
@@ -366,16 +369,21 @@ func serveReference(ctx context.Context, args []string, stdout, stderr io.Writer
 // every tick.
 func newReferenceHandler(tick time.Duration) (http.Handler, func()) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The collector's CPU and cycles too (go_cpu_classes_gc_total_cpu_seconds_total,
+	// go_gc_cycles_total_gc_cycles_total): as Beacon exports them.
+	gcCost := collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/gc/total:cpu-seconds$|^/gc/cycles/total:gc-cycles$`)}
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(gcCost)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	conns := prometheus.NewGauge(prometheus.GaugeOpts{Name: referenceGauge, Help: "Open live connections."})
 	reg.MustRegister(conns)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &reference{hub: newRefHub(), streams: newRefHub(), conns: conns,
+	r := &reference{hub: newRefHub(), streams: newRefHub(), rooms: newRefRooms(), conns: conns,
 		page: template.Must(template.New("page").Parse(refPage)), cards: template.Must(template.New("panel").Parse(refPanel))}
 	first := r.renderPanel(time.Now())
 	r.panel.Store(&first)
 	go r.hub.run(ctx)
 	go r.streams.run(ctx)
+	go r.rooms.run(ctx)
 	ticked := make(chan struct{})
 	go func() { defer close(ticked); r.tick(ctx, tick) }()
 	mux := http.NewServeMux()
@@ -384,5 +392,6 @@ func newReferenceHandler(tick time.Duration) (http.Handler, func()) {
 	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc(pagePath, r.dashboard)
 	mux.HandleFunc(streamPath, r.stream)
-	return mux, func() { cancel(); <-r.hub.done; <-r.streams.done; <-ticked }
+	mux.HandleFunc("/rooms/", r.socket)
+	return mux, func() { cancel(); <-r.hub.done; <-r.streams.done; <-r.rooms.done; <-ticked }
 }

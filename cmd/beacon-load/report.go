@@ -115,7 +115,8 @@ type report struct {
 	Results  []runResult     `json:"results"`
 	Profiles []profileResult `json:"profiles,omitempty"`
 	Problems []string        `json:"problems,omitempty"`
-	Notes    []string        `json:"notes,omitempty"` // how scenarios were set up, for the Markdown
+	Notes    []string        `json:"notes,omitempty"`   // how scenarios were set up, for the Markdown
+	Cluster  []figureResult  `json:"cluster,omitempty"` // the cluster scenario's rows (cluster.go)
 }
 
 // evaluate fills the figures from the results.
@@ -157,6 +158,7 @@ func (r *report) evaluate(c *config) {
 		}
 		r.Figures = append(r.Figures, fg.evaluate(c, beacon, ref))
 	}
+	r.evaluateCluster(c)
 }
 
 func ratioText(f figureResult) string {
@@ -192,6 +194,7 @@ func (r *report) writeTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Transport, title, dash(f.Target), dash(val), dash(ref), ratioText(f), statusText(f))
 	}
 	tw.Flush()
+	r.writeClusterTable(w)
 	for _, p := range r.Profiles {
 		fmt.Fprintf(w, "\nCPU profile of Beacon during %s (%s):\n", p.Scenario, p.Report)
 		for _, l := range p.Self[:min(len(p.Self), 10)] {
@@ -230,6 +233,9 @@ const (
 
 // writeMarkdown rewrites the generated part of path, or writes a new file.
 func (r *report) writeMarkdown(path string) error {
+	if !r.ranSuite() {
+		return r.writeClusterMarkdown(path) // the cluster alone: the suite's figures stay
+	}
 	var gen strings.Builder
 	r.markdown(&gen)
 	old, err := os.ReadFile(path)
@@ -245,7 +251,10 @@ func (r *report) writeMarkdown(path string) error {
 	default:
 		return err
 	}
-	return os.WriteFile(path, []byte(out), 0o644)
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		return err
+	}
+	return r.writeClusterMarkdown(path)
 }
 
 func (r *report) markdown(w *strings.Builder) {
@@ -268,7 +277,9 @@ func (r *report) markdown(w *strings.Builder) {
 	}
 	fmt.Fprintf(w, "Client and servers share the machine's %d CPUs. Each server is a separate process, started fresh for every run: "+
 		"Beacon built from `./cmd/beacon` (SQLite database in a temporary directory), and the reference server, a plain net/http "+
-		"SSE fan-out (one hub goroutine, a channel and a handler per subscriber, one write and flush per event; `cmd/beacon-load/reference.go`). "+
+		"SSE fan-out (one hub goroutine, a channel and a handler per subscriber, one write and flush per event; `cmd/beacon-load/reference.go`) "+
+		"with gorilla/websocket rooms (gorilla's chat example: a hub goroutine, a reading and a writing goroutine per member, one write per message; "+
+		"`cmd/beacon-load/refrooms.go`). "+
 		"Figures are medians of %d run(s); the ratio is Beacon ÷ reference (below 1 is better where lower is better). "+
 		"The %s client reads every stream.\n\n", m.CPUs, r.Runs, r.Client)
 	for _, n := range r.Notes {

@@ -39,12 +39,14 @@ func roomNote(c *config) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "The WebSocket rows are Beacon's alone: the reference server has no rooms, so they have no ratio. Their clients are " +
+	return "The WebSocket rows run against Beacon and the reference's gorilla rooms. Their clients are " +
 		"programs in a room (gorilla/websocket, subprotocol `beacon.v1.json`: one JSON message per frame, `?name=` for the display name); " +
 		"the members that only listen share one name, so presence changes once per sender, not once per connection. " +
 		"`ws-idle` puts " + thousands(wsRoomSize) + " members in a room (Beacon's default `--room-conns`). Beacon was started for " +
 		strings.Join(parts, ", ") + ". A sender in `room` sends its next message when its last one has come back to it " +
-		"(stored, published, delivered), so the latency is that of a room working as fast as it can, not of a queue in front of it."
+		"(stored, published, delivered; the reference stores nothing), so the latency is that of a room working as fast as it can, " +
+		"not of a queue in front of it. `ws-memory` reads the server's RSS with the members in the room and again once every member " +
+		"has every message of one burst (after `-settle`): what a burst leaves behind."
 }
 
 // senders returns the members of f that send, in order, or an error when
@@ -76,8 +78,21 @@ func roomProblems(f *fleet, t tally, s *sample) {
 // stamped messages in all, back to back: deliveries/s = N×B ÷ (first send →
 // last receipt at the last member).
 func runWSBurst(ctx context.Context, b *bench, srv *server) (*sample, error) {
-	srv.ConnGauge = wsGauge
-	s, n, burst := newSample(), b.cfg.WSBurstConns, b.cfg.Burst
+	return b.wsBurst(ctx, srv, "ws-burst", b.cfg.WSBurstConns, false)
+}
+
+// runWSMemory is runWSBurst into a room of -n members (10,000 by default)
+// that also reads the server's RSS before the burst and once every member
+// has every message (after -settle): what a burst leaves behind.
+func runWSMemory(ctx context.Context, b *bench, srv *server) (*sample, error) {
+	return b.wsBurst(ctx, srv, "ws-memory", b.cfg.WSMemoryConns, true)
+}
+
+// wsBurst runs a burst into a room of n members; with rss it reads the
+// server's RSS before and after.
+func (b *bench) wsBurst(ctx context.Context, srv *server, name string, n int, rss bool) (*sample, error) {
+	srv.ConnGauge = wsGaugeOf(srv)
+	s, burst := newSample(), b.cfg.Burst
 	f := b.open(ctx, newRoomFleet(srv, burst, n, min(b.cfg.Publishers, burst)), n, s)
 	defer f.closeAll()
 	held := len(f.clients)
@@ -86,9 +101,19 @@ func runWSBurst(ctx context.Context, b *bench, srv *server) (*sample, error) {
 		return nil, err
 	}
 	b.progress("%d members in one room in %s; %d of them send %d messages", held, f.opened.Round(time.Millisecond), len(snd), burst)
-	settle(ctx, b.cfg.Settle/4)
+	if rss {
+		settle(ctx, b.cfg.Settle)
+		st, err := scrape(ctx, b.ctl, srv)
+		if err != nil {
+			return nil, err
+		}
+		s.set("rss_before", st[seriesRSS])
+		s.set("heap_before", st[seriesHeapInuse])
+	} else {
+		settle(ctx, b.cfg.Settle/4)
+	}
 	cpu := b.cpuMeter(ctx, srv)
-	stop := b.measure(srv, "ws-burst")
+	stop := b.measure(srv, name)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var errOnce sync.Once
@@ -130,6 +155,18 @@ func runWSBurst(ctx context.Context, b *bench, srv *server) (*sample, error) {
 		s.set("deliveries_per_s", float64(t.got)/elapsed.Seconds())
 	}
 	setLatency(s, "latency", t.lat)
+	if rss {
+		settle(ctx, b.cfg.Settle)
+		st, err := scrape(ctx, b.ctl, srv)
+		if err != nil {
+			return nil, err
+		}
+		s.set("rss_after", st[seriesRSS])
+		s.set("heap_after", st[seriesHeapInuse])
+		if before := s.Values["rss_before"]; before > 0 {
+			s.set("rss_growth", st[seriesRSS]/before-1)
+		}
+	}
 	return s, nil
 }
 
@@ -139,7 +176,7 @@ func runWSBurst(ctx context.Context, b *bench, srv *server) (*sample, error) {
 // member, senders included, receives every message: deliveries/s and
 // send → receipt latency over all of them.
 func runRoom(ctx context.Context, b *bench, srv *server) (*sample, error) {
-	srv.ConnGauge = wsGauge
+	srv.ConnGauge = wsGaugeOf(srv)
 	s, n, k := newSample(), b.cfg.RoomMembers, b.cfg.Senders
 	f := b.open(ctx, newRoomFleet(srv, 256, n, k), n, s)
 	defer f.closeAll()

@@ -21,6 +21,9 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	if getenv(roleEnv) == "reference" {
 		return serveReference(ctx, args, stdout, stderr)
 	}
+	if getenv(roleEnv) == workerRole {
+		return serveWorker(ctx, os.Stdin, stdout)
+	}
 	return run(ctx, args, stdout, stderr)
 }
 
@@ -94,10 +97,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				if ctx.Err() != nil {
 					break
 				}
-				if l.kind == kindReference && sc.transport == "ws" {
-					continue // the reference server has no rooms
+				if l.kind == kindReference && sc.beaconOnly {
+					continue // a setting of Beacon's
 				}
-				b := &bench{cfg: cfg, ctl: ctl, log: stderr}
+				b := &bench{cfg: cfg, ctl: ctl, log: stderr, limited: name == "connect-limit"}
 				if prof != nil && l.kind == kindBeacon && i == cfg.Runs {
 					// The last run of Beacon is profiled: perf costs a few
 					// percent of one run of three, and no extra run is needed.
@@ -147,11 +150,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // runOnce starts a fresh server, runs the scenario against it and stops it.
 func runOnce(ctx context.Context, b *bench, l *launcher, sc scenario, run string) (*sample, error) {
-	var extra []string
+	var extra, env []string
 	if sc.beaconArgs != nil {
 		extra = sc.beaconArgs(b.cfg)
 	}
-	srv, err := l.start(ctx, run, extra)
+	if sc.beaconOnly {
+		env = sc.beaconEnv
+	}
+	srv, err := l.start(ctx, run, extra, env)
 	if err != nil {
 		return nil, err
 	}

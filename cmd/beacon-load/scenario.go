@@ -20,6 +20,9 @@ type bench struct {
 	// profile, when set, is called around the measured part of a run; the
 	// function it returns ends the profile.
 	profile func(srv *server, scenario string) (stop func())
+	// limited says that this run is connect-limit's: connect with Beacon's
+	// --memory-limit.
+	limited bool
 }
 
 // scenario is one kind of load. Transport names the live transport it loads:
@@ -32,19 +35,29 @@ type scenario struct {
 	run       func(ctx context.Context, b *bench, srv *server) (*sample, error)
 	// beaconArgs, when set, returns flags Beacon is started with for it.
 	beaconArgs func(c *config) []string
+	// beaconOnly scenarios measure a setting of Beacon's: the reference
+	// server does not run them. beaconEnv is the environment they start
+	// Beacon with.
+	beaconOnly bool
+	beaconEnv  []string
 }
 
 var scenarios = map[string]scenario{
-	"idle":     {"idle", "sse", runIdle, nil},
-	"ws-idle":  {"ws-idle", "ws", runWSIdle, nil},
-	"stream":   {"stream", "stream", runStream, nil},
-	"fanout":   {"fanout", "sse", runFanout, nil},
-	"burst":    {"burst", "sse", runBurst, nil},
-	"ws-burst": {"ws-burst", "ws", runWSBurst, func(c *config) []string { return roomArgs(c.WSBurstConns) }},
-	"room":     {"room", "ws", runRoom, func(c *config) []string { return roomArgs(c.RoomMembers) }},
-	"connect":  {"connect", "sse", runConnect, nil},
-	"leak":     {"leak", "sse", runLeak, nil},
-	"page":     {"page", "http", runPage, nil},
+	"idle":      {"idle", "sse", runIdle, nil, false, nil},
+	"ws-idle":   {"ws-idle", "ws", runWSIdle, nil, false, nil},
+	"stream":    {"stream", "stream", runStream, nil, false, nil},
+	"fanout":    {"fanout", "sse", runFanout, nil, false, nil},
+	"burst":     {"burst", "sse", runBurst, nil, false, nil},
+	"ws-burst":  {"ws-burst", "ws", runWSBurst, func(c *config) []string { return roomArgs(c.WSBurstConns) }, false, nil},
+	"ws-memory": {"ws-memory", "ws", runWSMemory, func(c *config) []string { return roomArgs(c.WSMemoryConns) }, false, nil},
+	"room":      {"room", "ws", runRoom, func(c *config) []string { return roomArgs(c.RoomMembers) }, false, nil},
+	"connect":   {"connect", "sse", runConnect, nil, false, nil},
+	// connect with the collector run by the memory limit alone: GOGC=off
+	// and --memory-limit, the pairing the Go runtime's GC guide describes.
+	"connect-limit": {"connect-limit", "sse", runConnect, func(c *config) []string { return []string{"--memory-limit", c.MemoryLimit} }, true, []string{"GOGC=off"}},
+	"leak":          {"leak", "sse", runLeak, nil, false, nil},
+	"page":          {"page", "http", runPage, nil, false, nil},
+	"cluster":       {name: "cluster", transport: "cluster", run: runCluster, beaconArgs: clusterBeaconArgs, beaconOnly: true},
 }
 
 // sample is what one run of one scenario against one server measured.
@@ -131,7 +144,7 @@ func runIdle(ctx context.Context, b *bench, srv *server) (*sample, error) {
 // runWSIdle is runIdle with WebSocket room members, wsRoomSize to a room
 // (Beacon's default --room-conns).
 func runWSIdle(ctx context.Context, b *bench, srv *server) (*sample, error) {
-	srv.ConnGauge = wsGauge
+	srv.ConnGauge = wsGaugeOf(srv)
 	return b.idle(ctx, srv, "ws-idle", b.cfg.WSIdleConns, func() *fleet { return newRoomFleet(srv, 0, wsRoomSize, 0) })
 }
 
@@ -319,12 +332,15 @@ func runBurst(ctx context.Context, b *bench, srv *server) (*sample, error) {
 // them, and checks that every one is still open and what the server's
 // memory is then.
 func runConnect(ctx context.Context, b *bench, srv *server) (*sample, error) {
-	s, n := newSample(), b.cfg.ConnectConns
+	s, n, name := newSample(), b.cfg.ConnectConns, "connect"
+	if b.limited {
+		name = "connect-limit"
+	}
 	if _, err := b.warmUp(ctx, srv); err != nil {
 		return nil, err
 	}
 	cpu := b.cpuMeter(ctx, srv)
-	stop := b.measure(srv, "connect")
+	stop := b.measure(srv, name)
 	f := b.openFleet(ctx, srv, n, 0, s)
 	stop()
 	defer f.closeAll()
@@ -336,6 +352,13 @@ func runConnect(ctx context.Context, b *bench, srv *server) (*sample, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The collector's share, from the Go runtime's own accounting (while
+	// connecting and holding).
+	if gc, ok := st[seriesGCCPU]; ok && cpu.err == nil && held > 0 {
+		s.set("gc_cpu_per_connect", (gc-cpu.gcStart)/float64(held))
+		s.set("gc_cycles", st[seriesGCCycles]-cpu.gcCycles)
+	}
+	s.set("heap", st[seriesHeapInuse])
 	dropped, _ := f.dropped()
 	checkHeld(f, s)
 	if g := st[srv.ConnGauge]; g != float64(held-dropped) {

@@ -29,8 +29,17 @@ const (
 )
 
 // wsGauge counts Beacon's open WebSocket connections (the room scenarios'
-// connection gauge; the reference server has none).
+// connection gauge).
 const wsGauge = `beacon_live_connections{transport="ws"}`
+
+// wsGaugeOf returns the series that counts srv's WebSocket connections: the
+// reference server counts every connection in one gauge.
+func wsGaugeOf(srv *server) string {
+	if srv.Kind == kindReference {
+		return referenceGauge
+	}
+	return wsGauge
+}
 
 // Kinds of server.
 const (
@@ -52,6 +61,7 @@ type server struct {
 	// scenario; "" for the reference, which takes any.
 	WidgetToken string
 	PID         int    // 0 when this tool did not start it
+	Bin         string // the program it runs; "" when this tool did not start it
 	Log         string // file with its output; "" when this tool did not start it
 
 	stop func() error
@@ -69,8 +79,9 @@ func (s *server) Stop() error {
 type launcher struct {
 	kind string
 	// start starts a server; extra are flags for Beacon that the scenario
-	// needs (the reference ignores them, and so does a -target).
-	start func(ctx context.Context, run string, extra []string) (*server, error)
+	// needs, env its environment variables (the reference ignores both, and
+	// so does a -target).
+	start func(ctx context.Context, run string, extra, env []string) (*server, error)
 }
 
 // beaconLauncher starts Beacon for every run: bin (built when "") as a child
@@ -82,7 +93,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 	if cfg.Target != "" {
 		srv := &server{Kind: kindBeacon, URL: cfg.Target, Addr: strings.TrimPrefix(cfg.Target, "http://"), ConnGauge: gauge,
 			WidgetToken: cfg.WidgetToken}
-		l.start = func(context.Context, string, []string) (*server, error) { return srv, nil }
+		l.start = func(context.Context, string, []string, []string) (*server, error) { return srv, nil }
 		return l, nil
 	}
 	bin := cfg.BeaconBin
@@ -92,7 +103,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 			return nil, err
 		}
 	}
-	l.start = func(ctx context.Context, run string, extra []string) (*server, error) {
+	l.start = func(ctx context.Context, run string, extra, env []string) (*server, error) {
 		rundir := filepath.Join(dir, kindBeacon+"-"+run)
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
@@ -103,7 +114,7 @@ func beaconLauncher(ctx context.Context, cfg *config, dir string, stderr io.Writ
 		dbPath := filepath.Join(rundir, "beacon.db")
 		args := []string{"--addr", "127.0.0.1:0", "--db", dbPath, "--log-level", "warn",
 			"--live-rate", "0", "--api-rate", "0", "--conns-per-address", "0", "--guests", "--dashboard", "public"}
-		env := []string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret}
+		env = append([]string{"BEACON_BOOTSTRAP_TOKEN=" + loadToken, "BEACON_SECRET=" + loadSecret}, env...)
 		srv, err := startChild(ctx, kindBeacon, gauge, rundir, bin, env, append(args, extra...)...)
 		if err != nil {
 			return srv, err
@@ -144,7 +155,7 @@ func referenceLauncher(dir string) (*launcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find this program to start the reference server: %w", err)
 	}
-	return &launcher{kind: kindReference, start: func(ctx context.Context, run string, _ []string) (*server, error) {
+	return &launcher{kind: kindReference, start: func(ctx context.Context, run string, _, _ []string) (*server, error) {
 		rundir := filepath.Join(dir, kindReference+"-"+run)
 		if err := os.MkdirAll(rundir, 0o755); err != nil {
 			return nil, err
@@ -242,7 +253,7 @@ func startChild(ctx context.Context, kind, gauge, dir, bin string, env []string,
 	case u := <-urls:
 		return &server{
 			Kind: kind, URL: u, Addr: strings.TrimPrefix(u, "http://"), ConnGauge: gauge,
-			PID: cmd.Process.Pid, Log: logPath, stop: stop,
+			PID: cmd.Process.Pid, Bin: bin, Log: logPath, stop: stop,
 		}, nil
 	case <-copied:
 		stop()

@@ -20,12 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -448,7 +446,7 @@ func TestBrowserDashboardLoads(t *testing.T) {
 	// (an admin's; everyone else's is named "Metrics" and has none).
 	var cards map[string]string
 	p.eval(`region('Server') && Object.fromEntries(['Live connections', 'Active users', 'Requests/min',
-		'Response time p50', 'Response time p95', 'Events/s', 'Goroutines', 'Memory'].map(l => [l, figure(l, region('Server'))]))`, &cards)
+		'Response time p50', 'Response time p95', 'Log events/s', 'Goroutines', 'Memory'].map(l => [l, figure(l, region('Server'))]))`, &cards)
 	if cards == nil {
 		t.Fatalf("no region named Server (the metrics panel); the page: %s", p.summary())
 	}
@@ -462,15 +460,15 @@ func TestBrowserDashboardLoads(t *testing.T) {
 	p.waitFor(`"Live connections" to count this page`,
 		`(() => { const f = figure('Live connections', region('Server')); return f && parseInt(f.replace(/,/g, ''), 10) >= 1 && f; })()`, &conns)
 
-	// The chart: a region whose heading names its window, with one image
-	// (an svg with role=img and an accessible name) per series.
+	// The chart: a region whose heading names its range, with one image
+	// (an svg with role=img, named by its title) per series.
 	var chart struct {
 		Heading string   `json:"heading"`
 		Labels  []string `json:"labels"`
 	}
 	p.eval(`(() => { const r = regionStarting('Last '); return r && {
 		heading: text(document.getElementById(r.getAttribute('aria-labelledby'))),
-		labels: [...r.querySelectorAll('svg[role="img"]')].map(s => s.getAttribute('aria-label') || '') }; })()`, &chart)
+		labels: [...r.querySelectorAll('svg[role="img"]')].map(s => text(s.querySelector(':scope > title'))) }; })()`, &chart)
 	if chart.Heading != "Last 5 minutes" {
 		t.Errorf("chart heading = %q, want Last 5 minutes", chart.Heading)
 	}
@@ -478,7 +476,7 @@ func TestBrowserDashboardLoads(t *testing.T) {
 		t.Errorf("the chart has no svg with role=img")
 	}
 	for _, l := range chart.Labels {
-		if !strings.Contains(l, " over the last 5 minutes") {
+		if !strings.HasSuffix(l, ", last 5 minutes") {
 			t.Errorf("chart image has accessible name %q, want it to say what it shows", l)
 		}
 	}
@@ -650,23 +648,24 @@ func TestBrowserPostedMetricAppears(t *testing.T) {
 	var series struct {
 		Name  string `json:"name"`
 		Label string `json:"label"`
-		Value string `json:"value"`
+		Last  string `json:"last"`
 	}
 	p.waitFor(`a chart series "queue depth" with an image`,
 		`(() => { const s = regionStarting('Last ') && regionStarting('Last ').querySelector('[data-series="queue depth"]');
 		const svg = s && s.querySelector('svg[role="img"]');
-		return svg && {name: text(s.querySelector('.series-name')), label: svg.getAttribute('aria-label'), value: text(s.querySelector('.series-value'))}; })()`, &series)
-	if series.Name != "queue depth" || !strings.HasPrefix(series.Label, "queue depth over the last 5 minutes, now 42 jobs") || series.Value != "42 jobs" {
-		t.Errorf("series = %+v, want its name, an image named \"queue depth over the last 5 minutes, now 42 jobs…\" and the value 42 jobs", series)
+		return svg && {name: text(s.querySelector('.series-name')), label: text(svg.querySelector(':scope > desc')),
+			last: text(s.querySelector('.series-stats dd'))}; })()`, &series)
+	if series.Name != "queue depth" || !strings.HasPrefix(series.Label, "Last 42 jobs, min 42 jobs, max 42 jobs") || series.Last != "42 jobs" {
+		t.Errorf("series = %+v, want its name, an image described \"Last 42 jobs, min 42 jobs, max 42 jobs…\" and the value 42 jobs", series)
 	}
 
 	// A second value replaces the card's figure; the chart keeps the peak.
 	browserPostMetric(t, in, "queue depth", "17", "jobs")
 	p.waitFor(`the card "queue depth" to show 17 jobs`,
 		`(() => { const f = figure('queue depth', region('Metrics')); return f && f.startsWith('17 jobs'); })()`, nil)
-	p.waitFor(`the chart to say "now 17 jobs, max 42 jobs"`,
+	p.waitFor(`the chart to say "Last 17 jobs, min 17 jobs, max 42 jobs"`,
 		`(() => { const svg = document.querySelector('[data-series="queue depth"] svg[role="img"]');
-		return svg && svg.getAttribute('aria-label') === 'queue depth over the last 5 minutes, now 17 jobs, max 42 jobs'; })()`, nil)
+		return svg && text(svg.querySelector(':scope > desc')).startsWith('Last 17 jobs, min 17 jobs, max 42 jobs'); })()`, nil)
 	p.checkMarker()
 }
 
@@ -823,72 +822,4 @@ func TestBrowserCSPBlocksInlineCode(t *testing.T) {
 			t.Errorf("unexpected problem: %s", pr)
 		}
 	}
-}
-
-// TestBrowserScreenshot writes docs/dashboard.png, a picture of a dashboard
-// in use, when BEACON_SCREENSHOT is set.
-func TestBrowserScreenshot(t *testing.T) {
-	if os.Getenv("BEACON_SCREENSHOT") == "" {
-		t.Skip("set BEACON_SCREENSHOT=1 to write docs/dashboard.png")
-	}
-	// Five minutes of history for two metrics, as if scripts had posted
-	// them all along; Beacon reloads it at start.
-	dbPath := filepath.Join(t.TempDir(), "beacon.db")
-	ctx := context.Background()
-	store, err := db.Open(ctx, dbPath, db.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	for i := 30; i >= 1; i-- {
-		at := now.Add(-time.Duration(i) * 10 * time.Second)
-		x := float64(30 - i)
-		samples := []db.Sample{
-			{Name: "queue depth", Value: 20 + 15*math.Sin(x/4) + x/2, Unit: "jobs", At: at},
-			{Name: "cpu", Value: 35 + 20*math.Sin(x/6+1), Unit: "%", At: at},
-		}
-		for _, s := range samples {
-			if err := store.AddSample(ctx, s); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, a := range []struct{ text, link string }{
-		{"Nightly backup finished", ""},
-		{"Alice joined the team", ""},
-	} {
-		if _, err := store.AddActivity(ctx, a.text, a.link, now.Add(-3*time.Minute)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := store.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	in := start(t, dbPath, "", "--tick", browserTick)
-	admin := newChatTab(t, newBrowserPage(t), "the admin") // the server panel is an admin's
-	p := admin.browserPage
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatal(err)
-	}
-	signUpInBrowser(admin, in, "ann", "password-of-ann")
-	browserPostMetric(t, in, "queue depth", "42", "jobs")
-	browserPostMetric(t, in, "cpu", "37.5", "%")
-	browserPostActivity(t, in, "Deployed v1.2.3", "https://example.com/release")
-	browserPostActivity(t, in, "Build #481 passed", "https://example.com/builds/481")
-	p.waitFor(`the posted values and items on the page`,
-		`figure('queue depth') && figure('queue depth').startsWith('42 jobs') && feed().length === 4 && feed().every(i => i.visible)`, nil)
-
-	png, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join("..", "..", "docs", "dashboard.png")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s (%d bytes)", out, len(png))
 }

@@ -531,7 +531,7 @@ func TestBrowserSmallThings(t *testing.T) {
 	}
 	const readMarks = `` + panels + `.map(name => { const r = region(name); const m = r && r.querySelector('.stale-mark');
 		if (m) m.scrollIntoView({block: 'nearest'});
-		const body = r && [...r.children].find(c => !c.matches('h2, .stale-mark'));
+		const body = r && [...r.children].find(c => !c.matches('h2, .panel-head, .stale-mark'));
 		return {panel: name, text: m ? m.innerText : '', datetime: m && m.querySelector('time') ? m.querySelector('time').getAttribute('datetime') : '',
 			painted: painted(m), opacity: body ? Number(getComputedStyle(body).opacity) : -1}; })`
 	ann.eval(ux(readMarks), &marks)

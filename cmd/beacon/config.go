@@ -55,6 +55,7 @@ type config struct {
 	TLSCert         string
 	TLSKey          string
 	Cluster         clusterConfig
+	MemoryLimit     byteSize
 }
 
 // defaultConnsPerAddress is --conns-per-address unless set: far above
@@ -109,6 +110,7 @@ func settings(c *config) []setting {
 		{"skip-check", "BEACON_SKIP_CHECK", "start even if the database fails its integrity check (PRAGMA quick_check), to serve what can still be read", func(fs *flag.FlagSet, n, u string) { fs.BoolVar(&c.SkipCheck, n, false, u) }},
 		{"tls-cert", "BEACON_TLS_CERT", "certificate file (PEM, the chain after the leaf) to serve HTTPS, and HTTP/2, directly; with --tls-key", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.TLSCert, n, "", u) }},
 		{"tls-key", "BEACON_TLS_KEY", "private key file (PEM) of --tls-cert", func(fs *flag.FlagSet, n, u string) { fs.StringVar(&c.TLSKey, n, "", u) }},
+		{"memory-limit", "BEACON_MEMORY_LIMIT", "soft limit of the Go runtime's memory (e.g. 512MiB; 0: none): the collector works harder as it nears it, instead of letting the heap grow to twice what is live", func(fs *flag.FlagSet, n, u string) { fs.Var(&c.MemoryLimit, n, u) }},
 		{"log-level", "BEACON_LOG_LEVEL", "debug, info, warn or error", func(fs *flag.FlagSet, n, u string) { fs.TextVar(&c.LogLevel, n, slog.LevelInfo, u) }},
 	}, clusterSettings(&c.Cluster)...)
 }
@@ -203,6 +205,8 @@ func readConfig(args []string, getenv func(string) string, stdout io.Writer) (co
 		return c, fmt.Errorf("proxy-hops must be at least 1")
 	case c.LiveRate < 0 || c.APIRate < 0 || c.LiveBurst < 1 || c.APIBurst < 1:
 		return c, fmt.Errorf("live-rate and api-rate must be 0 (no limit) or more, live-burst and api-burst at least 1")
+	case c.MemoryLimit != 0 && c.MemoryLimit < minMemoryLimit:
+		return c, fmt.Errorf("memory-limit must be 0 (none) or at least %d MiB", minMemoryLimit>>20)
 	case c.Dashboard != "members" && c.Dashboard != "public":
 		return c, fmt.Errorf("dashboard must be members or public (got %q)", c.Dashboard)
 	case c.Signup != "open" && c.Signup != "closed":

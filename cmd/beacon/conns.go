@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 
 	"github.com/beacon-live/beacon/limit"
 )
@@ -80,6 +82,17 @@ func (c *countedConn) Close() error {
 // NetConn returns the connection underneath, for code that needs the
 // *net.TCPConn (socket options).
 func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
+// SyscallConn returns the socket underneath, so that live's writer pool
+// writes to a held stream or socket without waiting and watches it for the
+// client's departure, as it does an uncounted one. Closing still goes
+// through Close.
+func (c *countedConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
 
 // refusedConn is a connection past its address's cap; see addressListener.
 type refusedConn struct {

@@ -395,3 +395,40 @@ func TestWidgetPostsAreRateLimited(t *testing.T) {
 		t.Errorf("history after the limit: %s", body)
 	}
 }
+
+// TestWidgetStreamEndsWhenItsTokenExpires: a widget's SSE connection is
+// held by the writer pool after its handler returned; its token's expiry
+// still ends it, cleanly and without a retry hint (coming back, the widget
+// gets the 401 its page would).
+func TestWidgetStreamEndsWhenItsTokenExpires(t *testing.T) {
+	in := startEmbed(t)
+	c := &http.Client{}
+	defer c.CloseIdleConnections()
+	expires := time.Now().Add(2 * time.Second).Unix()
+	tok := sign(t, in, widget.Claims{Widget: widget.Activity, Origins: []string{"http://127.0.0.1:1"}, Expires: expires})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	st, err := dialSSE(ctx, c, in.URL+"/embed/live?token="+url.QueryEscape(tok), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if b, err := st.Next(); err != nil || !isPositionBlock(b) {
+		t.Fatalf("the widget's stream began with %+v, %v; want its position", b, err)
+	}
+	for {
+		b, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break // ended between blocks: a clean end
+		}
+		if err != nil {
+			t.Fatalf("the stream of an expiring token ended with %v, want a clean end", err)
+		}
+		if b.HasRetry {
+			t.Fatalf("the stream of an expired token sent a retry hint: %+v", b)
+		}
+	}
+	if time.Now().Before(time.Unix(expires, 0)) {
+		t.Fatal("the stream ended before its token expired")
+	}
+}

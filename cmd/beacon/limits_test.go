@@ -352,3 +352,39 @@ func TestMaxRooms(t *testing.T) {
 		return ok, panel
 	})
 }
+
+// TestCountedStreamWritesWithoutWaiting: a stream held under the
+// per-address cap (its connection counted by the listener) is still
+// written by the writer pool straight to its socket. The counting wrapper
+// once hid the socket from live, so every write to every held stream went
+// to a goroutine of its own (a slow write) and departures were noticed by
+// writes only.
+func TestCountedStreamWritesWithoutWaiting(t *testing.T) {
+	in := start(t, "", "", "--conns-per-address", "16")
+	c := &http.Client{}
+	defer c.CloseIdleConnections()
+	st, err := dialSSE(t.Context(), c, in.URL+"/live?topics=activity", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if b, err := st.Next(); err != nil || !isPositionBlock(b) {
+		t.Fatalf("the stream began with %+v, %v; want its position", b, err)
+	}
+	pos, err := postActivity(c, in.URL, "counted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b, err := st.Next()
+		if err != nil {
+			t.Fatalf("the stream ended before event %d: %v", pos, err)
+		}
+		if strings.Contains(b.Data, "counted") {
+			break
+		}
+	}
+	if n, err := metricValue(c, in.URL, "beacon_live_slow_writes_total"); err != nil || n != 0 {
+		t.Fatalf("slow writes to an idle loopback stream: %v (%v), want 0: the pool could not write to the counted socket", n, err)
+	}
+}

@@ -459,7 +459,8 @@ func TestDashboardForMembers(t *testing.T) {
 	}
 	st.Close()
 	// The server panel's topics are an admin's.
-	for _, topic := range []string{views.TopicServerMetrics, views.TopicServerChart} {
+	day, _ := views.ChartRangeNamed("24h")
+	for _, topic := range []string{views.TopicServerMetrics, views.TopicServerChartRange(views.DefaultChartRange()), views.TopicServerChartRange(day)} {
 		if resp, body := peek(t, bob.C, liveURL(in.URL, topic)); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "admin") {
 			t.Errorf("a member reading %s: %d %.200s; want 403", topic, resp.StatusCode, body)
 		}

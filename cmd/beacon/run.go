@@ -11,7 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.MemoryLimit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(cfg.MemoryLimit)))
+	}
 
 	pub := &handlers.Publisher{Log: log}
 	opts := db.Options{OnCommit: pub.Committed, Retention: cfg.Retention, Logger: log, SkipCheck: cfg.SkipCheck}
@@ -88,15 +94,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// What publishes committed events comes first: in a cluster, the log's
 	// commands start being applied (and published) at store.Start.
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The collector's CPU and cycles too (go_cpu_classes_gc_total_cpu_seconds_total,
+	// go_gc_cycles_total_gc_cycles_total): what the garbage costs, and what
+	// --memory-limit changes.
+	gcCost := collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/gc/total:cpu-seconds$|^/gc/cycles/total:gc-cycles$`)}
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(gcCost)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hub := live.NewHub(live.HubConfig{
 		Classify:  handlers.Classify,
 		Epoch:     store.Epoch(),
 		QueueLen:  cfg.QueueLen,
 		Heartbeat: cfg.Heartbeat,
 		Metrics:   live.NewMetrics(reg),
+		Log:       log,
 	})
 	defer hub.Close()
+	// A new stream starts at the hub's head, which follows the commits from
+	// here: no database read per connection.
+	_, head, err := store.Horizon(ctx)
+	if err != nil {
+		return fmt.Errorf("read the log's head: %w", err)
+	}
+	hub.SetHead(head)
 	board := handlers.NewBoard(hub, cfg.Tick, log)
 	dir := handlers.NewDirectory(store, hub, handlers.DirectoryConfig{Grace: cfg.PresenceGrace}, log)
 	pub.Hub, pub.Board, pub.Directory = hub, board, dir
@@ -198,12 +217,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return ctx
 		},
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listenConfig(cfg.SendBuffer).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return err
-	}
-	if cfg.SendBuffer > 0 {
-		ln = sendBufferListener{ln, cfg.SendBuffer}
 	}
 	if cfg.ConnsPerAddress > 0 {
 		ln = newAddressListener(ln, cfg.ConnsPerAddress)
@@ -283,6 +299,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := streams.Wait(sctx); err != nil {
 		log.Warn("widget streams still open at shutdown", "err", err)
 	}
+	if err := ws.Wait(sctx); err != nil {
+		log.Warn("room sockets still open at shutdown", "err", err)
+	}
 	if err := <-shut; err != nil {
 		srv.Close()
 		log.Warn("shutdown timed out; closed the remaining connections", "err", err)
@@ -300,6 +319,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// listenConfig caps the kernel's send buffer of every accepted connection
+// at sendBuffer bytes (0: autotuning). Left to autotuning, loopback and LAN
+// sockets grow to ~4 MiB, so a client that stops reading holds megabytes of
+// kernel memory and is noticed (its queue overflows, its write deadline
+// passes) only after them. It is set on the listening socket, which every
+// accepted one inherits it from: no system call per connection.
+func listenConfig(sendBuffer int) *net.ListenConfig {
+	return &net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		if sendBuffer <= 0 {
+			return nil
+		}
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = setSendBuffer(fd, sendBuffer) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+}
+
 // warnUnkeyed tells the operator about accounts made before names were
 // compared by their PRECIS keys whose name has no key of its own (it has
 // the key of an older account's name, or none): they are kept, and sign in
@@ -314,21 +352,4 @@ func warnUnkeyed(ctx context.Context, store *db.Store, log *slog.Logger) error {
 			"id", u.ID, "name", u.Name)
 	}
 	return nil
-}
-
-// sendBufferListener caps the kernel's send buffer of every accepted
-// connection. Left to autotuning, loopback and LAN sockets grow to ~4 MiB,
-// so a client that stops reading holds megabytes of kernel memory and is
-// noticed (its queue overflows, its write deadline passes) only after them.
-type sendBufferListener struct {
-	net.Listener
-	size int
-}
-
-func (l sendBufferListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetWriteBuffer(l.size) //nolint:errcheck // best effort: the kernel default still works
-	}
-	return c, err
 }
