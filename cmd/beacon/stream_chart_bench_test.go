@@ -39,7 +39,7 @@ func startChartBench(b *testing.B, posting bool) *instance {
 	if err := store.Close(); err != nil {
 		b.Fatal(err)
 	}
-	in := start(b, dbPath, "", "--secret", fmt.Sprintf("%x", embedSecret))
+	in := start(b, dbPath, "", "--secret-file", secretFile(b, fmt.Sprintf("%x", embedSecret), 0o600))
 	if !posting {
 		return in
 	}
