@@ -1,7 +1,8 @@
 // beacon-paint.js: what Beacon's pages do to an element before the browser
 // first paints it, whether the parser put it there or a live swap did:
 //
-//   (1) every <time> shows its instant in the viewer's zone and language;
+//   (1) every <time>, and every time on a chart, shows its instant in the
+//       viewer's zone and language;
 //   (2) a room's message list follows the conversation;
 //   (3) the typing line leaves out the viewer's own name.
 //
@@ -23,7 +24,8 @@
     viewer: 'data-viewer',         // views.AttrViewer
     typingList: 'data-typing',     // views.AttrTyping
     formatSeconds: 'seconds',      // views.TimeFormatSeconds
-    formatClock: 'clock'           // views.TimeFormatClock
+    formatClock: 'clock',          // views.TimeFormatClock
+    formatDay: 'day'               // views.TimeFormatDay
   };
 
   // (1) Times. A <time datetime> without a data-format reads "now" or
@@ -73,6 +75,44 @@
     var full = format.full.format(at);
     if (el.title !== full) el.title = full;
     return s.next;
+  }
+
+  // Charts are drawn once for every viewer, in UTC: their time ticks and
+  // hover texts carry data-at (the instant) and data-format, and are shown
+  // here in the viewer's zone, 24-hour like the server's; a hover text
+  // keeps what follows its time. The zone label (data-zone) names the zone.
+  var axis = {
+    seconds: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }),
+    clock: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+  };
+  var zoneName = (function () {
+    try {
+      var part = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(new Date())
+        .find(function (p) { return p.type === 'timeZoneName'; });
+      return part ? part.value : '';
+    } catch (e) { return ''; }
+  })();
+  function paintAt(el) {
+    var at = Date.parse(el.getAttribute('data-at'));
+    if (isNaN(at)) return;
+    var style = el.getAttribute('data-format'), text;
+    if (style === BEACON.formatSeconds) text = axis.seconds.format(at);
+    else if (style === BEACON.formatDay) {
+      var d = new Date(at);
+      text = d.getHours() === 0 && d.getMinutes() === 0 ? format.date.format(at) : axis.clock.format(at);
+    } else text = axis.clock.format(at);
+    var was = el.textContent, rest = was.indexOf(' · ');
+    if (rest >= 0) text += was.slice(rest);
+    if (was !== text) el.textContent = text;
+  }
+  function paintZone(el) { if (zoneName && el.textContent !== zoneName) el.textContent = zoneName; }
+  function paintChart(el) { // el and everything in it
+    if (el.matches('[data-at]')) paintAt(el);
+    else if (el.matches('[data-zone]')) paintZone(el);
+    else if (el.firstElementChild) {
+      el.querySelectorAll('[data-at]').forEach(paintAt);
+      el.querySelectorAll('[data-zone]').forEach(paintZone);
+    }
   }
 
   var timer = 0, due = Infinity;
@@ -178,6 +218,7 @@
     else if (el.firstElementChild) {
       el.querySelectorAll('time[datetime]').forEach(function (t) { next = Math.min(next, paintTime(t, now)); });
     }
+    paintChart(el);
     var typing = el.id === BEACON.typing ? el : el.firstElementChild && el.querySelector('#' + BEACON.typing);
     if (typing) paintTyping(typing);
     var list = el.id === BEACON.messages ? el : el.firstElementChild && el.querySelector('#' + BEACON.messages);
@@ -196,6 +237,7 @@
         if (n.tagName === 'LI' && target.id === BEACON.messages) more = true;
       });
       if (target.matches('time[datetime]')) next = Math.min(next, paintTime(target, now));
+      else if (target.matches('[data-at], [data-zone]')) paintChart(target);
       else {
         var typing = target.closest('#' + BEACON.typing);
         if (typing) paintTyping(typing);

@@ -326,14 +326,20 @@ func TimeTicks(from, to time.Time, maxTicks int) ([]time.Time, time.Duration) {
 // timeTickLabel writes a time tick: seconds when the step is below a
 // minute, the date at midnight when it is hours, else hours and minutes.
 func timeTickLabel(t time.Time, step time.Duration) string {
+	label, _ := timeTick(t, step)
+	return label
+}
+
+// timeTick is timeTickLabel with the format it used (data-format).
+func timeTick(t time.Time, step time.Duration) (label, format string) {
 	t = t.UTC()
 	switch {
 	case step < time.Minute:
-		return t.Format("15:04:05")
+		return t.Format("15:04:05"), TimeFormatSeconds
 	case step >= time.Hour && t.Hour() == 0 && t.Minute() == 0:
-		return t.Format("2 Jan")
+		return t.Format("2 Jan"), TimeFormatDay
 	default:
-		return t.Format("15:04")
+		return t.Format("15:04"), TimeFormatClock
 	}
 }
 
@@ -368,6 +374,10 @@ type axisTick struct {
 	Pos    string
 	Label  string
 	Anchor string // text-anchor of a time tick: start, middle or end
+	// At and Format, on a time tick, say which instant Label shows and how
+	// (TimeFormatSeconds, TimeFormatClock or TimeFormatDay): Label is UTC,
+	// for every viewer, and beacon-paint.js shows it in the viewer's zone.
+	At, Format string
 }
 
 // hoverColumn is one column's hover target: its x in the data's viewBox
@@ -375,6 +385,9 @@ type axisTick struct {
 type hoverColumn struct {
 	X     int
 	Title string
+	// At and Format are the instant Title starts with and how it is
+	// written, as axisTick's.
+	At, Format string
 }
 
 // chartGeom is everything a SeriesFigure writes, worked out in Go.
@@ -428,7 +441,8 @@ func (c SeriesChart) geom() chartGeom {
 			tick.Anchor = "" // a gridline without a label: the zone's place
 		}
 		if tick.Anchor != "" {
-			tick.Label = timeTickLabel(t, step)
+			tick.Label, tick.Format = timeTick(t, step)
+			tick.At = t.UTC().Format(time.RFC3339)
 		}
 		g.TimeTicks = append(g.TimeTicks, tick)
 	}
@@ -542,7 +556,11 @@ func (c SeriesChart) geom() chartGeom {
 	if sh.hover {
 		g.Hover = make([]hoverColumn, len(buckets))
 		for i, b := range buckets {
-			g.Hover[i] = hoverColumn{X: 2 * xOf(b), Title: bucketTitle(b, col, unit)}
+			g.Hover[i] = hoverColumn{X: 2 * xOf(b), Title: bucketTitle(b, col, unit),
+				At: b.Start.UTC().Format(time.RFC3339), Format: TimeFormatSeconds}
+			if col >= time.Minute {
+				g.Hover[i].Format = TimeFormatClock
+			}
 		}
 	}
 	return g

@@ -118,7 +118,15 @@ const (
 	TimeFormatSeconds = "seconds"
 	// TimeFormatClock always shows the clock time.
 	TimeFormatClock = "clock"
+	// TimeFormatDay shows the date of a midnight (a chart's day tick), or
+	// the clock time where the viewer's midnight is elsewhere.
+	TimeFormatDay = "day"
 )
+
+// A chart's time ticks and hover texts are drawn once for every viewer, in
+// UTC, with data-at (the instant, RFC 3339) and data-format (as <time>'s);
+// beacon-paint.js rewrites them, and the zone label marked data-zone, in
+// the viewer's zone. A hover text keeps what follows its time.
 
 // ActivityItems is how many activity items the feed shows.
 const ActivityItems = 50

@@ -470,3 +470,49 @@ func newestChartPainted(tab context.Context, frames int) (bool, string) {
 	}
 	return why == "", why
 }
+
+// A chart's times are the viewer's (item 6 for item 8's charts): its time
+// ticks and hover texts, drawn once in UTC for everyone, are shown in the
+// viewer's zone, and the zone label names that zone.
+func TestBrowserChartTimesInTheViewersZone(t *testing.T) {
+	in := start(t, seedQueue(t), "", "--tick", browserTick)
+	p := newBrowserPage(t)
+	emulateZone(t, p.ctx, "Asia/Kolkata", "en-GB") // UTC+05:30 all year: every label differs from UTC's
+	p.open(in.URL + "/")
+	p.readChart("queue depth")
+	type stamped struct{ At, Format, Text string }
+	var got struct {
+		Ticks []stamped
+		Hover stamped
+		Zone  string
+	}
+	p.eval(cj(`(f => { const s = el => ({at: el.getAttribute('data-at'), format: el.getAttribute('data-format'), text: el.textContent});
+		return {ticks: [...f.querySelectorAll('svg[role="img"] > text[data-at]')].filter(t => visible(t)).map(s),
+			hover: s(f.querySelector('svg.data rect title[data-at]')), zone: text(f.querySelector('text[data-zone]'))}; })(seriesFigure('queue depth'))`), &got)
+	kolkata := time.FixedZone("IST", 5*3600+30*60)
+	local := func(s stamped) string {
+		t.Helper()
+		at, err := time.Parse(time.RFC3339, s.At)
+		if err != nil {
+			t.Fatalf("data-at %q: %v", s.At, err)
+		}
+		if s.Format == "seconds" {
+			return at.In(kolkata).Format("15:04:05")
+		}
+		return at.In(kolkata).Format("15:04")
+	}
+	if len(got.Ticks) < 4 {
+		t.Fatalf("time ticks %+v, want several", got.Ticks)
+	}
+	for _, tk := range got.Ticks {
+		if want := local(tk); tk.Text != want {
+			t.Errorf("the tick at %s reads %q, want %q (Kolkata)", tk.At, tk.Text, want)
+		}
+	}
+	if want := local(got.Hover); !strings.HasPrefix(got.Hover.Text, want+" · ") || !strings.HasSuffix(got.Hover.Text, " jobs") {
+		t.Errorf("a column's hover text %q, want it to start with %q (Kolkata) and keep its value", got.Hover.Text, want)
+	}
+	if got.Zone == "" || got.Zone == "UTC" {
+		t.Errorf("the zone label reads %q, want Kolkata's", got.Zone)
+	}
+}
