@@ -189,43 +189,8 @@ func runRoom(ctx context.Context, b *bench, srv *server) (*sample, error) {
 	settle(ctx, b.cfg.Settle/4)
 	cpu := b.cpuMeter(ctx, srv)
 	stop := b.measure(srv, "room")
-	var sent, stalled atomic.Int64
-	var wg sync.WaitGroup
-	var errOnce sync.Once
-	var sendErr error
 	start := time.Now()
-	end := start.Add(b.cfg.RoomDuration)
-	for _, c := range snd {
-		wg.Go(func() {
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			for j := int64(0); time.Now().Before(end) && ctx.Err() == nil; j++ {
-				seq := j*int64(k) + int64(c.sender) + 1
-				if err := c.send(seq, b.cfg.TextSize); err != nil {
-					errOnce.Do(func() { sendErr = err })
-					return
-				}
-				sent.Add(1)
-				timer.Reset(10 * time.Second)
-			wait:
-				for {
-					select {
-					case got := <-c.echo:
-						if got == seq {
-							break wait
-						}
-					case <-timer.C:
-						stalled.Add(1)
-						return
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	total := sent.Load()
+	total, stalled, sendErr := sendInTurn(ctx, snd, k, start.Add(b.cfg.RoomDuration), b.cfg.TextSize)
 	complete := f.waitReceived(ctx, int64(held)*total, 30*time.Second)
 	stop()
 	if sendErr != nil {
@@ -234,8 +199,8 @@ func runRoom(ctx context.Context, b *bench, srv *server) (*sample, error) {
 	t := f.tally(int(total))
 	cpu.per(ctx, s, "cpu_per_delivery", t.got)
 	roomProblems(f, t, s)
-	if st := stalled.Load(); st > 0 {
-		s.problem("%d senders waited 10s for a message of their own in vain", st)
+	if stalled > 0 {
+		s.problem("%d senders waited 10s for a message of their own in vain", stalled)
 	}
 	if !complete || t.got != held*int(total) {
 		s.problem("%d of %d deliveries arrived within 30s of the last send (%d members short)", t.got, held*int(total), t.short)

@@ -186,17 +186,23 @@ func (w *worker) send(ctx context.Context, d time.Duration, size int) (sent, sta
 			snd = append(snd, c)
 		}
 	}
-	k := int64(f.senders)
+	return sendInTurn(ctx, snd, f.senders, time.Now().Add(d), size)
+}
+
+// sendInTurn has every sender in snd (of k in all) send a stamped message,
+// wait for it to come back, and send the next, until end: the room and
+// cluster scenarios' senders. It returns how many were sent, how many
+// senders stalled (no echo for 10 s) and the first send error.
+func sendInTurn(ctx context.Context, snd []*sseClient, k int, end time.Time, size int) (sent, stalled int64, err error) {
 	var nSent, nStalled atomic.Int64
 	var errOnce sync.Once
 	var wg sync.WaitGroup
-	end := time.Now().Add(d)
 	for _, c := range snd {
 		wg.Go(func() {
 			timer := time.NewTimer(time.Hour)
 			defer timer.Stop()
 			for j := int64(0); time.Now().Before(end) && ctx.Err() == nil; j++ {
-				seq := j*k + int64(c.sender) + 1
+				seq := j*int64(k) + int64(c.sender) + 1
 				if e := c.send(seq, size); e != nil {
 					errOnce.Do(func() { err = e })
 					return
