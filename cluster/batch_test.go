@@ -92,12 +92,7 @@ func TestConcurrentAppendsAreStoredAsOneBatch(t *testing.T) {
 					mu.Unlock()
 				})
 			}
-			for l.queued() < n {
-				if ctx.Err() != nil {
-					t.Fatal("the appends never queued")
-				}
-				time.Sleep(time.Millisecond) // polling a condition, not a timing assumption
-			}
+			waitFor(t, time.Minute, "every append queued", func() bool { return l.queued() == n })
 			<-l.flights // one flight frees up: it takes all that is queued
 			wg.Wait()
 			for range maxFlights - 1 {

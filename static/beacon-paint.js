@@ -77,10 +77,12 @@
     return s.next;
   }
 
-  // Charts are drawn once for every viewer, in UTC: their time ticks and
-  // hover texts carry data-at (the instant) and data-format, and are shown
-  // here in the viewer's zone, 24-hour like the server's; a hover text
-  // keeps what follows its time. The zone label (data-zone) names the zone.
+  // Charts are drawn once for every viewer, in UTC, and shown here in the
+  // viewer's zone, 24-hour like the server's (views/ids.go says how): a
+  // time tick carries its instant (data-at) and data-format; a column's
+  // hover text starts with its UTC clock time, dated from its plot's
+  // data-end, and keeps what follows; the zone label (data-zone) names the
+  // zone.
   var axis = {
     seconds: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }),
     clock: new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
@@ -92,6 +94,8 @@
       return part ? part.value : '';
     } catch (e) { return ''; }
   })();
+  var CHART = '[data-at], [data-zone], svg[data-end] title';
+  var UTC_CLOCK = /^(\d\d):(\d\d)(?::(\d\d))?( · )/;
   function paintAt(el) {
     var at = Date.parse(el.getAttribute('data-at'));
     if (isNaN(at)) return;
@@ -101,18 +105,27 @@
       var d = new Date(at);
       text = d.getHours() === 0 && d.getMinutes() === 0 ? format.date.format(at) : axis.clock.format(at);
     } else text = axis.clock.format(at);
-    var was = el.textContent, rest = was.indexOf(' · ');
-    if (rest >= 0) text += was.slice(rest);
-    if (was !== text) el.textContent = text;
+    if (el.textContent !== text) el.textContent = text;
   }
-  function paintZone(el) { if (zoneName && el.textContent !== zoneName) el.textContent = zoneName; }
+  function paintHover(el) {
+    if (el.hasAttribute('data-local')) return; // painted already: its text is no longer UTC
+    var end = Date.parse(el.closest('svg[data-end]').getAttribute('data-end'));
+    var m = UTC_CLOCK.exec(el.textContent);
+    if (isNaN(end) || !m) return; // the parser has not written its text yet
+    var e = new Date(end);
+    var at = Date.UTC(e.getUTCFullYear(), e.getUTCMonth(), e.getUTCDate(), +m[1], +m[2], +(m[3] || 0));
+    if (at > end) at -= 24 * HOUR; // before the chart's end: yesterday's
+    el.setAttribute('data-local', '');
+    el.textContent = (m[3] ? axis.seconds : axis.clock).format(at) + el.textContent.slice(m[0].length - m[4].length);
+  }
+  function paintChartPart(el) {
+    if (el.hasAttribute('data-at')) paintAt(el);
+    else if (el.hasAttribute('data-zone')) { if (zoneName && el.textContent !== zoneName) el.textContent = zoneName; }
+    else paintHover(el);
+  }
   function paintChart(el) { // el and everything in it
-    if (el.matches('[data-at]')) paintAt(el);
-    else if (el.matches('[data-zone]')) paintZone(el);
-    else if (el.firstElementChild) {
-      el.querySelectorAll('[data-at]').forEach(paintAt);
-      el.querySelectorAll('[data-zone]').forEach(paintZone);
-    }
+    if (el.matches(CHART)) paintChartPart(el);
+    else if (el.firstElementChild) el.querySelectorAll(CHART).forEach(paintChartPart);
   }
 
   var timer = 0, due = Infinity;
@@ -237,7 +250,7 @@
         if (n.tagName === 'LI' && target.id === BEACON.messages) more = true;
       });
       if (target.matches('time[datetime]')) next = Math.min(next, paintTime(target, now));
-      else if (target.matches('[data-at], [data-zone]')) paintChart(target);
+      else if (target.matches(CHART)) paintChartPart(target);
       else {
         var typing = target.closest('#' + BEACON.typing);
         if (typing) paintTyping(typing);

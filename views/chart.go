@@ -385,9 +385,6 @@ type axisTick struct {
 type hoverColumn struct {
 	X     int
 	Title string
-	// At and Format are the instant Title starts with and how it is
-	// written, as axisTick's.
-	At, Format string
 }
 
 // chartGeom is everything a SeriesFigure writes, worked out in Go.
@@ -399,10 +396,14 @@ type chartGeom struct {
 	Band, Line, Dots        string // path data; empty when there is nothing
 	Spread                  string // the spread of columns without a neighbour, as bars
 	Hover                   []hoverColumn
-	Last, Min, Max          string // with the unit, or "–"
-	Empty                   bool
-	Title, Desc             string
-	Class                   string
+	// End is the chart's end (RFC 3339): the hover texts start with a UTC
+	// clock time, and beacon-paint.js dates them from it, once per figure
+	// rather than an instant on every column.
+	End            string
+	Last, Min, Max string // with the unit, or "–"
+	Empty          bool
+	Title, Desc    string
+	Class          string
 }
 
 // pct writes a percentage for an SVG attribute with at most two decimals.
@@ -428,6 +429,7 @@ func (c SeriesChart) geom() chartGeom {
 		Top:     pct(sh.top), PlotHeight: pct(sh.bottom - sh.top), Bottom: pct(sh.bottom),
 		Class: sh.class, Last: "–", Min: "–", Max: "–",
 		Title: c.Series.Name + ", " + strings.ToLower(chartTitle(r)[:1]) + chartTitle(r)[1:],
+		End:   c.End.UTC().Format(time.RFC3339),
 	}
 
 	times, step := TimeTicks(from, c.End, sh.timeTicks)
@@ -556,11 +558,7 @@ func (c SeriesChart) geom() chartGeom {
 	if sh.hover {
 		g.Hover = make([]hoverColumn, len(buckets))
 		for i, b := range buckets {
-			g.Hover[i] = hoverColumn{X: 2 * xOf(b), Title: bucketTitle(b, col, unit),
-				At: b.Start.UTC().Format(time.RFC3339), Format: TimeFormatSeconds}
-			if col >= time.Minute {
-				g.Hover[i].Format = TimeFormatClock
-			}
+			g.Hover[i] = hoverColumn{X: 2 * xOf(b), Title: bucketTitle(b, col, unit)}
 		}
 	}
 	return g

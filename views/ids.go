@@ -123,10 +123,12 @@ const (
 	TimeFormatDay = "day"
 )
 
-// A chart's time ticks and hover texts are drawn once for every viewer, in
-// UTC, with data-at (the instant, RFC 3339) and data-format (as <time>'s);
+// A chart's time ticks are drawn once for every viewer, in UTC, with
+// data-at (the instant, RFC 3339) and data-format (as <time>'s);
 // beacon-paint.js rewrites them, and the zone label marked data-zone, in
-// the viewer's zone. A hover text keeps what follows its time.
+// the viewer's zone. A column's hover text starts with its UTC clock time
+// ("15:04:05 · …"), dated from the data-end of the plot it is in (one
+// attribute a figure, not one a column: a chart is sent every tick).
 
 // ActivityItems is how many activity items the feed shows.
 const ActivityItems = 50

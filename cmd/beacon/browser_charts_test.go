@@ -490,7 +490,8 @@ func TestBrowserChartTimesInTheViewersZone(t *testing.T) {
 	}
 	p.eval(cj(`(f => { const s = el => ({at: el.getAttribute('data-at'), format: el.getAttribute('data-format'), text: el.textContent});
 		return {ticks: [...f.querySelectorAll('svg[role="img"] > text[data-at]')].filter(t => visible(t)).map(s),
-			hover: s(f.querySelector('svg.data rect title[data-at]')), zone: text(f.querySelector('text[data-zone]'))}; })(seriesFigure('queue depth'))`), &got)
+			hover: {at: f.querySelector('svg.data').getAttribute('data-end'), text: f.querySelector('svg.data rect title').textContent},
+			zone: text(f.querySelector('text[data-zone]'))}; })(seriesFigure('queue depth'))`), &got)
 	kolkata := time.FixedZone("IST", 5*3600+30*60)
 	local := func(s stamped) string {
 		t.Helper()
@@ -511,8 +512,22 @@ func TestBrowserChartTimesInTheViewersZone(t *testing.T) {
 			t.Errorf("the tick at %s reads %q, want %q (Kolkata)", tk.At, tk.Text, want)
 		}
 	}
-	if want := local(got.Hover); !strings.HasPrefix(got.Hover.Text, want+" · ") || !strings.HasSuffix(got.Hover.Text, " jobs") {
-		t.Errorf("a column's hover text %q, want it to start with %q (Kolkata) and keep its value", got.Hover.Text, want)
+	// A column's hover text starts with its start in Kolkata: read back as
+	// Kolkata's clock, it is within the chart's five minutes (read as UTC's,
+	// it would be five and a half hours off).
+	end, err := time.Parse(time.RFC3339, got.Hover.At)
+	if err != nil {
+		t.Fatalf("the plot's data-end %q: %v", got.Hover.At, err)
+	}
+	clock, rest, ok := strings.Cut(got.Hover.Text, " · ")
+	kt, err := time.ParseInLocation("15:04:05", clock, kolkata)
+	if !ok || err != nil || !strings.HasSuffix(rest, " jobs") {
+		t.Fatalf("a column's hover text %q, want a clock time, then its value", got.Hover.Text)
+	}
+	endK := end.In(kolkata)
+	at := time.Date(endK.Year(), endK.Month(), endK.Day(), kt.Hour(), kt.Minute(), kt.Second(), 0, kolkata)
+	if at.After(end) || at.Before(end.Add(-5*time.Minute)) {
+		t.Errorf("a column's hover text %q, read as Kolkata's time, is %v: not in the chart's five minutes before %v", got.Hover.Text, at.UTC(), end)
 	}
 	if got.Zone == "" || got.Zone == "UTC" {
 		t.Errorf("the zone label reads %q, want Kolkata's", got.Zone)
