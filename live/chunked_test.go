@@ -95,7 +95,8 @@ func TestStreamsUpdateBeatAndEndAtShutdown(t *testing.T) {
 		t.Fatalf("after a quiet spell: %q after %d heartbeats, want update two after at least one", line, beats)
 	}
 
-	go hub.Close()
+	closed := make(chan struct{}) // the test waits for its Close to return
+	go func() { hub.Close(); close(closed) }()
 	line, _ := readLine(t, br)
 	var ms int
 	if _, err := fmt.Sscanf(line, "end %d", &ms); err != nil || ms < 500 || ms >= 3000 {
@@ -104,6 +105,7 @@ func TestStreamsUpdateBeatAndEndAtShutdown(t *testing.T) {
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
 		t.Fatalf("after the end: %q, %v; want a clean end of the response", rest, err)
 	}
+	<-closed
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if err := st.Wait(ctx); err != nil {

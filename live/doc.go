@@ -39,7 +39,7 @@
 //     goroutine, its buffers, the request and the handler's context are
 //     freed. Beacon holds the socket in the connection's link and writes
 //     the HTTP/1.1 chunk framing itself, from pooled buffers; an idle
-//     connection has no goroutine and no buffer.
+//     connection has no goroutine and no write buffer.
 //   - A WebSocket has one goroutine, the caller's reading loop; the pool
 //     writes to it (frames framed by hand, pongs too: the writer is the
 //     socket's only writer).
@@ -113,9 +113,10 @@
 //     info (HubConfig.Log), and closed abortively (SO_LINGER 0), so the
 //     kernel frees the data it could not send at once instead of holding
 //     it until the client goes away.
-//   - A writer sends all pending frames in one write; a commit group
-//     published with PublishBatch reaches every subscriber before its
-//     writer wakes.
+//   - A writer sends the pending frames of a connection in one write, up
+//     to about 32 KiB a run (a larger backlog waits for the connection's
+//     next turn); a commit group published with PublishBatch reaches an
+//     idle subscriber before its writer wakes.
 //
 // # Resume
 //

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,12 +207,11 @@ func TestHubPublishBatchWakesOnce(t *testing.T) {
 		t.Fatal("want exactly one wake-up for a batch")
 	}
 	got, _, _ := s.take(nil)
-	if want := []int64{1, 2, 4}; !slicesEqual(positionsOf(got), want) {
+	if want := []int64{1, 2, 4}; !slices.Equal(positionsOf(got), want) {
 		t.Fatalf("took %v, want %v", positionsOf(got), want)
 	}
 }
 
-func slicesEqual(a, b []int64) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 // TestSSEStartsAtTheHubsHead: once the hub knows the head (SetHead), a
 // stream that does not resume starts there without reading the Source, and
@@ -338,10 +338,12 @@ func TestStreamsOverHTTP2(t *testing.T) {
 	if line, _ := readLine(t, br); line != "update over h2" {
 		t.Fatalf("after a publish: %q", line)
 	}
-	go hub.Close()
+	closed := make(chan struct{}) // the test waits for its Close to return
+	go func() { hub.Close(); close(closed) }()
 	if line, _ := readLine(t, br); line != "end" {
 		t.Fatalf("at shutdown: %q", line)
 	}
+	<-closed
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if err := st.Wait(ctx); err != nil {

@@ -134,7 +134,7 @@ var ErrClosed = errors.New("live: hub closed")
 // the calling goroutine until it ends, and returns the error that ended it.
 func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 	l := s.hub.newLink("sse", sseTransport{s: s, program: req.Program, topicField: req.TopicField && !req.Program}, req.User, s.cfg.WriteTimeout, &s.conns, req.OnEnd)
-	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, m: s.hub.cfg.Metrics}
+	c := &conn{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
 	// The server's WriteTimeout would cut the stream at that age; every write
 	// below sets its own deadline instead.
 	if err := c.rc.SetWriteDeadline(time.Time{}); err != nil {
@@ -163,7 +163,7 @@ func (s *SSE) Serve(w http.ResponseWriter, r *http.Request, req Request) error {
 		// Shutting down (ErrClosed): come back to the next process. The log
 		// could not be read: come back later, rather than find an empty
 		// stream that looks like a quiet one.
-		err = errors.Join(err, c.write(s.comeBack(c.buf[:0]), nil))
+		err = errors.Join(err, c.write(s.comeBack(c.buf[:0])))
 		if errors.Is(err, ErrClosed) {
 			l.finish(endShutdown, err)
 		} else {
@@ -250,7 +250,7 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 				return err
 			}
 		}
-		return c.write(buf, nil)
+		return c.write(buf)
 	})
 	if err != nil {
 		return sub, err
@@ -260,10 +260,10 @@ func (s *SSE) start(ctx context.Context, c *conn, req Request) (*Subscriber, err
 		event = s.cfg.ResyncEvent
 	}
 	if req.Program {
-		return sub, c.write(appendProgramPosition(c.buf[:0], FormatID(epoch, at), event), nil)
+		return sub, c.write(appendProgramPosition(c.buf[:0], FormatID(epoch, at), event))
 	}
 	buf, _ := AppendEvent(c.buf[:0], FormatID(epoch, at), event, nil)
-	return sub, c.write(buf, nil)
+	return sub, c.write(buf)
 }
 
 // onShortLived runs fn on a goroutine that ends with it, and waits.
@@ -308,18 +308,18 @@ func (s *SSE) Wait(ctx context.Context) error { return s.conns.wait(ctx) }
 // writeChunk is the most written under one deadline.
 const writeChunk = 64 << 10
 
-// conn writes to one client: every write has a deadline, and is flushed.
+// conn writes a stream's start and its last words to one client, before
+// and after the pump has it: every write has a deadline, and is flushed.
+// (What the pump writes, it counts as delivered itself.)
 type conn struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
-	m       *Metrics
 	buf     []byte
 }
 
-// write sends buf in one write and one flush, then records the delivery of
-// the frames in sent.
-func (c *conn) write(buf []byte, sent []*message) error {
+// write sends buf in one write and one flush.
+func (c *conn) write(buf []byte) error {
 	c.buf = buf[:0] // keep the grown array for the next write, unless it is large
 	if cap(buf) > 64<<10 {
 		c.buf = nil
@@ -327,9 +327,5 @@ func (c *conn) write(buf []byte, sent []*message) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	if err := writeDeadlined(c.w, c.rc, c.timeout, buf); err != nil {
-		return err
-	}
-	c.m.delivered(sent)
-	return nil
+	return writeDeadlined(c.w, c.rc, c.timeout, buf)
 }

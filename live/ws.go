@@ -17,9 +17,9 @@ type Mode uint8
 
 const (
 	// ModeHTML is for pages (htmx's hx-ws): every message is a JSON object
-	// {"id":…,"content":…} whose content is HTML to swap in; all pending
-	// fragments go in one message, and id is the position of the last log
-	// frame among them.
+	// {"id":…,"content":…} whose content is HTML to swap in; the fragments
+	// pending at a write (up to about 32 KiB) go in one message, and id is
+	// the position of the last log frame among them.
 	ModeHTML Mode = iota
 	// ModeJSON is for programs (subprotocol beacon.v1.json): every message is
 	// one frame's JSON.
@@ -277,10 +277,11 @@ func (c *Conn) appendFrames(dst []byte, msgs []*message) []byte {
 		}
 		return dst
 	}
-	var id string
-	for _, msg := range msgs {
-		if msg.class == Log {
-			id = FormatID(c.t.hub.Epoch(), msg.Position)
+	var id string // the newest log frame's: formatted once a batch
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].class == Log {
+			id = FormatID(c.t.hub.Epoch(), msgs[i].Position)
+			break
 		}
 	}
 	n := len(`{"content":""}`)
