@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"io"
 	"time"
 
 	"github.com/a-h/templ"
@@ -157,15 +156,7 @@ func (b *Board) figureLocked(ctx context.Context, si seriesInfo, ri int, size vi
 		f = figure{version: version, end: end, unit: si.unit, html: b.render(ctx, views.SeriesFigure(c))}
 		b.charts.figures[key] = f
 	}
-	return rawHTML(f.html)
-}
-
-// rawHTML writes bytes already rendered.
-func rawHTML(html []byte) templ.Component {
-	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-		_, err := w.Write(html)
-		return err
-	})
+	return views.Rendered(f.html)
 }
 
 // chartLocked is the panel over range ri of series, each at size.

@@ -81,7 +81,7 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 				if err := views.StreamStart(page).Render(ctx, w); err != nil {
 					return err
 				}
-				return views.StreamFrame(rawHTML(sent)).Render(ctx, w)
+				return views.StreamFrame(views.Rendered(sent)).Render(ctx, w)
 			},
 			Update: func(ctx context.Context, w io.Writer, frames []live.Frame) error {
 				last := frames[len(frames)-1]
@@ -96,7 +96,7 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 					return nil
 				}
 				sent = html
-				return views.StreamFrame(rawHTML(html)).Render(ctx, w)
+				return views.StreamFrame(views.Rendered(html)).Render(ctx, w)
 			},
 			End: func(w io.Writer, reload time.Duration) error {
 				secs := int(math.Ceil(reload.Seconds()))

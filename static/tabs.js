@@ -55,8 +55,6 @@
   if (!url || !window.htmx) return;
   var page = new URL(url, location.href);
   var topics = (page.searchParams.get('topics') || '').split(',').filter(Boolean);
-  // What this page follows, readable once hx-sse:connect is taken below.
-  el.dataset.topics = topics.join(',');
   if (!(navigator.locks && navigator.locks.request) || typeof BroadcastChannel !== 'function' ||
       typeof AbortController !== 'function' || typeof TextDecoder !== 'function' || !window.fetch ||
       topics.length === 0) {

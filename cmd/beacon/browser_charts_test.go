@@ -11,11 +11,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"image/png"
 	"math"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -258,9 +260,17 @@ func TestBrowserChartRanges(t *testing.T) {
 	}
 	var current, connect string
 	p.eval(`text(document.querySelector('nav[aria-label="Chart range"] a[aria-current="true"]'))`, &current)
-	// The page's topics: in its hx-sse:connect, or, once tabs.js has taken
-	// the connection to share it, in data-topics.
-	p.eval(`(el => decodeURIComponent(el.getAttribute('hx-sse:connect') || '') + ' ' + (el.dataset.topics || ''))(document.getElementById('live'))`, &connect)
+	// The page's topics, as the server wrote them (tabs.js takes the
+	// attribute to share the connection among the browser's tabs).
+	fctx, fcancel := context.WithTimeout(p.ctx, browserWait)
+	defer fcancel()
+	source, err := chromedp.Run(fctx, chromedp.Evaluate[string](`fetch(location.href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("reading the page's source: %v", err)
+	}
+	if m := regexp.MustCompile(`hx-sse:connect="([^"]*)"`).FindStringSubmatch(source); m != nil {
+		connect, _ = url.QueryUnescape(html.UnescapeString(m[1]))
+	}
 	if current != "1 h" || !strings.Contains(connect, "chart:1h") {
 		t.Errorf("the current range %q, the live connection %q; want 1 h and the topic chart:1h", current, connect)
 	}
