@@ -11,7 +11,6 @@ package main
 // Waits are conditions, never sleeps.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -112,40 +111,10 @@ func (c *chatTab) liveRole() string {
 // test, saying when, if it does not within browserWait.
 func waitSSEConnections(t *testing.T, in *instance, when string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(browserWait)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got := sseConnections(t, in)
-		if got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s the server holds %d SSE connections, want %d", when, got, n)
-		}
-		<-tick.C
-	}
-}
-
-// sseConnections reads the server's count of open SSE connections.
-func sseConnections(t *testing.T, in *instance) int {
-	t.Helper()
-	resp, err := http.Get(in.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), `beacon_live_connections{transport="sse"} `); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metrics: %q: %v", sc.Text(), err)
-			}
-			return int(n)
-		}
-	}
-	return 0
+	waitFor(t, browserWait, when+": the server's SSE connections", func() (bool, string) {
+		got, err := metricValue(http.DefaultClient, in.URL, `beacon_live_connections{transport="sse"}`)
+		return err == nil && int(got) == n, fmt.Sprintf("%v SSE connections (%v), want %d", got, err, n)
+	})
 }
 
 // TestBrowserTwelveWindows: one person's twelve windows of one browser, over

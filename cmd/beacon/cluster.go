@@ -315,7 +315,7 @@ func (m *member) sharePresence(out *handlers.RoomOutput, grace time.Duration) (*
 	shared := handlers.NewSharedPresence(out)
 	x, err := cluster.NewExchange(m.client, cluster.ExchangeConfig{
 		Subject: "beacon.presence", Instance: m.name,
-		Heartbeat: min(time.Second, max(grace/presenceMissed, 100*time.Millisecond)), Missed: presenceMissed,
+		Heartbeat: presenceHeartbeat(grace), Missed: presenceMissed,
 	}, shared.Merged)
 	if err != nil {
 		return nil, nil, fmt.Errorf("share presence: %w", err)
@@ -329,7 +329,7 @@ func (m *member) sharePresence(out *handlers.RoomOutput, grace time.Duration) (*
 func (m *member) shareOnline(dir *handlers.Directory, grace time.Duration) (func(), error) {
 	x, err := cluster.NewExchange(m.client, cluster.ExchangeConfig{
 		Subject: "beacon.online", Instance: m.name,
-		Heartbeat: min(time.Second, max(grace/presenceMissed, 100*time.Millisecond)), Missed: presenceMissed,
+		Heartbeat: presenceHeartbeat(grace), Missed: presenceMissed,
 	}, func(string, map[string]handlers.Online) { dir.OthersChanged() })
 	if err != nil {
 		return nil, fmt.Errorf("share who is online: %w", err)
@@ -355,6 +355,13 @@ func (o onlineExchange) Others() map[string]handlers.Online {
 	states := o.x.States(onlineKey)
 	delete(states, o.self)
 	return states
+}
+
+// presenceHeartbeat is how often an instance republishes who is connected
+// to it (rooms' presence, the online list): presenceMissed of them fit in
+// the grace a leaving person has anyway, at most a second apart.
+func presenceHeartbeat(grace time.Duration) time.Duration {
+	return min(time.Second, max(grace/presenceMissed, 100*time.Millisecond))
 }
 
 // presenceMissed is how many presence heartbeats an instance may miss
