@@ -197,6 +197,38 @@ func TestSSEOverHTTP2(t *testing.T) {
 	served.Wait()
 }
 
+// TestSSEPublishBatchIsOneWrite: a commit group published with
+// PublishBatch goes to a held SSE stream in one write, not one a frame:
+// what TestHubPublishBatchWakesOnce below cannot see (a subscriber's wake
+// channel holds one token however often it is signalled). Frames published
+// one by one this fast usually share a write too, so this checks the
+// pump's coalescing end to end rather than PublishBatch alone.
+func TestSSEPublishBatchIsOneWrite(t *testing.T) {
+	const n = 5
+	fx := newFixture(t, HubConfig{Heartbeat: time.Hour}, SSEConfig{})
+	s := fx.open(t, "topics=log:a,log:b", "")
+	expectPositionBlock(t, s.next(t))
+	writes := func() float64 { return counterValue(t, fx.metrics.writes.WithLabelValues("sse")) }
+	before := writes()
+	fx.pub.Lock()
+	frames := make([]Frame, n)
+	for i := range frames {
+		frames[i] = fx.log.commit(Frame{Topic: []string{"log:a", "log:b"}[i%2], Data: fmt.Appendf(nil, "#%d", i)})
+	}
+	fx.hub.PublishBatch(frames)
+	fx.pub.Unlock()
+	for i := range n {
+		if b := s.event(t); b.Data != fmt.Sprintf("#%d", i) {
+			t.Fatalf("event %d is %q", i, b.Raw)
+		}
+	}
+	// Every write is counted before the frames it carried.
+	waitFor(t, "the deliveries to be counted", func() bool { return counterValue(t, fx.metrics.deliveredLog) == n })
+	if got := writes() - before; got != 1 {
+		t.Fatalf("a batch of %d frames went out in %v writes, want 1", n, got)
+	}
+}
+
 // TestHubPublishBatchWakesOnce: the frames of one PublishBatch reach a
 // subscriber together, so its writer takes them in one go.
 func TestHubPublishBatchWakesOnce(t *testing.T) {
