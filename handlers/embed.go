@@ -213,7 +213,7 @@ type widgetData struct {
 func (d widgetData) panel(ctx context.Context, claims widget.Claims, room views.WidgetRoom) (templ.Component, int64, error) {
 	switch claims.Widget {
 	case widget.Metrics:
-		return views.MetricsPanel(d.board.Metrics(), false), 0, nil
+		return d.metricsPanel(), 0, nil
 	case widget.Chart:
 		return views.ChartPanel(d.board.WidgetChart(ctx), false), 0, nil
 	case widget.Activity:

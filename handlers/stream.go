@@ -110,12 +110,22 @@ func handleWidgetStream(streams *live.Streams, auth widgetAuth, data widgetData,
 	}
 }
 
+// metricsPanel is the posted metrics' panel as pages show it: the one the
+// board rendered at its last publish for every page, or, before the first,
+// rendered now.
+func (d widgetData) metricsPanel() templ.Component {
+	if html := d.board.MetricsPage(false); html != nil {
+		return views.Rendered(html)
+	}
+	return views.MetricsPanel(d.board.Metrics(), false)
+}
+
 // streamed renders the widget of claims as a stream shows it: the same
 // panels as the dashboard for state widgets, the newest items of a log.
 func (d widgetData) streamed(ctx context.Context, claims widget.Claims) (templ.Component, error) {
 	switch claims.Widget {
 	case widget.Metrics:
-		return views.MetricsPanel(d.board.Metrics(), false), nil
+		return d.metricsPanel(), nil
 	case widget.Chart:
 		return views.ChartPanelStatic(d.board.StreamChart(ctx)), nil
 	case widget.Activity:
