@@ -244,7 +244,6 @@ func TestHubPublishBatchWakesOnce(t *testing.T) {
 	}
 }
 
-
 // TestSSEStartsAtTheHubsHead: once the hub knows the head (SetHead), a
 // stream that does not resume starts there without reading the Source, and
 // a frame published after it subscribed reaches it.
