@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -356,6 +358,10 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 	// One event at a time, published on the first instance, to every
 	// connection of every instance.
 	pub := b.publisher(srvs[0])
+	cpu0, err := cpuSeconds(ctx, b.ctl, srvs)
+	if err != nil {
+		return err
+	}
 	late := 0
 	for seq := 1; seq <= k && ctx.Err() == nil; seq++ {
 		if err := pub.post(ctx, int64(seq)); err != nil {
@@ -378,6 +384,11 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 	t, err := tallyAll(ws, k)
 	if err != nil {
 		return err
+	}
+	if cpu, err := cpuSeconds(ctx, b.ctl, srvs); err != nil {
+		return err
+	} else if t.got > 0 {
+		s.set(key("fanout_cpu_per_delivery"), sumDiff(cpu, cpu0)/float64(t.got))
 	}
 	if late > 0 || t.got != held*k {
 		s.problem("%s: %d of %d deliveries arrived (%d events did not reach every subscriber within 10s; %d subscribers short)", prefix, t.got, held*k, late, t.short)
@@ -408,7 +419,7 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 	// A room spread over the instances: member j on instance j mod n; the
 	// first -senders members send.
 	m, snd := b.cfg.Cluster.Room, b.cfg.Senders
-	if err := b.sendPhase(ctx, s, key("room"), ws, func(i int) workerRequest {
+	if err := b.sendPhase(ctx, s, key("room"), srvs, ws, func(i int) workerRequest {
 		return workerRequest{Op: "open", Kind: "ws", Addr: srvs[i].Addr, N: split(m, len(ws), i), Expect: 256,
 			First: i, Stride: len(ws), RoomSize: m, Senders: snd, DialConcurrency: b.cfg.DialConcurrency}
 	}, m, b.cfg.RoomDuration); err != nil {
@@ -419,7 +430,7 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 	// instance), each alone in a room of its own, so that what comes back
 	// to it is its own message: stored, applied and published.
 	c := b.cfg.Cluster.Chatters * clusterInstances
-	return b.sendPhase(ctx, s, key("chat"), ws, func(i int) workerRequest {
+	return b.sendPhase(ctx, s, key("chat"), srvs, ws, func(i int) workerRequest {
 		return workerRequest{Op: "open", Kind: "ws", Addr: srvs[i].Addr, N: split(c, len(ws), i), Expect: 64,
 			First: i, Stride: len(ws), RoomSize: 1, Senders: c, DialConcurrency: b.cfg.DialConcurrency}
 	}, c, b.cfg.Cluster.ChatDuration)
@@ -428,9 +439,9 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 // sendPhase opens the WebSocket members that open asks every worker for
 // (want of them, all senders joined), lets their senders send for d, waits
 // until every member has every message of its room, and records under
-// prefix: members held, messages sent, messages/s, deliveries/s and the
-// send → receipt latency.
-func (b *bench) sendPhase(ctx context.Context, s *sample, prefix string, ws []*workerProc, open func(i int) workerRequest, want int, d time.Duration) error {
+// prefix: members held, messages sent, messages/s, deliveries/s, the
+// send → receipt latency, and the servers' CPU per message.
+func (b *bench) sendPhase(ctx context.Context, s *sample, prefix string, srvs []*server, ws []*workerProc, open func(i int) workerRequest, want int, d time.Duration) error {
 	reps, err := callAll(ws, open)
 	if err != nil {
 		return err
@@ -449,6 +460,10 @@ func (b *bench) sendPhase(ctx context.Context, s *sample, prefix string, ws []*w
 	roomSize := open(0).RoomSize
 	b.progress("%s: %d members (rooms of %d), %d senders, sending for %s", prefix, held, roomSize, senders, d)
 	settle(ctx, b.cfg.Settle/4)
+	cpu0, err := cpuSeconds(ctx, b.ctl, srvs)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	sent, err := callAll(ws, func(int) workerRequest { return workerRequest{Op: "send", Duration: d, TextSize: b.cfg.TextSize} })
 	if err != nil {
@@ -475,6 +490,23 @@ func (b *bench) sendPhase(ctx context.Context, s *sample, prefix string, ws []*w
 		return workerRequest{Op: "wait", Want: wantOf(i), Timeout: 30 * time.Second}
 	}); err != nil {
 		return err
+	}
+	// Every message is stored, applied everywhere and delivered: what the
+	// servers spent (their embedded NATS included) is its cost.
+	cpu, err := cpuSeconds(ctx, b.ctl, srvs)
+	if err != nil {
+		return err
+	}
+	if total > 0 {
+		busiest := 0.0
+		for i := range cpu {
+			busiest = max(busiest, cpu[i]-cpu0[i])
+		}
+		s.set(prefix+"_cpu_per_msg", sumDiff(cpu, cpu0)/float64(total))
+		s.set(prefix+"_cpu_per_msg_busiest", busiest/float64(total))
+		if busiest > 0 {
+			s.set(prefix+"_capacity", float64(runtime.NumCPU())*float64(total)/busiest)
+		}
 	}
 	wantEach := int(total)
 	if roomSize == 1 {
@@ -505,6 +537,29 @@ func (b *bench) sendPhase(ctx context.Context, s *sample, prefix string, ws []*w
 	setLatency(s, prefix, t.lat)
 	_, err = callAll(ws, func(int) workerRequest { return workerRequest{Op: "close"} })
 	return err
+}
+
+// cpuSeconds reads every server's CPU time so far (process_cpu_seconds_total:
+// Beacon's, its embedded NATS server's included).
+func cpuSeconds(ctx context.Context, hc *http.Client, srvs []*server) ([]float64, error) {
+	out := make([]float64, len(srvs))
+	for i, x := range srvs {
+		st, err := scrape(ctx, hc, x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st[seriesCPU]
+	}
+	return out, nil
+}
+
+// sumDiff returns the sum of after[i] - before[i].
+func sumDiff(after, before []float64) float64 {
+	d := 0.0
+	for i := range after {
+		d += after[i] - before[i]
+	}
+	return d
 }
 
 // workerTally is what every worker's fleet received, together.
@@ -575,6 +630,7 @@ var clusterFigures = []clusterFigure{
 	{ID: "cluster.fanout.p99", Key: "fanout_p99", Title: "one event to every connection: p99", Unit: unitDuration, Lower: true, Target: "≤ 2× one instance",
 		pass: func(_ *config, c, one float64) bool { return one > 0 && c <= 2*one }},
 	{ID: "cluster.fanout.max", Key: "fanout_max", Title: "one event to every connection: max", Unit: unitDuration, Lower: true},
+	{ID: "cluster.fanout.cpu", Key: "fanout_cpu_per_delivery", Title: "one event to every connection: the servers' CPU per delivery (all instances, their NATS included)", Unit: unitMicros, Lower: true},
 	{ID: "cluster.room.p50", Key: "room_p50", Title: "room spread over the instances, 8 senders: send → receipt p50", Unit: unitDuration, Lower: true},
 	{ID: "cluster.room.p99", Key: "room_p99", Title: "room spread over the instances: send → receipt p99", Unit: unitDuration, Lower: true, Target: "≤ 2× one instance",
 		pass: func(_ *config, c, one float64) bool { return one > 0 && c <= 2*one }},
@@ -582,6 +638,9 @@ var clusterFigures = []clusterFigure{
 	{ID: "cluster.chat.rate", Key: "chat_messages_per_s", Title: "chat messages stored/s (each acknowledged: stored, applied, back to its sender)", Unit: unitRate, Target: "≥ 5,000/s",
 		pass: func(_ *config, c, _ float64) bool { return c >= 5000 }},
 	{ID: "cluster.chat.p99", Key: "chat_p99", Title: "chat: send → acknowledgement p99", Unit: unitDuration, Lower: true},
+	{ID: "cluster.chat.cpu", Key: "chat_cpu_per_msg", Title: "chat: the servers' CPU per stored message (all instances, their NATS included)", Unit: unitMicros, Lower: true},
+	{ID: "cluster.chat.cpu.busiest", Key: "chat_cpu_per_msg_busiest", Title: "chat: CPU per stored message of the busiest instance", Unit: unitMicros, Lower: true},
+	{ID: "cluster.chat.capacity", Key: "chat_capacity", Title: "chat: messages/s the busiest instance would store with this machine's CPUs to itself (CPUs ÷ its CPU per message: a projection for one instance per machine, not a measurement)", Unit: unitRate},
 	{ID: "cluster.memory", Key: "bytes_per_conn", Title: "memory per connection (RSS growth ÷ connections, per instance)", Unit: unitKiB, Lower: true, Target: "≤ 1.1× one instance",
 		pass: func(_ *config, c, one float64) bool { return one > 0 && c <= 1.1*one }},
 	{ID: "cluster.rss", Key: "rss_per_conn", Title: "RSS ÷ connections (baseline included: NATS, JetStream)", Unit: unitKiB, Lower: true},
@@ -709,7 +768,9 @@ func (r *report) clusterMarkdown(w *strings.Builder) {
 		"one event at a time published through the first instance's API (`POST /api/activity`) to every connection; a room of %s members "+
 		"(a third of the connections when that is fewer) spread over the instances (member j on instance j mod 3) with 8 senders, each sending its next message once its last came back; "+
 		"chat senders (the same number in all on the one instance), each alone in a room, each message acknowledged when it comes back to its sender "+
-		"(stored in the log, applied by its instance, published); memory is the instances' RSS growth while the connections are held ÷ connections. "+
+		"(stored in the log, applied by its instance, published); memory is the instances' RSS growth while the connections are held ÷ connections; "+
+		"CPU is what the instances' processes (their embedded NATS included) spent during the phase, from their `process_cpu_seconds_total`, ÷ messages or deliveries, "+
+		"and the capacity row divides this machine's CPUs by the busiest instance's CPU per message: a projection of one instance per machine, not a measurement. "+
 		"The load tool's clients of each instance are held by a worker process of their own (this program again): one process may open 20,000 files. "+
 		"The ratio is cluster ÷ one instance.\n\n", clusterInstances, r.Machine.CPUs, thousands(defaultClusterRoom))
 	w.WriteString("| figure | target | cluster | one instance | ratio | status | command |\n|---|---|---|---|---|---|---|\n")

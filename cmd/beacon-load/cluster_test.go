@@ -63,6 +63,15 @@ func TestCluster(t *testing.T) {
 			if msgs := v("chat_messages"); msgs < float64(3*chatters) || v("chat_delivered") != msgs || v("chat_messages_per_s") <= 0 {
 				t.Errorf("chat: %v messages sent, %v acknowledged, %v/s; want at least one per sender, each acknowledged", msgs, v("chat_delivered"), v("chat_messages_per_s"))
 			}
+			// CPU is every instance's: the busiest alone spends less than all
+			// of them (each applies every message), one instance all of it.
+			all, busiest := v("chat_cpu_per_msg"), v("chat_cpu_per_msg_busiest")
+			if !(0 < busiest && busiest <= all && (p == "single") == (busiest == all)) || v("chat_capacity") <= 0 {
+				t.Errorf("chat CPU per message: all instances %v s, busiest %v s, capacity %v/s", all, busiest, v("chat_capacity"))
+			}
+			if c := v("fanout_cpu_per_delivery"); !(0 < c && c < 0.01) {
+				t.Errorf("fan-out CPU per delivery %v s: not a reading of every instance's process_cpu_seconds_total", c)
+			}
 		})
 	}
 	if len(rep.Cluster) != len(clusterFigures) {
