@@ -69,7 +69,16 @@ type LogConfig struct {
 	// with it, so the log's positions go on after its own. An existing
 	// stream keeps its own (Log.FirstSeq says which).
 	FirstSeq uint64
+	// Existing binds a log that is there already, and only that: OpenLog
+	// then neither creates the stream nor changes its configuration, and
+	// fails at once with ErrNoLog when there is none. The command line
+	// joins a cluster this way for one command.
+	Existing bool
 }
+
+// ErrNoLog is wrapped by OpenLog with LogConfig.Existing when NATS holds no
+// Beacon log: no instance has joined through it yet.
+var ErrNoLog = errors.New("cluster: no Beacon log on this NATS")
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
@@ -186,7 +195,7 @@ func (c *Client) OpenLog(ctx context.Context, cfg LogConfig) (*Log, error) {
 		}
 		var apiErr *jetstream.APIError
 		switch {
-		case errors.Is(err, errNotOurs):
+		case errors.Is(err, errNotOurs), errors.Is(err, ErrNoLog):
 			return nil, err
 		case errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeReplicasNotSupported && cfg.Replicas == 0:
 			replicas = 1 // a single server: the automatic choice is R1
@@ -209,6 +218,9 @@ func (c *Client) openLogOnce(ctx context.Context, cfg LogConfig, replicas int) (
 	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	s, err := c.js.Stream(actx, cfg.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) && cfg.Existing {
+		return nil, fmt.Errorf("%w (no stream %s: start an instance with --nats or --nats-embed first)", ErrNoLog, cfg.Stream)
+	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = c.js.CreateStream(actx, jetstream.StreamConfig{
 			Name:        cfg.Stream,
@@ -238,8 +250,8 @@ func (c *Client) openLogOnce(ctx context.Context, cfg LogConfig, replicas int) (
 		return nil, fmt.Errorf("%w: %s has subjects %v and epoch %q, want [%s] and an epoch",
 			errNotOurs, cfg.Stream, info.Config.Subjects, epoch, cfg.Subject)
 	}
-	if info.Config.MaxAge != cfg.MaxAge || info.Config.MaxBytes != cfg.maxBytes() || info.Config.Duplicates != cfg.Duplicates ||
-		!info.Config.AllowAtomicPublish {
+	if !cfg.Existing && (info.Config.MaxAge != cfg.MaxAge || info.Config.MaxBytes != cfg.maxBytes() || info.Config.Duplicates != cfg.Duplicates ||
+		!info.Config.AllowAtomicPublish) {
 		up := info.Config
 		up.MaxAge, up.MaxBytes, up.Duplicates = cfg.MaxAge, cfg.maxBytes(), cfg.Duplicates
 		// A stream made before Beacon batched its appends, or by this

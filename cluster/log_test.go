@@ -227,3 +227,34 @@ func TestRouteNotUpYetIsAWarning(t *testing.T) {
 		t.Fatalf("logged:\n%s\nwant the route attempt as a warning, the rest as an error", buf.String())
 	}
 }
+
+// The command line binds the log only: with none there it says so at once
+// and makes none, and it leaves the bounds the instances set alone.
+func TestOpenExistingLogOnly(t *testing.T) {
+	n := startNode(t)
+	c := dial(t, n.url())
+	ctx := ctxFor(t, 30*time.Second)
+	for range 2 {
+		if _, err := c.OpenLog(ctx, LogConfig{Existing: true}); !errors.Is(err, ErrNoLog) {
+			t.Fatalf("bind a log that is not there: %v, want ErrNoLog", err)
+		}
+	}
+	l, err := c.OpenLog(ctx, LogConfig{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, err := c.OpenLog(ctx, LogConfig{Existing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bound.Epoch() != l.Epoch() {
+		t.Errorf("bound epoch %s, the log's is %s", bound.Epoch(), l.Epoch())
+	}
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.MaxAge != time.Hour {
+		t.Errorf("max age %s after binding the log with none given; want the instances' 1h", info.Config.MaxAge)
+	}
+}

@@ -140,8 +140,9 @@ type SharedReader interface {
 // ErrFollower is returned by the writes of a database that follows a
 // cluster's log but was opened without it (the command line, or a server
 // started without its cluster flags): only the log may change it.
-var ErrFollower = errors.New("db: this database follows a cluster's log; write through the cluster " +
-	"(start Beacon with its --nats or --nats-embed flags, and use the web pages for tokens and widgets)")
+var ErrFollower = errors.New("db: this database follows a cluster's log; write through the cluster: " +
+	"give the command --nats with the NATS its instances share (an instance's embedded server: nats://127.0.0.1:4222), " +
+	"or start Beacon with its --nats or --nats-embed flags")
 
 // doShared publishes c to the shared log and waits until this instance
 // has applied it, so the caller reads its own write (read your writes),
@@ -345,32 +346,44 @@ const catchUpWait = 2 * time.Second
 // whose browser's next request the load balancer sent here) is found here
 // too. Alone it returns at once: there is nothing to wait for.
 func (s *Store) catchUp(ctx context.Context) {
-	if s.shared == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
+	_ = s.CatchUp(ctx) // a read that still finds nothing says so itself
+}
+
+// CatchUp waits until this store has applied every entry the shared log
+// holds now, or ctx ends, or the apply loop stops (it returns why). Alone
+// it returns nil at once. The command line calls it before it reads a
+// cluster's state into a database of its own.
+func (s *Store) CatchUp(ctx context.Context) error {
+	if s.shared == nil {
+		return nil
+	}
 	last, err := s.shared.Last(ctx)
 	if err != nil {
-		return
+		return err
 	}
 	for {
 		s.waitMu.Lock()
 		if s.appliedTo >= last {
 			s.waitMu.Unlock()
-			return
+			return nil
 		}
 		if s.progress == nil {
 			s.progress = make(chan struct{})
 		}
 		progress := s.progress
+		followErr := s.followErr
 		s.waitMu.Unlock()
 		select {
 		case <-progress:
 		case <-ctx.Done():
-			return
+			if followErr != nil {
+				return fmt.Errorf("%w (applying the log: %v)", ctx.Err(), followErr)
+			}
+			return ctx.Err()
 		case <-s.following.Done():
-			return
+			return ErrClosed
 		}
 	}
 }

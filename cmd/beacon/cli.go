@@ -219,9 +219,60 @@ func openExisting(ctx context.Context, path string) (*db.Store, error) {
 	return store, nil
 }
 
-// withStore runs do on the existing database at path and closes it.
-func withStore(ctx context.Context, path string, do func(*db.Store) error) error {
-	store, err := openExisting(ctx, path)
+// clusterNote ends the help of the commands that take --nats.
+const clusterNote = `In a cluster, give --nats the NATS its instances share (an instance's embedded
+server listens on nats://127.0.0.1:4222 unless --nats-listen says otherwise):
+the command then reads the cluster's state and writes through its log, to
+every instance at once. An instance's database file refuses other writes.
+`
+
+// storeTarget is what a management command works on: the server's
+// database (--db), or, in a cluster, the log its instances share, reached
+// through NATS (--nats).
+type storeTarget struct {
+	db   *string
+	nats natsFlag
+}
+
+// storeFlags binds --db and --nats to fs, with BEACON_DB and BEACON_NATS
+// as their defaults.
+func storeFlags(fs *flag.FlagSet, getenv func(string) string, usage string) *storeTarget {
+	t := &storeTarget{db: dbFlag(fs, getenv, usage)}
+	if v := getenv("BEACON_NATS"); v != "" {
+		t.nats.envErr = t.nats.urls.Set(v)
+		t.nats.fromEnv = true
+	}
+	fs.Var(&t.nats, "nats", "in a cluster: the NATS its instances share, nats://host:port, comma-separated "+
+		"(env BEACON_NATS); the command then reads and writes through the cluster's log, not --db")
+	return t
+}
+
+// natsFlag is --nats: a flag given replaces BEACON_NATS.
+type natsFlag struct {
+	urls    urlList
+	fromEnv bool
+	envErr  error // BEACON_NATS did not parse: said when it is used
+}
+
+func (f *natsFlag) String() string { return f.urls.String() }
+
+func (f *natsFlag) Set(v string) error {
+	if f.fromEnv {
+		f.urls, f.fromEnv, f.envErr = nil, false, nil
+	}
+	return f.urls.Set(v)
+}
+
+// withStore runs do on what t names, and closes it: the existing database
+// at --db, or, with --nats, a database that follows the cluster's log.
+func withStore(ctx context.Context, t *storeTarget, do func(*db.Store) error) error {
+	if t.nats.envErr != nil {
+		return fmt.Errorf("BEACON_NATS: %w", t.nats.envErr)
+	}
+	if len(t.nats.urls) > 0 {
+		return withClusterStore(ctx, t.nats.urls, do)
+	}
+	store, err := openExisting(ctx, *t.db)
 	if err != nil {
 		return err
 	}

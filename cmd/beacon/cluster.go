@@ -33,7 +33,15 @@ type clusterConfig struct {
 	LogMaxAge     time.Duration // --nats-log-max-age
 	SnapshotEvery time.Duration // --nats-snapshot-every
 	SnapshotAfter int64         // --nats-snapshot-commands
+
+	// forCommand: the command line joins for one command. It binds the
+	// log the instances made, never creates or reconfigures it, and gives
+	// up on a NATS it cannot reach within commandDial.
+	forCommand bool
 }
+
+// commandDial bounds how long a management command tries to reach NATS.
+const commandDial = 10 * time.Second
 
 // On reports whether the instance is part of a cluster.
 func (c clusterConfig) On() bool { return c.Embed || len(c.NATS) > 0 }
@@ -148,7 +156,13 @@ func join(ctx context.Context, c clusterConfig, dbPath string, log *slog.Logger)
 	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	client, err := cluster.Dial(ctx, cluster.ClientConfig{URLs: urls, Name: c.Name, Logger: log})
+	dctx := ctx
+	if c.forCommand {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, commandDial)
+		defer cancel()
+	}
+	client, err := cluster.Dial(dctx, cluster.ClientConfig{URLs: urls, Name: c.Name, Logger: log})
 	if err != nil {
 		m.close()
 		return nil, fmt.Errorf("connect to NATS at %s: %w", strings.Join(urls, ","), err)
@@ -159,7 +173,7 @@ func join(ctx context.Context, c clusterConfig, dbPath string, log *slog.Logger)
 		m.close()
 		return nil, err
 	}
-	cfg := cluster.LogConfig{MaxAge: c.LogMaxAge}
+	cfg := cluster.LogConfig{MaxAge: c.LogMaxAge, Existing: c.forCommand}
 	if state.Applied == 0 && state.Head > 0 {
 		// A database that ran alone: if the log is new, it starts after
 		// this database's positions, and this database seeds it.
@@ -378,6 +392,39 @@ func (m *member) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: not connected to NATS", cluster.ErrUnavailable)
 	}
 	return m.log.Check(ctx)
+}
+
+// withClusterStore runs do, for a management command given --nats, on a
+// database of its own that follows the cluster's log: made in a temporary
+// directory from the newest snapshot and the rest of the log, as a new
+// instance starts. Its writes go through the log like an instance's, and
+// do learns their outcome as every instance applies them; no instance's
+// database file is touched (each refuses writes that do not come through
+// the log). The directory goes when do returns.
+func withClusterStore(ctx context.Context, urls []string, do func(*db.Store) error) error {
+	dir, err := os.MkdirTemp("", "beacon-command-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	log := slog.New(slog.DiscardHandler)
+	path := filepath.Join(dir, "beacon.db")
+	m, err := join(ctx, clusterConfig{NATS: urls, Name: "beacon-command", forCommand: true}, path, log)
+	if err != nil {
+		return err
+	}
+	defer m.close() // after the store has stopped applying
+	store, err := db.Open(ctx, path, db.Options{Shared: m.shared(), Logger: log})
+	if err != nil {
+		return fmt.Errorf("follow the cluster's log: %w", err)
+	}
+	store.Start()
+	if err = store.CatchUp(ctx); err != nil {
+		err = fmt.Errorf("read the cluster's log: %w", err)
+	} else {
+		err = do(store)
+	}
+	return errors.Join(err, store.Close())
 }
 
 func (m *member) close() {

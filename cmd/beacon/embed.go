@@ -19,20 +19,21 @@ import (
 )
 
 var (
-	embedGroup = group{name: "embed", about: `  beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h] [--db FILE]
-  beacon embed list [--db FILE]
-  beacon embed revoke ID [--db FILE]
+	embedGroup = group{name: "embed", about: `  beacon embed create --widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h] [--db FILE | --nats URL]
+  beacon embed list [--db FILE | --nats URL]
+  beacon embed revoke ID [--db FILE | --nats URL]
 
 Widget tokens: what an iframe on another site (or a page with no script,
 through /stream/) shows of Beacon. beacon embed COMMAND --help says more.
-`}
-	embedCreate = command{name: "embed create", synopsis: "--widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h] [--db FILE]",
+
+` + clusterNote}
+	embedCreate = command{name: "embed create", synopsis: "--widget metrics|chart|activity|room [--room NAME] [--post] [--origin URL]... [--ttl 24h] [--db FILE | --nats URL]",
 		about: `Stores a widget token in the database (it is listed and revocable there) and
 prints it, signed with the server's secret, with the snippets to paste.
 `}
-	embedList = command{name: "embed list", synopsis: "[--db FILE]",
+	embedList = command{name: "embed list", synopsis: "[--db FILE | --nats URL]",
 		about: "Lists every widget token made, here or on /settings.\n"}
-	embedRevoke = command{name: "embed revoke", synopsis: "ID [--db FILE]",
+	embedRevoke = command{name: "embed revoke", synopsis: "ID [--db FILE | --nats URL]",
 		about: "Revokes the widget token ID: the server refuses it from then on and closes its open\nconnections within seconds.\n"}
 )
 
@@ -57,7 +58,7 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 		return usagef("embed", "embed: unknown command %q", name)
 	}
 	fs := cmd.flags()
-	dbPath := dbFlag(fs, getenv, "the server's SQLite database file")
+	target := storeFlags(fs, getenv, "the server's SQLite database file")
 	rest, err := cmd.parseArgs(fs, args, stdout)
 	if errors.Is(err, errHelp) {
 		return nil
@@ -90,7 +91,7 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	return withStore(ctx, *dbPath, do)
+	return withStore(ctx, target, do)
 }
 
 // listWidgets prints every widget token of store, newest first.
@@ -145,7 +146,7 @@ func runEmbedCreate(ctx context.Context, args []string, getenv func(string) stri
 	fs.BoolVar(&c.Post, "post", false, "let visitors post to the room (as guests)")
 	fs.Var(&origins, "origin", "an origin that may frame the widget, e.g. https://example.com (repeat, or separate by commas); none leaves it to BEACON_EMBED_ORIGINS")
 	fs.DurationVar(&ttl, "ttl", 30*24*time.Hour, "how long the token works")
-	dbPath := dbFlag(fs, getenv, "the server's SQLite database, which keeps the token (and whose secret signs it)")
+	target := storeFlags(fs, getenv, "the server's SQLite database, which keeps the token (and whose secret signs it)")
 	fs.StringVar(&secretFile, "secret-file", getenv("BEACON_SECRET_FILE"), "file holding the server's secret, if it is not the database's (env BEACON_SECRET_FILE; or the secret itself in BEACON_SECRET)")
 	fs.StringVar(&base, "base", envOr(getenv, "BEACON_PUBLIC_URL", "http://"+envOr(getenv, "BEACON_ADDR", "127.0.0.1:8080")),
 		"the URL people's browsers reach Beacon at (default: BEACON_PUBLIC_URL, else http:// and BEACON_ADDR)")
@@ -178,12 +179,11 @@ func runEmbedCreate(ctx context.Context, args []string, getenv func(string) stri
 	if err := c.Validate(); err != nil {
 		return usagef(cmd.name, "embed create: %v", err)
 	}
-	store, err := openExisting(ctx, *dbPath)
-	if err != nil {
+	var token string
+	if err := withStore(ctx, target, func(store *db.Store) (err error) {
+		token, err = storeAndSign(ctx, store, []byte(secret), &c)
 		return err
-	}
-	token, err := storeAndSign(ctx, store, []byte(secret), &c)
-	if err := errors.Join(err, store.Close()); err != nil {
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "token (expires %s):\n%s\n\n", time.Unix(c.Expires, 0).UTC().Format(time.RFC3339), token)

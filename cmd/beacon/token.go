@@ -32,15 +32,16 @@ func bootstrap(ctx context.Context, store *db.Store, tok string) error {
 // tokenCommands is "beacon token": API tokens, made, listed and revoked on
 // the server's database.
 var (
-	tokenGroup = group{name: "token", about: `  beacon token create --scope SCOPES [--user NAME] [--name NAME] [--db FILE]
-  beacon token list [--db FILE]
-  beacon token revoke ID [--db FILE]
+	tokenGroup = group{name: "token", about: `  beacon token create --scope SCOPES [--user NAME] [--name NAME] [--db FILE | --nats URL]
+  beacon token list [--db FILE | --nats URL]
+  beacon token revoke ID [--db FILE | --nats URL]
 
 API tokens let programs call Beacon: the API routes their scopes allow
 (` + strings.Join(auth.AllScopes, ", ") + `). The token is printed once; the database
 keeps only its hash. beacon token COMMAND --help says more.
-`}
-	tokenCreate = command{name: "token create", synopsis: "--scope SCOPES [--user NAME] [--name NAME] [--db FILE]",
+
+` + clusterNote}
+	tokenCreate = command{name: "token create", synopsis: "--scope SCOPES [--user NAME] [--name NAME] [--db FILE | --nats URL]",
 		about: `Makes an API token and prints it once (the database keeps only its hash).
 A server token (no --user) may use its scopes for anyone: notify any user.
 With --user it is that account's, as if made on its /settings page: it acts
@@ -48,9 +49,9 @@ as that account (chat posts under its name, read sees its notifications),
 and the scopes only admins' tokens carry (` + adminScopes() + `) need the account
 to be an admin, now and whenever the token is used.
 `}
-	tokenList = command{name: "token list", synopsis: "[--db FILE]",
+	tokenList = command{name: "token list", synopsis: "[--db FILE | --nats URL]",
 		about: "Lists every API token: the server's and every account's, with its owner, scopes and state.\n"}
-	tokenRevoke = command{name: "token revoke", synopsis: "ID [--db FILE]",
+	tokenRevoke = command{name: "token revoke", synopsis: "ID [--db FILE | --nats URL]",
 		about: "Revokes the token ID (see beacon token list), whoever owns it: a running server refuses it\nat once and closes the live connections it holds within seconds.\n"}
 )
 
@@ -86,7 +87,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		return usagef("token", "token: unknown command %q", name)
 	}
 	fs := cmd.flags()
-	dbPath := dbFlag(fs, getenv, "the server's SQLite database file")
+	target := storeFlags(fs, getenv, "the server's SQLite database file")
 	var scope, label, owner *string
 	if name == "create" {
 		scope = fs.String("scope", "", "the token's scopes, separated by commas: "+strings.Join(auth.AllScopes, ", "))
@@ -191,5 +192,5 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	return withStore(ctx, *dbPath, do)
+	return withStore(ctx, target, do)
 }

@@ -16,25 +16,26 @@ import (
 )
 
 var (
-	userGroup = group{name: "user", about: `  beacon user list [--db FILE]
-  beacon user create NAME [--password-stdin] [--db FILE]
-  beacon user admin NAME [--db FILE]
-  beacon user member NAME [--db FILE]
+	userGroup = group{name: "user", about: `  beacon user list [--db FILE | --nats URL]
+  beacon user create NAME [--password-stdin] [--db FILE | --nats URL]
+  beacon user admin NAME [--db FILE | --nats URL]
+  beacon user member NAME [--db FILE | --nats URL]
 
 Accounts of the server's database. Changes take effect at the account's next
 request, on a running server too. beacon user COMMAND --help says more.
-`}
-	userList   = command{name: "user list", synopsis: "[--db FILE]", about: "Lists every account with its role.\n"}
-	userCreate = command{name: "user create", synopsis: "NAME [--password-stdin] [--db FILE]",
+
+` + clusterNote}
+	userList   = command{name: "user list", synopsis: "[--db FILE | --nats URL]", about: "Lists every account with its role.\n"}
+	userCreate = command{name: "user create", synopsis: "NAME [--password-stdin] [--db FILE | --nats URL]",
 		about: `Makes an account (a member; the first account of a database is the admin).
 With --password-stdin its password is the first line of stdin; else one is
 made and printed once.
 `}
-	userAdmin = command{name: "user admin", synopsis: "NAME [--db FILE]",
+	userAdmin = command{name: "user admin", synopsis: "NAME [--db FILE | --nats URL]",
 		about: `Makes NAME an admin: it may make ingest and notify tokens and widgets that
 visitors post from, and sees the server panel.
 `}
-	userMember = command{name: "user member", synopsis: "NAME [--db FILE]",
+	userMember = command{name: "user member", synopsis: "NAME [--db FILE | --nats URL]",
 		about: "Makes NAME a member again (not the last admin).\n"}
 )
 
@@ -53,7 +54,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return usagef("user", "user: unknown command %q", name)
 	}
 	fs := cmd.flags()
-	dbPath := dbFlag(fs, getenv, "the server's SQLite database file")
+	target := storeFlags(fs, getenv, "the server's SQLite database file")
 	var fromStdin *bool
 	if name == "create" {
 		fromStdin = fs.Bool("password-stdin", false, "read the new account's password from the first line of stdin")
@@ -137,5 +138,5 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			return nil
 		}
 	}
-	return withStore(ctx, *dbPath, do)
+	return withStore(ctx, target, do)
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beacon-live/beacon/cluster"
+)
+
+// In a cluster the command line writes through the log (--nats): with
+// --signup closed it is how accounts are made; roles, API tokens and their
+// revocation reach every instance; an instance's own database file still
+// refuses writes, saying how to make them; and a NATS that holds no
+// Beacon log is refused and left without one.
+func TestClusterCommandLine(t *testing.T) {
+	members := clusterArgs(t, 3)
+	in := make([]*instance, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() { in[i] = start(t, m.db, "", append(m.args, "--signup", "closed")...) })
+	}
+	wg.Wait()
+	nats := members[1].natsURL(t)
+
+	// The first account, made through B's NATS, signs in on A.
+	out, _ := runCLI(t, "user", "create", "ann", "--nats", nats)
+	password := strings.TrimSpace(out)
+	c := noRedirects(newJar(t))
+	waitFor(t, 10*time.Second, "ann, made on the command line, signs in on A", func() (bool, string) {
+		csrf := csrfOf(t, c, in[0].URL+"/login")
+		resp, body := postForm(t, c, in[0].URL+"/login", url.Values{"_csrf": {csrf}, "name": {"ann"}, "password": {password}})
+		return resp.StatusCode == http.StatusSeeOther, resp.Status + " " + body
+	})
+	ann := signedIn(t, in[0].URL, "ann", c)
+
+	// A second account and its promotion, seen by A's own database file.
+	runCLI(t, "user", "create", "bob", "--nats", nats)
+	if _, errOut := runCLI(t, "user", "admin", "bob", "--nats", nats); !strings.Contains(errOut, "bob is now an admin") {
+		t.Errorf("user admin bob said %q", errOut)
+	}
+	waitFor(t, 10*time.Second, "A's database lists bob as an admin", func() (bool, string) {
+		out, _ := runCLI(t, "user", "list", "--db", in[0].DB)
+		return regexp.MustCompile(`(?m)^\d+\s+bob\s+admin\s`).MatchString(out), out
+	})
+	if out, _ := runCLI(t, "user", "list", "--nats", nats); !regexp.MustCompile(`(?m)^\d+\s+ann\s+admin\s[\s\S]*^\d+\s+bob\s+admin\s`).MatchString(out) {
+		t.Errorf("user list --nats:\n%s", out)
+	}
+
+	// A token made through the cluster works on A; revoked through it, A
+	// refuses it.
+	tok, _ := runCLI(t, "token", "create", "--scope", "notify", "--user", "ann", "--name", "pager", "--nats", nats)
+	tok = strings.TrimSpace(tok)
+	note := map[string]string{"user": "ann", "title": "from the pager"}
+	waitFor(t, 10*time.Second, "the token made through the cluster works on A", func() (bool, string) {
+		status, body := apiPost(t, in[0].URL, "/api/notifications", tok, note)
+		return status == http.StatusCreated, body
+	})
+	list, _ := runCLI(t, "token", "list", "--nats", nats)
+	id := regexp.MustCompile(`(?m)^(\d+)\s+ann\s+pager\s`).FindStringSubmatch(list)
+	if id == nil {
+		t.Fatalf("token list --nats lacks the pager token:\n%s", list)
+	}
+	runCLI(t, "token", "revoke", id[1], "--nats", nats)
+	waitFor(t, 10*time.Second, "A refuses the token revoked through the cluster", func() (bool, string) {
+		status, body := apiPost(t, in[0].URL, "/api/notifications", tok, note)
+		return status == http.StatusUnauthorized, body
+	})
+	if _, status := get(t, ann.C, in[0].URL+"/notifications"); status != http.StatusOK {
+		t.Errorf("ann's session on A after the commands: %d", status)
+	}
+
+	// An instance's database file refuses a write that does not come
+	// through the log, and says how to make it; it changes nothing.
+	_, errOut, status := runStatus(t, "user", "create", "mallory", "--db", in[0].DB)
+	if status == 0 || !strings.Contains(errOut, "--nats") {
+		t.Errorf("user create on an instance's database: status %d, %q; want a refusal naming --nats", status, errOut)
+	}
+	if out, _ := runCLI(t, "user", "list", "--nats", nats); strings.Contains(out, "mallory") {
+		t.Errorf("a refused write made an account:\n%s", out)
+	}
+
+	// A NATS without a Beacon log: refused at once, and none is made.
+	srv, err := cluster.StartServer(cluster.ServerConfig{Name: "bare", StoreDir: filepath.Join(t.TempDir(), "nats"), Listen: freeAddr(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	for range 2 {
+		_, errOut, status = runStatus(t, "user", "list", "--nats", srv.ClientURL())
+		if status == 0 || !strings.Contains(errOut, "no Beacon log") {
+			t.Errorf("user list on a NATS with no Beacon log: status %d, %q", status, errOut)
+		}
+	}
+	client, err := cluster.Dial(t.Context(), cluster.ClientConfig{URLs: []string{srv.ClientURL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.OpenLog(t.Context(), cluster.LogConfig{Existing: true}); !errors.Is(err, cluster.ErrNoLog) {
+		t.Errorf("after the refused commands the bare NATS holds a log: %v", err)
+	}
+}
