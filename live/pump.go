@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The pump is the one writing loop of every transport. A connection plugs
@@ -81,7 +83,8 @@ type link struct {
 	p       *pump
 	sub     *Subscriber
 	t       transport
-	kind    string // "sse", "ws" or "stream", for metrics and logs
+	kind    string             // "sse", "ws" or "stream", for metrics and logs
+	writes  prometheus.Counter // the writes of kind, looked up once: every write counts
 	user    string
 	timeout time.Duration // of every write
 	state   atomic.Int32
@@ -116,8 +119,8 @@ func (h *Hub) newLink(kind string, t transport, user string, timeout time.Durati
 	tr.add()
 	h.cfg.Metrics.connections.WithLabelValues(kind).Inc()
 	h.pump.add()
-	return &link{p: h.pump, t: t, kind: kind, user: user, timeout: timeout, tracker: tr, onEnd: onEnd,
-		done: make(chan struct{}), watchFd: -1}
+	return &link{p: h.pump, t: t, kind: kind, writes: h.cfg.Metrics.writes.WithLabelValues(kind), user: user,
+		timeout: timeout, tracker: tr, onEnd: onEnd, done: make(chan struct{}), watchFd: -1}
 }
 
 // pump is the pool of writers and its queue of ready links. The hub owns
@@ -505,10 +508,9 @@ func (l *link) wrote(sent *[]*message, why ending, err error) bool {
 		l.finish(endFailed, err)
 		return true
 	}
+	l.writes.Inc()
 	if sent != nil {
-		l.p.hub.cfg.Metrics.wrote(l.kind, *sent)
-	} else {
-		l.p.hub.cfg.Metrics.wrote(l.kind, nil)
+		l.p.hub.cfg.Metrics.delivered(*sent)
 	}
 	putBatch(sent)
 	if why != open {
