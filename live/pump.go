@@ -224,9 +224,7 @@ func (p *pump) remove() {
 	p.mu.Unlock()
 	if last {
 		p.cond.Broadcast()
-		if p.watch != nil {
-			p.watch.close()
-		}
+		p.stopWatcher()
 	}
 }
 
@@ -238,10 +236,16 @@ func (p *pump) close() {
 	p.mu.Unlock()
 	p.cond.Broadcast()
 	if last {
-		p.watchOnce.Do(func() {}) // no watcher is started after this
-		if p.watch != nil {
-			p.watch.close()
-		}
+		p.stopWatcher()
+	}
+}
+
+// stopWatcher stops the departure watcher, if one was started, once the
+// hub has closed and its last link has ended; none is started after this.
+func (p *pump) stopWatcher() {
+	p.watchOnce.Do(func() {})
+	if p.watch != nil {
+		p.watch.close()
 	}
 }
 
@@ -274,10 +278,7 @@ func (l *link) claim() bool {
 // goroutine serving a response net/http keeps.
 func (l *link) schedule() {
 	if l.kick != nil {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
+		l.kickHandler()
 		return
 	}
 	if l.claim() {
@@ -315,13 +316,19 @@ const maxWrite = 32 << 10
 // frames queued.
 func (l *link) again() {
 	if l.kick != nil {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
+		l.kickHandler()
 		return
 	}
 	l.state.CompareAndSwap(running, dirty)
+}
+
+// kickHandler wakes the handler goroutine that serves a response net/http
+// keeps; a kick still pending covers this one.
+func (l *link) kickHandler() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
 }
 
 // stop asks the link to end for why; the first reason given wins.
