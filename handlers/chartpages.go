@@ -18,12 +18,6 @@ type seriesDeleter interface {
 	DeleteSeries(ctx context.Context, name string, now time.Time) (int64, error)
 }
 
-// logHead reads the log's head: where a signed-out page's live connection
-// starts.
-type logHead interface {
-	Horizon(ctx context.Context) (horizon, head int64, err error)
-}
-
 // seriesName is the metric named by the route's :name, unescaped (a name
 // may hold "/" and spaces, sent as %2F and %20).
 func seriesName(c echo.Context) (string, error) {

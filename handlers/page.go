@@ -14,6 +14,12 @@ type unreadReader interface {
 	Unread(ctx context.Context, userID int64) (int, int64, error)
 }
 
+// logHead reads the log's head: where the live connection of a page that
+// read nothing at a position of its own (a signed-out viewer's) starts.
+type logHead interface {
+	Horizon(ctx context.Context) (horizon, head int64, err error)
+}
+
 // pageFor returns the Page of a full page for the request's viewer: the
 // title, the CSRF token, and for a signed-in viewer the bell's count, read
 // at position head. A page that goes live starts its stream at the lowest

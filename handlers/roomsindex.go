@@ -25,11 +25,6 @@ type roomReads interface {
 	ReadRoom(ctx context.Context, userID int64, room string, position int64) (db.RoomRead, error)
 }
 
-// headReader reads the log's head.
-type headReader interface {
-	Horizon(ctx context.Context) (horizon, head int64, err error)
-}
-
 // roomsDirectory is what the index page reads of the Directory.
 type roomsDirectory interface {
 	indexRooms(ctx context.Context, before int64) ([]views.IndexRoom, int64, error)
@@ -41,7 +36,7 @@ type roomsIndex struct {
 	dir    roomsDirectory
 	reads  roomReads
 	unread unreadReader
-	log    headReader
+	log    logHead
 	epoch  string
 }
 

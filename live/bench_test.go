@@ -40,7 +40,7 @@ func BenchmarkPublish(b *testing.B) {
 			defer h.Close()
 			subs := make([]*Subscriber, 1000)
 			for i := range subs {
-				subs[i] = h.Subscribe([]string{"t"}, "")
+				subs[i] = watch(h.Subscribe([]string{"t"}, ""))
 			}
 			b.ReportAllocs()
 			var pos int64

@@ -308,7 +308,6 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 		hub:    h,
 		topics: dedupe(topics),
 		user:   user,
-		wake:   make(chan struct{}, 1),
 		limit:  h.cfg.QueueLen,
 	}
 	h.mu.Lock()
@@ -320,8 +319,8 @@ func (h *Hub) Subscribe(topics []string, user string) *Subscriber {
 	for i, t := range s.topics {
 		s.slots[i] = len(h.topics[t])
 		h.topics[t] = append(h.topics[t], s)
-		if m := h.latest[t]; m != nil && s.push(m) {
-			s.signal()
+		if m := h.latest[t]; m != nil {
+			s.push(m) // no wake-up: it has no link yet, and attachLink schedules it
 		}
 	}
 	s.head = h.head.Load()

@@ -39,10 +39,18 @@ func subscribe(t testing.TB, h *Hub, user string, topics ...string) *Subscriber 
 	return s
 }
 
-// woken reports whether s has a wake-up pending, and consumes it.
+// watch gives s a link that nobody serves, for woken to read: its wake-ups
+// wait in its kick channel, one at most, as those of a link served by a
+// handler's goroutine do.
+func watch(s *Subscriber) *Subscriber {
+	s.link.Store(&link{kick: make(chan struct{}, 1)})
+	return s
+}
+
+// woken reports whether s, watched, has a wake-up pending, and consumes it.
 func woken(s *Subscriber) bool {
 	select {
-	case <-s.wake:
+	case <-s.link.Load().kick:
 		return true
 	default:
 		return false
@@ -73,7 +81,7 @@ func seq(from, to int64) []int64 {
 
 func TestHubStateConflates(t *testing.T) {
 	h := newTestHub(t, HubConfig{})
-	s := subscribe(t, h, "", "s:metrics", "s:chart")
+	s := watch(subscribe(t, h, "", "s:metrics", "s:chart"))
 	other := subscribe(t, h, "", "s:chart")
 
 	for i := range 5 {
@@ -118,8 +126,9 @@ func TestHubNewSubscriberGetsLatestState(t *testing.T) {
 	h.Publish(logFrame("log:a", 1)) // a log topic keeps no latest frame
 
 	s := subscribe(t, h, "", "s:metrics", "log:a", "s:never")
+	h.attachLink(s, &link{kick: make(chan struct{}, 1)})
 	if !woken(s) {
-		t.Fatal("a new subscriber with a pending state frame was not woken")
+		t.Fatal("a new subscriber with a pending state frame was not woken when its link was attached")
 	}
 	got, _, _ := s.take(nil)
 	if len(got) != 1 || string(got[0].Data) != "new" || got[0].Topic != "s:metrics" {
@@ -242,7 +251,7 @@ func TestSubscriberSkipThrough(t *testing.T) {
 
 func TestHubUnsubscribe(t *testing.T) {
 	h := newTestHub(t, HubConfig{})
-	a := h.Subscribe([]string{"log:a", "s:x"}, "ann")
+	a := watch(h.Subscribe([]string{"log:a", "s:x"}, "ann"))
 	b := subscribe(t, h, "bob", "log:a")
 	if n, u := h.Counts(); n != 2 || u != 2 {
 		t.Fatalf("Counts = %d, %d; want 2, 2", n, u)
@@ -293,7 +302,7 @@ func TestHubSubscribeAfterClose(t *testing.T) {
 
 func TestHubDropsUnpublishableFrames(t *testing.T) {
 	h := newTestHub(t, HubConfig{})
-	s := subscribe(t, h, "", "log:a", "s:x")
+	s := watch(subscribe(t, h, "", "log:a", "s:x"))
 	h.Publish(Frame{Topic: "log:a", Data: []byte("no position")})
 	h.Publish(Frame{Topic: "log:a", Position: -3, Data: []byte("negative")})
 	h.Publish(Frame{Topic: "s:x", Event: "bad\nname", Data: []byte("x")})
@@ -352,7 +361,7 @@ func TestHubHeartbeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := NewHub(HubConfig{Heartbeat: time.Second})
 		defer h.Close()
-		s := h.Subscribe([]string{"s:x"}, "")
+		s := watch(h.Subscribe([]string{"s:x"}, ""))
 
 		time.Sleep(time.Second - time.Millisecond)
 		synctest.Wait()

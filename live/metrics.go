@@ -10,7 +10,6 @@ import (
 type Metrics struct {
 	connections *prometheus.GaugeVec
 	writes      *prometheus.CounterVec
-	writesBy    map[string]prometheus.Counter // the children of writes by transport, looked up once
 	slowWrites  prometheus.Counter
 	published   *prometheus.CounterVec
 	publishedBy [2]prometheus.Counter // the children of published by Class, looked up once
@@ -77,17 +76,12 @@ func newMetrics() *Metrics {
 	m.publishedBy[Log] = m.published.WithLabelValues(Log.String())
 	m.deliveredLog = m.deliveries.WithLabelValues(Log.String())
 	m.deliveredState = m.deliveries.WithLabelValues(State.String())
-	m.writesBy = map[string]prometheus.Counter{}
+	// Every transport's writes are exported from the start, at 0 until
+	// its first connection.
 	for _, t := range []string{"sse", "ws", "stream"} {
-		m.writesBy[t] = m.writes.WithLabelValues(t)
+		m.writes.WithLabelValues(t)
 	}
 	return m
-}
-
-// wrote records one write to a socket of transport, which carried sent.
-func (m *Metrics) wrote(transport string, sent []*message) {
-	m.writesBy[transport].Inc()
-	m.delivered(sent)
 }
 
 // delivered records frames written to a socket.

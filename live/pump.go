@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The pump is the one writing loop of every transport. A connection plugs
@@ -81,7 +83,8 @@ type link struct {
 	p       *pump
 	sub     *Subscriber
 	t       transport
-	kind    string // "sse", "ws" or "stream", for metrics and logs
+	kind    string             // "sse", "ws" or "stream", for metrics and logs
+	writes  prometheus.Counter // the writes of kind, looked up once: every write counts
 	user    string
 	timeout time.Duration // of every write
 	state   atomic.Int32
@@ -116,8 +119,8 @@ func (h *Hub) newLink(kind string, t transport, user string, timeout time.Durati
 	tr.add()
 	h.cfg.Metrics.connections.WithLabelValues(kind).Inc()
 	h.pump.add()
-	return &link{p: h.pump, t: t, kind: kind, user: user, timeout: timeout, tracker: tr, onEnd: onEnd,
-		done: make(chan struct{}), watchFd: -1}
+	return &link{p: h.pump, t: t, kind: kind, writes: h.cfg.Metrics.writes.WithLabelValues(kind), user: user,
+		timeout: timeout, tracker: tr, onEnd: onEnd, done: make(chan struct{}), watchFd: -1}
 }
 
 // pump is the pool of writers and its queue of ready links. The hub owns
@@ -221,9 +224,7 @@ func (p *pump) remove() {
 	p.mu.Unlock()
 	if last {
 		p.cond.Broadcast()
-		if p.watch != nil {
-			p.watch.close()
-		}
+		p.stopWatcher()
 	}
 }
 
@@ -235,10 +236,16 @@ func (p *pump) close() {
 	p.mu.Unlock()
 	p.cond.Broadcast()
 	if last {
-		p.watchOnce.Do(func() {}) // no watcher is started after this
-		if p.watch != nil {
-			p.watch.close()
-		}
+		p.stopWatcher()
+	}
+}
+
+// stopWatcher stops the departure watcher, if one was started, once the
+// hub has closed and its last link has ended; none is started after this.
+func (p *pump) stopWatcher() {
+	p.watchOnce.Do(func() {})
+	if p.watch != nil {
+		p.watch.close()
 	}
 }
 
@@ -271,10 +278,7 @@ func (l *link) claim() bool {
 // goroutine serving a response net/http keeps.
 func (l *link) schedule() {
 	if l.kick != nil {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
+		l.kickHandler()
 		return
 	}
 	if l.claim() {
@@ -312,13 +316,19 @@ const maxWrite = 32 << 10
 // frames queued.
 func (l *link) again() {
 	if l.kick != nil {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
+		l.kickHandler()
 		return
 	}
 	l.state.CompareAndSwap(running, dirty)
+}
+
+// kickHandler wakes the handler goroutine that serves a response net/http
+// keeps; a kick still pending covers this one.
+func (l *link) kickHandler() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
 }
 
 // stop asks the link to end for why; the first reason given wins.
@@ -505,10 +515,9 @@ func (l *link) wrote(sent *[]*message, why ending, err error) bool {
 		l.finish(endFailed, err)
 		return true
 	}
+	l.writes.Inc()
 	if sent != nil {
-		l.p.hub.cfg.Metrics.wrote(l.kind, *sent)
-	} else {
-		l.p.hub.cfg.Metrics.wrote(l.kind, nil)
+		l.p.hub.cfg.Metrics.delivered(*sent)
 	}
 	putBatch(sent)
 	if why != open {

@@ -199,8 +199,8 @@ func TestSSEOverHTTP2(t *testing.T) {
 
 // TestSSEPublishBatchIsOneWrite: a commit group published with
 // PublishBatch goes to a held SSE stream in one write, not one a frame:
-// what TestHubPublishBatchWakesOnce below cannot see (a subscriber's wake
-// channel holds one token however often it is signalled). Frames published
+// what TestHubPublishBatchWakesOnce below cannot see (a link's wake-ups
+// coalesce into one however often it is signalled). Frames published
 // one by one this fast usually share a write too, so this checks the
 // pump's coalescing end to end rather than PublishBatch alone.
 func TestSSEPublishBatchIsOneWrite(t *testing.T) {
@@ -233,7 +233,7 @@ func TestSSEPublishBatchIsOneWrite(t *testing.T) {
 // subscriber together, so its writer takes them in one go.
 func TestHubPublishBatchWakesOnce(t *testing.T) {
 	h := newTestHub(t, HubConfig{})
-	s := subscribe(t, h, "", "log:a", "log:b")
+	s := watch(subscribe(t, h, "", "log:a", "log:b"))
 	h.PublishBatch([]Frame{logFrame("log:a", 1), logFrame("log:b", 2), logFrame("log:c", 3), logFrame("log:a", 4)})
 	if !woken(s) || woken(s) {
 		t.Fatal("want exactly one wake-up for a batch")

@@ -16,7 +16,6 @@ type Subscriber struct {
 	topics  []string
 	user    string
 	limit   int
-	wake    chan struct{}        // holds one token while frames are pending or a ping is due, until a link takes over
 	link    atomic.Pointer[link] // the connection's place in the pump, once it has one: woken through it
 	removed bool                 // guarded by hub.mu
 	slots   []int                // guarded by hub.mu; index in the hub's list of each of topics
@@ -77,15 +76,11 @@ func (s *Subscriber) ping(ready []*link) []*link {
 	return s.wakeInto(ready)
 }
 
-// signal wakes s's writer.
+// signal wakes s's writer. A subscriber with no link yet needs no wake-up:
+// attachLink schedules its link once for what is pending by then.
 func (s *Subscriber) signal() {
 	if l := s.link.Load(); l != nil {
 		l.schedule()
-		return
-	}
-	select {
-	case s.wake <- struct{}{}:
-	default:
 	}
 }
 

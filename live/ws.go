@@ -143,7 +143,7 @@ func (t *WS) Open(ctx context.Context, ws *websocket.Conn, req WSRequest) (*Conn
 		return c.writeFrames(frames)
 	})
 	if errors.Is(err, ErrClosed) {
-		c.l.writeDeadlined(appendControl(nil, websocket.CloseMessage, websocket.FormatCloseMessage(CloseServiceRestart, "server restarting; reconnect"))) //nolint:errcheck // closing next
+		c.l.writeDeadlined(c.goodbye(nil, endShutdown)) //nolint:errcheck // closing next
 	}
 	if err != nil {
 		c.l.finish(endFailed, err)

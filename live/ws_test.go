@@ -346,6 +346,14 @@ func TestWSCloseCodes(t *testing.T) {
 			t.Fatalf("close %d, want %d", code, CloseServiceRestart)
 		}
 	})
+	t.Run("opened after the hub closed: 1012", func(t *testing.T) {
+		fx := newWSFixture(t, HubConfig{}, WSConfig{})
+		fx.hub.Close()
+		c := fx.dial(t, "topics=s:x", 0, wsTestProtocol)
+		if code, _ := closeOf(t, c); code != CloseServiceRestart {
+			t.Fatalf("close %d, want %d", code, CloseServiceRestart)
+		}
+	})
 	t.Run("too far behind: 1013", func(t *testing.T) {
 		fx := newWSFixture(t, HubConfig{QueueLen: 2}, WSConfig{})
 		c := fx.dial(t, "topics=log:a", 0, wsTestProtocol)

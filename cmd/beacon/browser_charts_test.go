@@ -7,12 +7,10 @@ package main
 // someone else's dashboard is open.
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
 	"html"
-	"image/png"
 	"math"
 	"net/http"
 	"net/url"
@@ -138,20 +136,15 @@ func (p *browserPage) source(path string) string {
 // paintedColours counts the colours of a screenshot of box.
 func (p *browserPage) paintedColours(b browserBox) int {
 	p.t.Helper()
-	var shot []byte
-	err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		res, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Clip: &page.Viewport{X: b.X, Y: b.Y, Width: b.W, Height: b.H, Scale: 1}})
-		shot = res.Data
+	var n int
+	err := chromedp.Do(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) (err error) {
+		n, err = clipColours(ctx, tg, page.Viewport{X: b.X, Y: b.Y, Width: b.W, Height: b.H})
 		return err
 	}))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(shot))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return colours(img)
+	return n
 }
 
 func TestBrowserChartIsReadable(t *testing.T) {
@@ -474,15 +467,11 @@ func newestChartPainted(tab context.Context, frames int) (bool, string) {
 			why = fmt.Sprintf("the plot's box %+v, the line's %+v", pb, lb)
 			return nil
 		}
-		shot, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Clip: &page.Viewport{X: pb.X, Y: pb.Y, Width: pb.W, Height: pb.H, Scale: 1}})
+		n, err := clipColours(ctx, tg, page.Viewport{X: pb.X, Y: pb.Y, Width: pb.W, Height: pb.H})
 		if err != nil {
 			return err
 		}
-		img, err := png.Decode(bytes.NewReader(shot.Data))
-		if err != nil {
-			return err
-		}
-		if n := colours(img); n < 3 {
+		if n < 3 {
 			why = fmt.Sprintf("the plot is painted in %d colours", n)
 		}
 		return nil

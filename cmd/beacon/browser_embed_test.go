@@ -9,12 +9,9 @@ package main
 // text and label.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -408,17 +405,11 @@ func newestFramePainted(tab context.Context) (bool, string) {
 			why = fmt.Sprintf("the newest frame's box is %dx%d", m.Width, m.Height)
 			return nil
 		}
-		shot, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Clip: &page.Viewport{
-			X: m.Border[0], Y: m.Border[1], Width: float64(m.Width), Height: float64(m.Height), Scale: 1,
-		}})
+		n, err := clipColours(ctx, tg, page.Viewport{X: m.Border[0], Y: m.Border[1], Width: float64(m.Width), Height: float64(m.Height)})
 		if err != nil {
 			return err
 		}
-		img, err := png.Decode(bytes.NewReader(shot.Data))
-		if err != nil {
-			return err
-		}
-		if n := colours(img); n < 2 {
+		if n < 2 {
 			why = fmt.Sprintf("the newest frame's %dx%d box is painted in %d colour", m.Width, m.Height, n)
 		}
 		return nil
@@ -427,20 +418,4 @@ func newestFramePainted(tab context.Context) (bool, string) {
 		return false, err.Error() // the document changed under the read: read again
 	}
 	return why == "", why
-}
-
-// colours counts the distinct colours of img, up to 16.
-func colours(img image.Image) int {
-	seen := map[[4]uint32]bool{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, a := img.At(x, y).RGBA()
-			seen[[4]uint32{r, g, bl, a}] = true
-			if len(seen) >= 16 {
-				return len(seen)
-			}
-		}
-	}
-	return len(seen)
 }

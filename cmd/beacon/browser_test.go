@@ -20,6 +20,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http"
 	"net/url"
 	"os"
@@ -240,6 +242,38 @@ const visible = el => !!el && el.checkVisibility({opacityProperty: true, visibil
 // The page's notices about the stream: the status region that is not the indicator.
 const notice = () => [...document.querySelectorAll('[role="status"]')].find(e => e !== indicator()) || null;
 `
+
+// clipColours takes a screenshot of clip, a region of the page in CSS
+// pixels, and counts its colours (see colours): something painted on a
+// background has two at least, an empty region one.
+func clipColours(ctx context.Context, tg *chromedp.Target, clip page.Viewport) (int, error) {
+	clip.Scale = 1
+	res, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, Clip: &clip})
+	if err != nil {
+		return 0, err
+	}
+	img, err := png.Decode(bytes.NewReader(res.Data))
+	if err != nil {
+		return 0, err
+	}
+	return colours(img), nil
+}
+
+// colours counts the distinct colours of img, up to 16.
+func colours(img image.Image) int {
+	seen := map[[4]uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := img.At(x, y).RGBA()
+			seen[[4]uint32{r, g, bl, a}] = true
+			if len(seen) >= 16 {
+				return len(seen)
+			}
+		}
+	}
+	return len(seen)
+}
 
 // jsValue is v as a JavaScript literal.
 func jsValue(v any) string {
