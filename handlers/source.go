@@ -85,8 +85,8 @@ func renderEvent(ctx context.Context, epoch string, ev db.Event) (live.Frame, er
 	return f, nil
 }
 
-// Publisher renders every committed event once and publishes it, in commit
-// order. Its Committed method is the database's commit hook: it runs on the
+// Publisher publishes every committed event, in commit order, to be
+// rendered once if a connection of this instance subscribes to its topic. Its Committed method is the database's commit hook: it runs on the
 // database's writer goroutine and never blocks (Hub.Publish does not).
 // cmd/beacon sets Hub and Board after opening the database, before the first
 // write.
@@ -157,13 +157,13 @@ func (p *Publisher) Committed(events []db.Event) {
 		if ev.Kind == "message" && p.Directory != nil {
 			p.Directory.MessageAdded()
 		}
-		f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
-		if err != nil {
-			p.Log.Error("render event", "err", err)
-			continue
-		}
-		f.At = now
-		frames = append(frames, f)
+		// Rendered by the hub only if a connection here subscribes to the
+		// topic: in a cluster most rooms' members are on other instances.
+		frames = append(frames, live.Frame{Topic: ev.Topic, Position: ev.Position, At: now,
+			Render: func() ([]byte, []byte, error) {
+				f, err := renderEvent(context.Background(), p.Hub.Epoch(), ev)
+				return f.Data, f.JSON, err
+			}})
 	}
 	p.Hub.PublishBatch(frames)
 	p.Board.Committed(len(events))

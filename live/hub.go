@@ -39,6 +39,15 @@ type Frame struct {
 	// At is when the event was committed, for the delivery latency metric;
 	// zero means unknown.
 	At time.Time
+	// Render, when set, makes the frame's Data and JSON. On a log frame
+	// the hub calls it only if a connection subscribes to the frame's
+	// topic when it is published: a frame nobody here listens to (a room
+	// whose members are all on other instances of a cluster, a user who
+	// is not connected) costs no rendering. On a state frame it is called
+	// at once: the hub keeps the newest. It is called at most once, on the
+	// publisher's goroutine. A frame it fails to make is dropped and the
+	// error logged; a log frame's position still counts as published.
+	Render func() (data, json []byte, err error)
 }
 
 // message is a published frame with its wire encodings made once for every
@@ -47,6 +56,9 @@ type message struct {
 	Frame
 	class Class
 	sse   []byte // the SSE event
+	// unrendered: Render has not made Data yet, and the hub makes it only
+	// for a subscriber (render); failed: it could not.
+	unrendered, failed bool
 
 	htmlOnce sync.Once
 	html     []byte // Data as the inside of a JSON string; see jsonHTML
@@ -206,26 +218,34 @@ func (h *Hub) Publish(f Frame) { h.PublishBatch([]Frame{f}) }
 // must be in position order, after every position published before.
 func (h *Hub) PublishBatch(frames []Frame) {
 	msgs := make([]*message, 0, len(frames))
-	anyState := false
+	anyState, unrendered := false, 0
 	for _, f := range frames {
 		m := &message{Frame: f, class: h.cfg.Classify(f.Topic)}
-		id := ""
-		if m.class == Log {
-			if f.Position <= 0 {
-				h.cfg.Metrics.dropped.Inc()
-				continue
-			}
-			id = FormatID(h.cfg.Epoch, f.Position)
+		if m.class == Log && f.Position <= 0 {
+			h.cfg.Metrics.dropped.Inc()
+			continue
 		}
-		sse, err := AppendEvent(nil, id, f.Event, f.Data)
+		// The event name and the topic are checked now; a frame rendered
+		// later is encoded then.
+		_, err := AppendEvent(nil, "", f.Event, nil)
 		if err == nil && !validField(f.Topic) {
 			err = ErrField // it could not be named on a connection with TopicField
+		}
+		if err == nil && f.Render == nil {
+			err = h.encode(m)
 		}
 		if err != nil {
 			h.cfg.Metrics.dropped.Inc()
 			continue
 		}
-		m.sse = sse
+		if f.Render != nil {
+			m.unrendered = true
+			if m.class == Log {
+				unrendered++
+			} else if !h.render(m) {
+				continue // a state frame is kept as the topic's latest: made now
+			}
+		}
 		h.published.Add(1)
 		h.cfg.Metrics.publishedBy[m.class].Inc()
 		anyState = anyState || m.class == State
@@ -233,6 +253,21 @@ func (h *Hub) PublishBatch(frames []Frame) {
 	}
 	if len(msgs) == 0 {
 		return
+	}
+	if unrendered > 0 {
+		// Render what subscribers want, outside the lock; one who
+		// subscribes between here and the push gets it rendered then.
+		want := make([]*message, 0, unrendered)
+		h.mu.RLock()
+		for _, m := range msgs {
+			if m.unrendered && len(h.topics[m.Topic]) > 0 {
+				want = append(want, m)
+			}
+		}
+		h.mu.RUnlock()
+		for _, m := range want {
+			h.render(m)
+		}
 	}
 	rp := h.ready.Get().(*[]*link)
 	ready := (*rp)[:0]
@@ -271,13 +306,51 @@ func (h *Hub) pushAll(msgs []*message, ready []*link) []*link {
 			// before it joined, one after it is pushed to it.
 			h.advance(m.Position)
 		}
-		for _, s := range h.topics[m.Topic] {
+		subs := h.topics[m.Topic]
+		if len(subs) > 0 && !h.render(m) {
+			continue // it could not be made: logged, and nothing to send
+		}
+		for _, s := range subs {
 			if s.push(m) {
 				ready = s.wakeInto(ready)
 			}
 		}
 	}
 	return ready
+}
+
+// encode makes m's SSE event from its Data.
+func (h *Hub) encode(m *message) error {
+	id := ""
+	if m.class == Log {
+		id = FormatID(h.cfg.Epoch, m.Position)
+	}
+	sse, err := AppendEvent(nil, id, m.Event, m.Data)
+	m.sse = sse
+	return err
+}
+
+// render makes an unrendered frame's Data, JSON and SSE event with its
+// Render, once, and reports whether the frame has them (a frame without
+// Render always has). A failure is logged and counted as a dropped frame.
+func (h *Hub) render(m *message) bool {
+	if !m.unrendered {
+		return !m.failed
+	}
+	m.unrendered = false
+	data, js, err := m.Render()
+	m.Render = nil // what it holds can go
+	if err == nil {
+		m.Data, m.JSON = data, js
+		err = h.encode(m)
+	}
+	if err != nil {
+		m.failed = true
+		h.cfg.Metrics.dropped.Inc()
+		h.cfg.Log.Error("render a frame", "topic", m.Topic, "position", m.Position, "err", err)
+		return false
+	}
+	return true
 }
 
 // Forget drops the newest frame kept for a State topic, so a topic that is

@@ -537,3 +537,70 @@ func TestHubLeavesInAnyOrder(t *testing.T) {
 		t.Fatalf("%d subscriptions left", c)
 	}
 }
+
+// A log frame with Render is rendered only when a connection subscribes to
+// its topic, once for all of them; the head follows every position
+// published, rendered or not; a frame that fails to render is dropped,
+// counted and logged, and the next one goes out.
+func TestPublishRendersOnlyWhatSomeoneWants(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	calls := map[int64]int{}
+	lazy := func(topic string, pos int64, fail bool) Frame {
+		return Frame{Topic: topic, Position: pos, Render: func() ([]byte, []byte, error) {
+			calls[pos]++
+			if fail {
+				return nil, nil, fmt.Errorf("no template for %d", pos)
+			}
+			return []byte("rendered " + strconv.FormatInt(pos, 10)), []byte(`{"n":` + strconv.FormatInt(pos, 10) + `}`), nil
+		}}
+	}
+	h.PublishBatch([]Frame{lazy("log:nobody", 1, false)})
+	if calls[1] != 0 {
+		t.Errorf("a frame of a topic nobody subscribes to was rendered %d times", calls[1])
+	}
+	if head, _ := h.Head(); head != 1 {
+		t.Errorf("head %d after publishing position 1 unrendered, want 1", head)
+	}
+
+	a, b := subscribe(t, h, "a", "log:room"), subscribe(t, h, "b", "log:room")
+	dropped := counterValue(t, h.cfg.Metrics.dropped)
+	h.PublishBatch([]Frame{lazy("log:room", 2, false), lazy("log:nobody", 3, false), lazy("log:room", 4, true), lazy("log:room", 5, false)})
+	if calls[2] != 1 || calls[3] != 0 || calls[4] != 1 || calls[5] != 1 {
+		t.Errorf("renders by position %v; want 2, 4 and 5 once each (two subscribers), 3 never", calls)
+	}
+	if d := counterValue(t, h.cfg.Metrics.dropped) - dropped; d != 1 {
+		t.Errorf("%v frames counted dropped, want the one that failed", d)
+	}
+	for _, s := range []*Subscriber{a, b} {
+		got, _, _ := s.take(nil)
+		if !slices.Equal(positionsOf(got), []int64{2, 5}) {
+			t.Fatalf("%s got positions %v, want 2 and 5", s.user, positionsOf(got))
+		}
+		if string(got[0].Data) != "rendered 2" || string(got[0].JSON) != `{"n":2}` ||
+			string(got[0].sse) != "id: "+FormatID(testEpoch, 2)+"\ndata: rendered 2\n\n" {
+			t.Errorf("%s's frame 2: data %q, json %q, sse %q", s.user, got[0].Data, got[0].JSON, got[0].sse)
+		}
+	}
+	if head, _ := h.Head(); head != 5 {
+		t.Errorf("head %d, want 5", head)
+	}
+}
+
+// A subscriber that joins after the publisher found nobody to render for,
+// and before the push, still gets the frame, rendered at the push.
+func TestPushRendersForALateSubscriber(t *testing.T) {
+	h := newTestHub(t, HubConfig{})
+	rendered := 0
+	m := &message{Frame: Frame{Topic: "log:t", Position: 7, Render: func() ([]byte, []byte, error) {
+		rendered++
+		return []byte("late"), nil, nil
+	}}, class: Log, unrendered: true}
+	s := subscribe(t, h, "late", "log:t") // joins after PublishBatch's look, before its push
+	h.mu.RLock()
+	h.pushAll([]*message{m}, nil)
+	h.mu.RUnlock()
+	got, _, _ := s.take(nil)
+	if rendered != 1 || len(got) != 1 || string(got[0].Data) != "late" || len(got[0].sse) == 0 {
+		t.Fatalf("rendered %d times; the late subscriber got %d frames", rendered, len(got))
+	}
+}
