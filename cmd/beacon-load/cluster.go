@@ -336,7 +336,7 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 	}
 	b.progress("%s: %d SSE connections open in %s; settling %s", prefix, held, opened.Round(time.Millisecond), b.cfg.Settle)
 	settle(ctx, b.cfg.Settle)
-	var grew, rss float64
+	var grew, rss, heap, stacks float64
 	for i, x := range srvs {
 		after, err := scrape(ctx, b.ctl, x)
 		if err != nil {
@@ -346,12 +346,16 @@ func (b *bench) clusterPhases(ctx context.Context, s *sample, prefix string, srv
 			s.problem("%s: %s counts %.0f live connections; %d are open", prefix, x.URL, g, reps[i].Held)
 		}
 		grew += after[seriesRSS] - before[i][seriesRSS]
+		heap += after[seriesHeapInuse] - before[i][seriesHeapInuse]
+		stacks += after[seriesStackInuse] - before[i][seriesStackInuse]
 		rss += after[seriesRSS]
 		s.set(key(fmt.Sprintf("rss_%d", i+1)), after[seriesRSS])
 	}
 	s.set(key("held"), float64(held))
 	if held > 0 {
 		s.set(key("bytes_per_conn"), grew/float64(held))
+		s.set(key("heap_per_conn"), heap/float64(held))
+		s.set(key("stack_per_conn"), stacks/float64(held))
 		s.set(key("rss_per_conn"), rss/float64(held))
 	}
 
@@ -643,6 +647,8 @@ var clusterFigures = []clusterFigure{
 	{ID: "cluster.chat.capacity", Key: "chat_capacity", Title: "chat: messages/s the busiest instance would store with this machine's CPUs to itself (CPUs ÷ its CPU per message: a projection for one instance per machine, not a measurement)", Unit: unitRate},
 	{ID: "cluster.memory", Key: "bytes_per_conn", Title: "memory per connection (RSS growth ÷ connections, per instance)", Unit: unitKiB, Lower: true, Target: "≤ 1.1× one instance",
 		pass: func(_ *config, c, one float64) bool { return one > 0 && c <= 1.1*one }},
+	{ID: "cluster.memory.heap", Key: "heap_per_conn", Title: "… of which Go heap in use (no GC forced: noisy)", Unit: unitKiB, Lower: true},
+	{ID: "cluster.memory.stack", Key: "stack_per_conn", Title: "… of which goroutine stacks", Unit: unitKiB, Lower: true},
 	{ID: "cluster.rss", Key: "rss_per_conn", Title: "RSS ÷ connections (baseline included: NATS, JetStream)", Unit: unitKiB, Lower: true},
 }
 
