@@ -15,10 +15,10 @@ import (
 )
 
 // In a cluster the command line writes through the log (--nats): with
-// --signup closed it is how accounts are made; roles, API tokens and their
-// revocation reach every instance; an instance's own database file still
-// refuses writes, saying how to make them; and a NATS that holds no
-// Beacon log is refused and left without one.
+// --signup closed it is how accounts are made; roles, API and widget
+// tokens and their revocation reach every instance; an instance's own
+// database file still refuses writes, saying how to make them; and a NATS
+// that holds no Beacon log is refused and left without one.
 func TestClusterCommandLine(t *testing.T) {
 	members := clusterArgs(t, 3)
 	in := make([]*instance, len(members))
@@ -71,6 +71,25 @@ func TestClusterCommandLine(t *testing.T) {
 	waitFor(t, 10*time.Second, "A refuses the token revoked through the cluster", func() (bool, string) {
 		status, body := apiPost(t, in[0].URL, "/api/notifications", tok, note)
 		return status == http.StatusUnauthorized, body
+	})
+	// A widget token made through the cluster is signed with the cluster's
+	// secret (made once through the log): C serves it; revoked, it refuses.
+	out, _ = runCLI(t, "embed", "create", "--widget", "metrics", "--origin", "http://127.0.0.1:9", "--nats", nats)
+	wtok := strings.Split(out, "\n")[1]
+	widgetURL := in[2].URL + "/embed/metrics?token=" + url.QueryEscape(wtok)
+	waitFor(t, 10*time.Second, "C serves the widget made through the cluster", func() (bool, string) {
+		resp, body := fetchPage(t, streamClient(t), widgetURL)
+		return resp.StatusCode == http.StatusOK, resp.Status + " " + body
+	})
+	list, _ = runCLI(t, "embed", "list", "--nats", nats)
+	wid := regexp.MustCompile(`(?m)^(\d+)\s+metrics\s`).FindStringSubmatch(list)
+	if wid == nil {
+		t.Fatalf("embed list --nats lacks the metrics widget:\n%s", list)
+	}
+	runCLI(t, "embed", "revoke", wid[1], "--nats", nats)
+	waitFor(t, 10*time.Second, "C refuses the widget revoked through the cluster", func() (bool, string) {
+		resp, body := fetchPage(t, streamClient(t), widgetURL)
+		return resp.StatusCode == http.StatusUnauthorized, resp.Status + " " + body
 	})
 	if _, status := get(t, ann.C, in[0].URL+"/notifications"); status != http.StatusOK {
 		t.Errorf("ann's session on A after the commands: %d", status)
