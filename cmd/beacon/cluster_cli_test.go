@@ -4,8 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -125,4 +127,61 @@ func TestClusterCommandLine(t *testing.T) {
 	if _, err := client.OpenLog(t.Context(), cluster.LogConfig{Existing: true}); !errors.Is(err, cluster.ErrNoLog) {
 		t.Errorf("after the refused commands the bare NATS holds a log: %v", err)
 	}
+}
+
+// An instance lost for good is replaced by a new one under its
+// --nats-name, with a new NATS store and database (docs/cluster.md): the
+// new one starts from the cluster's state and takes the lost one's place
+// in the log's group of three, so the log still takes writes when another
+// of the original three stops. Were it a stranger to the group, the one
+// left of the original three could not.
+func TestClusterReplaceLostInstance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three instances with NATS: not in -short")
+	}
+	members := clusterArgs(t, 3)
+	in := make([]*instance, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Go(func() { in[i] = start(t, m.db, "", m.args...) })
+	}
+	wg.Wait()
+	sayMany(t, in[0].Addr, "lobby", "ann", 5)
+
+	// C's machine is gone: its process, its NATS store and its database.
+	in[2].Stop(t)
+	lost := members[2]
+	store := ""
+	for i, a := range lost.args {
+		if a == "--nats-store" {
+			store = lost.args[i+1]
+		}
+	}
+	for _, p := range []string{store, lost.db, lost.db + "-wal", lost.db + "-shm"} {
+		if err := os.RemoveAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sayMany(t, in[0].Addr, "lobby", "bob", 5) // two of three take writes
+
+	// Its replacement: the same name and addresses, nothing else.
+	fresh := t.TempDir()
+	args := slices.Clone(lost.args)
+	args[slices.Index(args, "--nats-store")+1] = filepath.Join(fresh, "nats")
+	in[2] = start(t, filepath.Join(fresh, "beacon.db"), "", args...)
+	want, err := fetchRoomHistory(in[0].URL, "lobby", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameHistory(t, "lobby", want, in[2])
+
+	// B stops: A and the replacement are two of the log's three.
+	in[1].Stop(t)
+	if err := sayManyErr(t, in[2].Addr, "lobby", "cat", 5); err != nil {
+		t.Fatalf("with B stopped, A and the replacement took no write: %v", err)
+	}
+	if want, err = fetchRoomHistory(in[2].URL, "lobby", 500); err != nil || len(want) != 15 {
+		t.Fatalf("the replacement's history holds %d messages (%v), want 15", len(want), err)
+	}
+	sameHistory(t, "lobby", want, in[0])
 }
