@@ -82,8 +82,8 @@ func signUpInBrowser(c *chatTab, in *instance, name, password string) {
 	c.t.Helper()
 	c.visit(in.URL + "/signup")
 	c.waitFor(`the sign-up form`, rb(`!!field('Name') && !!field('Password') && !!button('Make my account')`), nil)
-	c.do(`type the name `+name, chromedp.SendKeys(rbField("Name"), name))
-	c.do(`type a password`, chromedp.SendKeys(rbField("Password"), password))
+	c.do(`type the name `+name, sendKeys(rbField("Name"), name))
+	c.do(`type a password`, sendKeys(rbField("Password"), password))
 	if status := c.follow(`click "Make my account"`, chromedp.Click(rbButton("Make my account"))); status != http.StatusOK {
 		c.t.Fatalf("%s: signing up as %s answered %d; the page: %s", c.who, name, status, c.summary())
 	}

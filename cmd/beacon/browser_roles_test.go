@@ -24,7 +24,7 @@ func TestBrowserSettingsWidgetTokens(t *testing.T) {
 
 	// The chart panel's "Embed" button makes a widget (htmx, a fragment back).
 	admin.do(`open the chart's "Embed"`, chromedp.Click(chromedp.Search(`//form[input[@name="widget" and @value="chart"]]/parent::details/summary`)))
-	admin.do(`type the site`, chromedp.SendKeys(chromedp.Search(
+	admin.do(`type the site`, sendKeys(chromedp.Search(
 		`//form[input[@name="widget" and @value="chart"]]//label[normalize-space()="Sites that may embed it"]/following-sibling::input[1]`), "https://blog.example"))
 	admin.do(`click "Make snippet"`, chromedp.Click(chromedp.Search(`//form[input[@name="widget" and @value="chart"]]//button[normalize-space()="Make snippet"]`)))
 	var snippet string

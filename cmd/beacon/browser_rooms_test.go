@@ -198,20 +198,20 @@ func (c *chatTab) join(base, room, name string) {
 func (c *chatTab) chooseName(name string) int64 {
 	c.t.Helper()
 	c.waitFor(`the form "Your name"`, rb(`!!field('Your name') && !!button('Join the chat')`), nil)
-	c.do(`type "`+name+`" into "Your name"`, chromedp.SendKeys(rbField("Your name"), name))
+	c.do(`type "`+name+`" into "Your name"`, sendKeys(rbField("Your name"), name))
 	return c.follow(`click "Join the chat"`, chromedp.Click(rbButton("Join the chat")))
 }
 
 // say types text into "Message" and presses Enter.
 func (c *chatTab) say(text string) {
 	c.t.Helper()
-	c.do(fmt.Sprintf("say %q", text), chromedp.SendKeys(rbField("Message"), text+kb.Enter))
+	c.do(fmt.Sprintf("say %q", text), sendKeys(rbField("Message"), text+kb.Enter))
 }
 
 // typeKeys types into "Message" without sending.
 func (c *chatTab) typeKeys(text string) {
 	c.t.Helper()
-	c.do(fmt.Sprintf("type %q", text), chromedp.SendKeys(rbField("Message"), text))
+	c.do(fmt.Sprintf("type %q", text), sendKeys(rbField("Message"), text))
 }
 
 // reload reloads the page and waits until it is live again.
@@ -1026,7 +1026,7 @@ func TestBrowserRoomDashboard(t *testing.T) {
 	// ann opens the room from the dashboard's form.
 	ann.visit(in.URL + "/")
 	ann.waitLive()
-	ann.do(`type "lobby" into "Room"`, chromedp.SendKeys(rbField("Room"), "lobby"))
+	ann.do(`type "lobby" into "Room"`, sendKeys(rbField("Room"), "lobby"))
 	if status := ann.follow(`click "Open"`, chromedp.Click(rbButton("Open"))); status != http.StatusOK {
 		t.Fatalf(`opening "lobby" from the dashboard answered %d`, status)
 	}

@@ -857,3 +857,13 @@ func TestBrowserCSPBlocksInlineCode(t *testing.T) {
 		}
 	}
 }
+
+// sendKeys types text into the first node sel finds, as chromedp.SendKeys
+// does (focus it, then one key event per key), without SendKeys' read of
+// the node's attributes outside the node's lock: chromedp v0.23.0 reads
+// them unlocked while its DOM event loop writes them, and the race
+// detector failed a test in CI when htmx changed a field's attributes as
+// the test typed into it.
+func sendKeys[S chromedp.Selectable](sel S, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.Focus(sel), chromedp.KeyEvent(text))
+}

@@ -477,7 +477,7 @@ func TestBrowserSmallThings(t *testing.T) {
 	}
 
 	// A token: the form, a redirect, the token once with its copy button.
-	ann.do(`name the token`, chromedp.SendKeys(rbField("Name"), "deploy"))
+	ann.do(`name the token`, sendKeys(rbField("Name"), "deploy"))
 	ann.do(`tick notify`, chromedp.Click(chromedp.Search(`//label[normalize-space()="notify"]/input`)))
 	if status := ann.follow(`click "Create token"`, chromedp.Click(rbButton("Create token"))); status != 200 {
 		t.Errorf("creating a token answered %d, want the page its redirect leads to", status)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -108,7 +109,8 @@ func TestClusterCommandLine(t *testing.T) {
 	}
 
 	// A NATS without a Beacon log: refused at once, and none is made.
-	srv, err := cluster.StartServer(cluster.ServerConfig{Name: "bare", StoreDir: filepath.Join(t.TempDir(), "nats"), Listen: freeAddr(t)})
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := cluster.StartServer(cluster.ServerConfig{Name: "bare", StoreDir: filepath.Join(t.TempDir(), "nats"), Listen: freeAddr(t), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,7 @@ func TestClusterCommandLine(t *testing.T) {
 			t.Errorf("user list on a NATS with no Beacon log: status %d, %q", status, errOut)
 		}
 	}
-	client, err := cluster.Dial(t.Context(), cluster.ClientConfig{URLs: []string{srv.ClientURL()}})
+	client, err := cluster.Dial(t.Context(), cluster.ClientConfig{URLs: []string{srv.ClientURL()}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
