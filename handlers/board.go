@@ -123,7 +123,7 @@ func (b *Board) addSample(s db.Sample) error {
 	b.mu.Unlock()
 	sr.Add(stats.Point{At: s.At, Value: s.Value})
 	if created {
-		b.dropChartPages() // a new series: pages draw until the next drawing has it
+		b.dropPages() // a new series: pages render their panels until the next publish has it
 	}
 	return nil
 }
@@ -277,6 +277,15 @@ func (b *Board) publish(now time.Time, tick bool) {
 		}
 	}
 	b.forgetDeleted()
+}
+
+// dropPages makes pages render their metrics and chart panels themselves
+// until the next publish: a series added or deleted changes what every
+// page shows, and the page an admin is sent to after deleting one must not
+// show it.
+func (b *Board) dropPages() {
+	b.metricsPages.Store(nil)
+	b.dropChartPages()
 }
 
 // MetricsPage returns the metrics panel as pages show it, rendered at the

@@ -357,7 +357,7 @@ func (b *Board) DeleteSeries(name string) {
 	}
 	b.mu.Unlock()
 	if ok {
-		b.dropChartPages() // pages draw without it until the next drawing
+		b.dropPages() // pages render without it until the next publish
 	}
 	select {
 	case b.poke <- struct{}{}:

@@ -318,10 +318,24 @@ func TestBoardKeepsChartPagePanels(t *testing.T) {
 	if page := b.ChartPage(hour, false); page != nil {
 		t.Errorf("a new series: the page panel without it is kept:\n%s", page)
 	}
-	b.chartFrames(ctx, now.Add(2*time.Second), true)
+	if page := b.MetricsPage(false); page != nil {
+		t.Errorf("a new series: the metrics panel without it is kept:\n%s", page)
+	}
+	b.frames(ctx, now.Add(2*time.Second), true)
+	if page := b.MetricsPage(false); !bytes.Contains(page, []byte("queue depth")) {
+		t.Fatalf("the metrics panel pages copy lacks the series before it is deleted:\n%s", page)
+	}
 	b.DeleteSeries("queue depth")
 	if page := b.ChartPage(hour, false); page != nil {
 		t.Errorf("a deleted series: the page panel with it is kept:\n%s", page)
+	}
+	if page := b.MetricsPage(false); page != nil {
+		t.Errorf("a deleted series: the metrics panel with it is kept:\n%s", page)
+	}
+	for _, c := range b.Metrics().Custom {
+		if c.Name == "queue depth" {
+			t.Error("after deleting, a page's own metrics panel still has the series")
+		}
 	}
 	if c := b.ChartPanel(ctx, hour, false); len(c.Figures) != 1 {
 		t.Errorf("after deleting, a page draws %d series, want disk's only", len(c.Figures))
