@@ -531,6 +531,54 @@ func (l *Log) Bounds(ctx context.Context) (first, last uint64, err error) {
 	return info.State.FirstSeq, info.State.LastSeq, nil
 }
 
+// Replica is one server that keeps the log, as the log's leader sees it.
+type Replica struct {
+	// Name is the server's name: an instance's --nats-name with an
+	// embedded server.
+	Name string
+	// Leader is the server every append goes through.
+	Leader bool
+	// Current says it holds every entry the leader does.
+	Current bool
+	// Offline says the leader has not heard from it lately: it stopped,
+	// or it is cut off.
+	Offline bool
+	// Lag is how many entries it is behind the leader.
+	Lag uint64
+	// Seen is how long ago the leader last heard from it (0 for the
+	// leader itself).
+	Seen time.Duration
+}
+
+// Status is the log's state and its servers, as its leader reports them.
+type Status struct {
+	// Epoch is the log's identity.
+	Epoch string
+	// First and Last are the positions it holds (Last is 0 while empty).
+	First, Last uint64
+	// Replicas are the servers that keep it, the leader first.
+	Replicas []Replica
+}
+
+// Status asks the log's leader for its state and for the servers that keep
+// it: what an operator looks at before replacing one.
+func (l *Log) Status(ctx context.Context) (Status, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("%w: stream info: %w", ErrUnavailable, err)
+	}
+	st := Status{Epoch: l.epoch, First: info.State.FirstSeq, Last: info.State.LastSeq}
+	if c := info.Cluster; c != nil {
+		if c.Leader != "" {
+			st.Replicas = append(st.Replicas, Replica{Name: c.Leader, Leader: true, Current: true})
+		}
+		for _, p := range c.Replicas {
+			st.Replicas = append(st.Replicas, Replica{Name: p.Name, Current: p.Current, Offline: p.Offline, Lag: p.Lag, Seen: p.Active})
+		}
+	}
+	return st, nil
+}
+
 // Check asks the stream's leader for the log's state, for /healthz: nil
 // when the log can answer, an error wrapping ErrUnavailable saying why not.
 func (l *Log) Check(ctx context.Context) error {

@@ -258,3 +258,41 @@ func TestOpenExistingLogOnly(t *testing.T) {
 		t.Errorf("max age %s after binding the log with none given; want the instances' 1h", info.Config.MaxAge)
 	}
 }
+
+// Status names the log's servers, its leader first: on three nodes all
+// three, current; on one node itself.
+func TestLogStatusNamesItsServers(t *testing.T) {
+	nodes := startCluster(t, 3)
+	c := dial(t, nodes[0].url())
+	ctx := ctxFor(t, time.Minute)
+	l, err := c.OpenLog(ctx, LogConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, ctx, l, "status", 3)
+	var st Status
+	waitFor(t, 30*time.Second, "three current replicas", func() bool {
+		if st, err = l.Status(ctx); err != nil {
+			return false
+		}
+		current := 0
+		for _, r := range st.Replicas {
+			if r.Current && !r.Offline {
+				current++
+			}
+		}
+		return current == 3
+	})
+	if st.Epoch != l.Epoch() || st.First != 1 || st.Last != 3 || !st.Replicas[0].Leader || len(st.Replicas) != 3 {
+		t.Fatalf("status %+v; want epoch %s, positions 1-3, the leader first of three", st, l.Epoch())
+	}
+	names := map[string]bool{}
+	for _, r := range st.Replicas {
+		names[r.Name] = true
+	}
+	for _, n := range nodes {
+		if !names[n.cfg.Name] {
+			t.Errorf("status names %v, not %s", names, n.cfg.Name)
+		}
+	}
+}

@@ -157,12 +157,13 @@ const topUsage = `Usage:
   beacon embed …            make, list and revoke widget tokens
   beacon user …             list and make accounts; make them admins or members
   beacon tail …             follow live topics from a terminal, one line per event
+  beacon cluster status     a cluster's log and the servers that keep it
   beacon help [COMMAND]     this text, or a command's (also: beacon COMMAND --help)
   beacon --version          the version, and the revision it was built from
 
 Beacon serves live, server-rendered HTML. token, embed and user work on the
-server's database (--db, or BEACON_DB), beside a running server; tail needs
-only its URL and an API token.
+server's database (--db, or BEACON_DB), beside a running server, or on a
+cluster's log (--nats); tail needs only its URL and an API token.
 
 Every setting of the server is a flag or an environment variable:
 

@@ -30,7 +30,8 @@ func runStatus(t testing.TB, args ...string) (stdout, stderr string, status int)
 func TestCLIHelp(t *testing.T) {
 	commands := [][]string{{}, {"token"}, {"token", "create"}, {"token", "list"}, {"token", "revoke"},
 		{"embed"}, {"embed", "create"}, {"embed", "list"}, {"embed", "revoke"},
-		{"user"}, {"user", "list"}, {"user", "create"}, {"user", "admin"}, {"user", "member"}, {"tail"}}
+		{"user"}, {"user", "list"}, {"user", "create"}, {"user", "admin"}, {"user", "member"}, {"tail"},
+		{"cluster"}, {"cluster", "status"}}
 	for _, cmd := range commands {
 		forms := [][]string{append(append([]string{}, cmd...), "-h"), append(append([]string{}, cmd...), "--help"),
 			append([]string{"help"}, cmd...)}
@@ -47,7 +48,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 
 	top, _, _ := runStatus(t, "--help")
-	for _, sub := range []string{"token", "embed", "user", "tail", "--version"} {
+	for _, sub := range []string{"token", "embed", "user", "tail", "cluster", "--version"} {
 		if !regexp.MustCompile(`(?m)^\s+beacon ` + regexp.QuoteMeta(sub) + `\b.*\S\s{2,}\S`).MatchString(top) {
 			t.Errorf("beacon --help does not list %q with a line saying what it does:\n%s", sub, top)
 		}
@@ -82,6 +83,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"user"}, {"user", "promote"}, {"user", "admin", "--db", dbPath}, {"user", "create", "a b", "--db", dbPath},
 		{"embed"}, {"embed", "burn"}, {"embed", "create", "--widget", "nope", "--db", dbPath}, {"embed", "revoke", "x", "--db", dbPath},
 		{"tail"}, {"tail", "--url", "ftp://x", "activity"}, {"tail", "--bogus"},
+		{"cluster"}, {"cluster", "grow"}, {"cluster", "status"}, {"cluster", "status", "--nats", "http://x"}, {"cluster", "status", "extra"},
 	} {
 		_, errOut, status := runStatus(t, args...)
 		if status != 2 {

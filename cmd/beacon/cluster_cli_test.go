@@ -165,6 +165,14 @@ func TestClusterReplaceLostInstance(t *testing.T) {
 		}
 	}
 	sayMany(t, in[0].Addr, "lobby", "bob", 5) // two of three take writes
+	nats := members[0].natsURL(t)
+	server := func(name, state string) func() (bool, string) {
+		return func() (bool, string) {
+			out, _ := runCLI(t, "cluster", "status", "--nats", nats)
+			return regexp.MustCompile(`(?m)^` + name + `\s+\S+\s+` + state + `\s`).MatchString(out), out
+		}
+	}
+	waitFor(t, time.Minute, "cluster status to show b3 offline", server("b3", "offline"))
 
 	// Its replacement: the same name and addresses, nothing else.
 	fresh := t.TempDir()
@@ -176,6 +184,7 @@ func TestClusterReplaceLostInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameHistory(t, "lobby", want, in[2])
+	waitFor(t, time.Minute, "cluster status to show the replacement current", server("b3", "current"))
 
 	// B stops: A and the replacement are two of the log's three.
 	in[1].Stop(t)

@@ -34,7 +34,8 @@ import (
 //
 // "beacon token …", "beacon embed …" and "beacon user …" manage API
 // tokens, widget tokens and accounts instead (token.go, embed.go,
-// user.go), "beacon tail …" follows topics (tail.go); cli.go has the
+// user.go), "beacon tail …" follows topics (tail.go), "beacon cluster
+// status" shows a cluster's log (clustercmd.go); cli.go has the
 // conventions they share. An error that is a usageError means the command
 // line was not understood (main exits 2).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runUser(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 		case "tail":
 			return runTail(ctx, args[1:], getenv, stdout, stderr)
+		case "cluster":
+			return runCluster(ctx, args[1:], getenv, stdout)
 		case "help":
 			if len(args) > 1 {
 				// "beacon help token create" is "beacon token create --help".
