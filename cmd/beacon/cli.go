@@ -239,13 +239,17 @@ type storeTarget struct {
 // as their defaults.
 func storeFlags(fs *flag.FlagSet, getenv func(string) string, usage string) *storeTarget {
 	t := &storeTarget{db: dbFlag(fs, getenv, usage)}
-	if v := getenv("BEACON_NATS"); v != "" {
-		t.nats.envErr = t.nats.urls.Set(v)
-		t.nats.fromEnv = true
-	}
-	fs.Var(&t.nats, "nats", "in a cluster: the NATS its instances share, nats://host:port, comma-separated "+
+	t.nats.bind(fs, getenv, "in a cluster: the NATS its instances share, nats://host:port, comma-separated "+
 		"(env BEACON_NATS); the command then reads and writes through the cluster's log, not --db")
 	return t
+}
+
+// bind makes f the --nats flag of fs, BEACON_NATS its default.
+func (f *natsFlag) bind(fs *flag.FlagSet, getenv func(string) string, usage string) {
+	if v := getenv("BEACON_NATS"); v != "" {
+		f.envErr, f.fromEnv = f.urls.Set(v), true
+	}
+	fs.Var(f, "nats", usage)
 }
 
 // natsFlag is --nats: a flag given replaces BEACON_NATS.

@@ -41,10 +41,7 @@ func runCluster(ctx context.Context, args []string, getenv func(string) string, 
 	cmd := clusterStatus
 	fs := cmd.flags()
 	var nats natsFlag
-	if v := getenv("BEACON_NATS"); v != "" {
-		nats.envErr, nats.fromEnv = nats.urls.Set(v), true
-	}
-	fs.Var(&nats, "nats", "the NATS the cluster's instances share, nats://host:port, comma-separated (env BEACON_NATS)")
+	nats.bind(fs, getenv, "the NATS the cluster's instances share, nats://host:port, comma-separated (env BEACON_NATS)")
 	rest, err := cmd.parseArgs(fs, args, stdout)
 	if errors.Is(err, errHelp) {
 		return nil
