@@ -1,6 +1,8 @@
-// Package live is Beacon's realtime core: it moves fragments that are already
-// rendered from publishers to connected browsers. It knows nothing of echo,
-// templ or SQL; the durable log reaches it through the Source interface.
+// Package live is Beacon's realtime core: it moves fragments rendered by
+// publishers to connected browsers, a log frame rendered only when a
+// connection here subscribes to its topic (Frame.Render). It knows nothing
+// of echo, templ or SQL; the durable log reaches it through the Source
+// interface.
 //
 // # Pieces
 //

@@ -225,13 +225,13 @@ func (h *Hub) PublishBatch(frames []Frame) {
 			h.cfg.Metrics.dropped.Inc()
 			continue
 		}
-		// The event name and the topic are checked now; a frame rendered
+		// The event name and the topic are checked now (the topic could
+		// not be named on a connection with TopicField); a frame rendered
 		// later is encoded then.
-		_, err := AppendEvent(nil, "", f.Event, nil)
-		if err == nil && !validField(f.Topic) {
-			err = ErrField // it could not be named on a connection with TopicField
-		}
-		if err == nil && f.Render == nil {
+		var err error
+		if !validField(f.Event) || !validField(f.Topic) {
+			err = ErrField
+		} else if f.Render == nil {
 			err = h.encode(m)
 		}
 		if err != nil {
