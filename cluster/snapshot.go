@@ -103,6 +103,9 @@ func (s *Snapshots) name(seq uint64) string {
 // Put stores the snapshot read from r as the one containing the log up to
 // seq, then deletes all but the newest Keep. ctx bounds the upload.
 func (s *Snapshots) Put(ctx context.Context, seq uint64, r io.Reader) (Snapshot, error) {
+	if err := s.waitLeader(ctx); err != nil {
+		return Snapshot{}, fmt.Errorf("%w: store snapshot at %d: %w", ErrUnavailable, seq, err)
+	}
 	info, err := s.store.Put(ctx, jetstream.ObjectMeta{
 		Name: s.name(seq),
 		Metadata: map[string]string{
@@ -117,6 +120,32 @@ func (s *Snapshots) Put(ctx context.Context, seq uint64, r io.Reader) (Snapshot,
 		s.l.c.log.Warn("cluster snapshots: pruning failed", "err", err)
 	}
 	return snapshotOf(info), nil
+}
+
+// waitLeader returns once the bucket's stream has a leader, retrying until
+// ctx ends. A bucket made a moment ago, or one whose leader was just lost,
+// answers no publish until then ("no responders"), and Put cannot try
+// again once it has read from r: it asks first, as Append retries until
+// the log's new leader confirms.
+func (s *Snapshots) waitLeader(ctx context.Context) error {
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		st, err := s.l.c.js.Stream(actx, "OBJ_"+s.bucket)
+		cancel()
+		if err == nil {
+			c := st.CachedInfo().Cluster
+			if c == nil || c.Leader != "" {
+				return nil // a single server, or a leader
+			}
+			err = errors.New("the bucket has no leader yet")
+		}
+		s.l.c.log.Debug("cluster snapshots: bucket not writable yet; waiting", "bucket", s.bucket, "err", err)
+		if serr := sleep(ctx, wait); serr != nil {
+			return err
+		}
+		wait = backoff(wait, time.Second)
+	}
 }
 
 // list returns the current epoch's snapshots, newest first, and the
